@@ -1,0 +1,8 @@
+"""Helpers for testing code that sends events to Redo.
+
+- ``redo_kit.testing.strategies``: hypothesis strategies for valid events and
+  for invalid ones, each tagged with the rule it breaks.
+- ``redo_kit.testing.plugin``: pytest fixtures, among them a running emulator.
+
+Both need the ``testing`` extra: ``pip install 'redo-kit[testing]'``.
+"""
