@@ -34,7 +34,27 @@ _EXPORTS: dict[str, str] = {
     "ValidationError": "redo_kit.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConversionError",
+    "InternalServerError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "Problem",
+    "RateLimitError",
+    "RedoError",
+    "UnprocessableEntityError",
+    "UnsupportedMediaTypeError",
+    "ValidationError",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from redo_kit.errors import (

@@ -29,7 +29,7 @@ def format_datetime(value: datetime, *, path: str = "$") -> str:
             path=path,
             rule="aware-datetime",
             message=f"naive datetime {value.isoformat()} has no time zone",
-            hint="pass an aware datetime, e.g. datetime.now(timezone.utc) or dt.replace(tzinfo=...)",
+            hint="pass an aware datetime: datetime.now(timezone.utc), dt.replace(tzinfo=...)",
         )
         raise ConversionError(str(problem), [problem])
     utc = value.astimezone(timezone.utc)

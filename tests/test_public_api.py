@@ -1,0 +1,38 @@
+"""The public surface: a complete, sorted __all__, and an import that stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import redo_kit
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert redo_kit.__all__ == sorted(set(redo_kit.__all__))
+
+
+def test_all_names_every_export_and_each_resolves() -> None:
+    assert set(redo_kit.__all__) == {*redo_kit._EXPORTS, "__version__"}
+    for name in redo_kit.__all__:
+        assert getattr(redo_kit, name) is not None, name
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    try:
+        redo_kit.DoesNotExist  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "DoesNotExist" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_is_lazy() -> None:
+    """``import redo_kit`` loads none of the heavy parts until they are used."""
+    heavy = ["urllib3", "jsonschema_rs", "cattrs", "redo_kit_models", "phonenumbers", "sqlite3"]
+    code = (
+        "import sys, redo_kit; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
