@@ -1,0 +1,325 @@
+"""The seam between the client and the network.
+
+A transport does one thing: send a :class:`Request` and return a
+:class:`Response`, or raise :class:`~redo_kit.errors.APIConnectionError`
+(:class:`~redo_kit.errors.APITimeoutError` for timeouts) when no HTTP answer
+came back. It never retries, never paces and never raises on a status code:
+the client decides all of that, so every transport behaves the same.
+
+- :class:`Urllib3Transport` is the real one: one pooled, thread-safe urllib3
+  ``PoolManager`` with keep-alive, urllib3's own retries and redirects off.
+- :class:`MockTransport` answers in memory, from a handler function or a
+  script of responses, and records every request, for unit tests (redo-kit's
+  and its users').
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import orjson
+
+from redo_kit.errors import APIConnectionError, APITimeoutError, RedoError
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "InsecureTransportWarning",
+    "MockTransport",
+    "MockTransportExhausted",
+    "Request",
+    "Response",
+    "Timeout",
+    "Transport",
+    "Urllib3Transport",
+    "redact_headers",
+]
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class InsecureTransportWarning(UserWarning):
+    """TLS certificate verification was switched off: anyone on the path can read the key."""
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+
+
+@attrs.frozen
+class Timeout:
+    """How long to wait on the network, in seconds. Never unbounded.
+
+    ``connect``: seconds to open the connection (TCP and TLS); default 5.
+    ``read``: seconds to wait for each read of the response; default 30.
+    """
+
+    connect: float = attrs.field(default=5.0, converter=float, validator=_positive)
+    read: float = attrs.field(default=30.0, converter=float, validator=_positive)
+
+    @classmethod
+    def of(cls, value: Timeout | float | tuple[float, float]) -> Timeout:
+        """A timeout from seconds (both phases), a ``(connect, read)`` pair or a Timeout."""
+        if isinstance(value, Timeout):
+            return value
+        if isinstance(value, tuple):
+            return cls(*value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"timeout must be seconds or a Timeout, not {type(value).__name__}")
+        return cls(value, value)
+
+
+DEFAULT_TIMEOUT = Timeout()
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` safe to log or print: credentials replaced by ``[redacted]``."""
+    return {
+        name: "[redacted]" if name.lower() in _SECRET_HEADERS else value
+        for name, value in headers.items()
+    }
+
+
+@attrs.frozen(repr=False)
+class Request:
+    """One HTTP request, as the client hands it to a transport.
+
+    ``body`` is the exact bytes on the wire; a retry sends the same object
+    again. The repr never shows credentials.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    timeout: Timeout = DEFAULT_TIMEOUT
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or ``None``."""
+        wanted = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+    def __repr__(self) -> str:
+        return (
+            f"Request(method={self.method!r}, url={self.url!r}, "
+            f"headers={redact_headers(self.headers)!r}, body=<{len(self.body)} bytes>, "
+            f"timeout={self.timeout!r})"
+        )
+
+
+def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+@attrs.frozen
+class Response:
+    """One HTTP answer: status, headers (names in lower case) and the body bytes."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (any case), or ``None``."""
+        return self.headers.get(name.lower())
+
+    @classmethod
+    def problem(
+        cls,
+        status: int,
+        *,
+        title: str | None = None,
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> Response:
+        """An RFC 7807 ``application/problem+json`` answer, for scripted tests."""
+        body: dict[str, Any] = {"type": "about:blank", "status": status}
+        if title is not None:
+            body["title"] = title
+        if detail is not None:
+            body["detail"] = detail
+        body.update(fields)
+        return cls(
+            status,
+            {"content-type": "application/problem+json", **(headers or {})},
+            orjson.dumps(body),
+        )
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one request. Raises APIConnectionError/APITimeoutError when no answer came."""
+
+    def request(self, request: Request) -> Response: ...
+
+
+class Urllib3Transport:
+    """The network transport: one urllib3 ``PoolManager``, thread-safe, keep-alive.
+
+    ``verify``: ``True`` (default) checks TLS certificates against the system's
+    trust store; a path checks them against that CA bundle; ``False`` turns the
+    check off and warns with :class:`InsecureTransportWarning`.
+    ``maxsize``: connections kept alive per host; default 10.
+
+    urllib3's retries and redirects are off: the client retries by its own
+    policy, and a redirect would carry the Authorization header elsewhere.
+    """
+
+    def __init__(self, *, verify: bool | str = True, maxsize: int = 10) -> None:
+        import urllib3
+
+        if verify is False:
+            warnings.warn(
+                "TLS certificate verification is off: the API key and events can be "
+                "read and changed by anyone between this process and the server",
+                InsecureTransportWarning,
+                stacklevel=2,
+            )
+        options: dict[str, Any] = {
+            "num_pools": 4,
+            "maxsize": maxsize,
+            "block": False,
+            "retries": False,
+        }
+        if verify is False:
+            options["cert_reqs"] = "CERT_NONE"
+        else:
+            options["cert_reqs"] = "CERT_REQUIRED"
+            if isinstance(verify, str):
+                options["ca_certs"] = verify
+        self._pool = urllib3.PoolManager(**options)
+        self._verify = verify
+
+    def request(self, request: Request) -> Response:
+        import urllib3
+        from urllib3 import exceptions as u3
+
+        try:
+            answer = self._pool.request(
+                request.method,
+                request.url,
+                body=request.body,
+                headers=dict(request.headers),
+                timeout=urllib3.Timeout(connect=request.timeout.connect, read=request.timeout.read),
+                retries=False,
+                redirect=False,
+                preload_content=True,
+            )
+        except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
+            raise _wrap(exc, request) from exc
+        return Response(answer.status, dict(answer.headers.items()), answer.data)
+
+    def close(self) -> None:
+        """Close every pooled connection. The transport can still be used afterwards."""
+        self._pool.clear()
+
+    def __repr__(self) -> str:
+        return f"Urllib3Transport(verify={self._verify!r})"
+
+
+def _wrap(exc: BaseException, request: Request) -> APIConnectionError:
+    from urllib3 import exceptions as u3
+
+    cause: BaseException = exc
+    if isinstance(cause, u3.MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    where = f"{request.method} {request.url}"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
+    if isinstance(cause, u3.NewConnectionError):
+        return APIConnectionError(f"{where}: could not connect ({_reason(cause)})")
+    if isinstance(cause, u3.ConnectTimeoutError):
+        return APITimeoutError(
+            f"{where}: no connection within {request.timeout.connect:g} s (connect timeout)"
+        )
+    if isinstance(cause, (u3.ReadTimeoutError, TimeoutError)):
+        return APITimeoutError(
+            f"{where}: no answer within {request.timeout.read:g} s (read timeout)"
+        )
+    if isinstance(cause, u3.SSLError):
+        return APIConnectionError(f"{where}: TLS failed ({_reason(cause)})")
+    return APIConnectionError(f"{where}: connection failed ({_reason(cause)})")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+Handler = Callable[[Request], Response]
+Scripted = Response | BaseException | int
+
+
+class MockTransport:
+    """An in-memory transport for unit tests; records every request in ``requests``.
+
+    Answers come from ``handler(request)`` (which may return a Response or
+    raise, for example :class:`~redo_kit.errors.APIConnectionError`), or from
+    ``responses`` in order: a Response, a status code, or an exception to
+    raise. With neither, every request is answered ``202 Accepted``. Running
+    out of scripted responses raises :class:`MockTransportExhausted`.
+    Thread-safe.
+    """
+
+    def __init__(
+        self,
+        handler: Handler | None = None,
+        *,
+        responses: Iterable[Scripted] | None = None,
+    ) -> None:
+        if handler is not None and responses is not None:
+            raise TypeError("give a handler or scripted responses, not both")
+        self._handler = handler
+        self._script = list(responses) if responses is not None else None
+        self._lock = threading.Lock()
+        self._requests: list[Request] = []
+        self.closed = False
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received so far, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def request(self, request: Request) -> Response:
+        with self._lock:
+            self._requests.append(request)
+            if self._handler is None and self._script is not None:
+                if not self._script:
+                    raise MockTransportExhausted(
+                        f"no scripted response left for request #{len(self._requests)}"
+                    )
+                item: Scripted | None = self._script.pop(0)
+            else:
+                item = None
+        if self._handler is not None:
+            return self._handler(request)
+        if item is None:
+            return Response(202)
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, int):
+            return Response(item)
+        return item
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __repr__(self) -> str:
+        return f"MockTransport(requests={len(self._requests)})"
+
+
+class MockTransportExhausted(RedoError, AssertionError):
+    """A MockTransport got more requests than it had scripted responses."""
