@@ -1,0 +1,260 @@
+"""Who an event is about: the customer's identifiers, checked and normalized.
+
+The API resolves the customer by the highest-priority identifier present,
+``id`` > ``email`` > ``phoneNumber``; the others only enrich the profile it
+finds (spec: ``x-redo-identity-resolution``). At least one is required.
+
+- ``id``: a 24-hex-digit ObjectId, written in lower case (ObjectIds match
+  case-insensitively).
+- ``email``: surrounding whitespace trimmed, otherwise kept as written. Redo
+  matches emails case-insensitively (spec: ``x-redo-assumption`` on
+  Customer), so lower-casing would change nothing but what the profile shows.
+  The syntax check is the spec's own ``format: email``, run by the same
+  compiled validator as every event, so the two always agree.
+- ``phoneNumber``: E.164 (``+12065550100``), normalized with libphonenumber.
+  National formats need a region: ``"(206) 555-0100"`` with ``US``. A number
+  that cannot exist (wrong length for its country) is refused; a number that
+  merely is not assigned (the guide's ``+11234567890``) is accepted, as the
+  API accepts it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+import phonenumbers
+
+from redo_kit._spec import component
+from redo_kit.errors import Problem, ValidationError
+
+__all__ = [
+    "IDENTIFIERS",
+    "email_key",
+    "is_email",
+    "is_object_id",
+    "normalize_customer",
+    "normalize_email",
+    "normalize_object_id",
+    "normalize_phone",
+    "resolution_identifier",
+]
+
+IDENTIFIERS: tuple[str, ...] = ("id", "email", "phoneNumber")
+"""The customer identifiers, in the order the API resolves by."""
+
+_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}", re.ASCII)
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
+_CUSTOMER = "$.customer"
+
+
+def is_object_id(value: object) -> bool:
+    """Whether ``value`` is a 24-hex-digit ObjectId, in either case."""
+    return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
+
+
+def normalize_object_id(value: str, *, path: str = f"{_CUSTOMER}.id") -> str:
+    """``value`` trimmed and in lower case. Raises ``ValidationError`` when it is no ObjectId."""
+    text, problem = _object_id(value, path)
+    if problem is not None:
+        raise ValidationError([problem], subject="customer id")
+    return text
+
+
+def is_email(value: object) -> bool:
+    """Whether ``value`` is an email address under the spec's ``format: email``, as it is."""
+    return isinstance(value, str) and _email_validator().is_valid(value)
+
+
+def normalize_email(value: str, *, path: str = f"{_CUSTOMER}.email") -> str:
+    """``value`` without surrounding whitespace, case kept; ``ValidationError`` if invalid."""
+    text, problem = _email(value, path)
+    if problem is not None:
+        raise ValidationError([problem], subject="email")
+    return text
+
+
+def email_key(value: str) -> str:
+    """The form two emails are compared in: trimmed and case-folded.
+
+    ``email_key("Stewart@Example.com ") == email_key("stewart@example.com")``:
+    the API treats them as one customer.
+    """
+    return value.strip().casefold()
+
+
+def normalize_phone(
+    value: str, *, region: str | None = None, path: str = f"{_CUSTOMER}.phoneNumber"
+) -> str:
+    """``value`` in E.164. ``region`` (ISO 3166-1 alpha-2, e.g. ``"US"``) reads national formats.
+
+    Raises ``ValidationError`` when the number cannot be read, has an
+    extension, or cannot exist for its country (wrong length).
+    """
+    text, problem = _phone(value, region, path)
+    if problem is not None:
+        raise ValidationError([problem], subject="phone number")
+    return text
+
+
+def normalize_customer(
+    customer: Mapping[str, Any], *, default_region: str | None = None
+) -> dict[str, Any]:
+    """A copy of a wire customer with its identifiers normalized.
+
+    Raises ``ValidationError`` with every identifier problem, including a
+    missing identifier. Other fields are copied as they are; the spec's
+    validator checks them.
+    """
+    out, problems = _normalize_customer(customer, default_region, _CUSTOMER)
+    if not any(key in out for key in IDENTIFIERS):
+        problems.append(_no_identifier(_CUSTOMER))
+    if problems:
+        raise ValidationError(problems, subject="customer")
+    return out
+
+
+def resolution_identifier(customer: Any) -> tuple[str, str]:
+    """``(field, value)`` of the identifier the API resolves the customer by.
+
+    ``customer`` is a wire dict or a ``redo_kit_models.Customer``. The order is
+    ``id``, ``email``, ``phoneNumber``; the rest only enrich the profile.
+    Raises ``ValidationError`` when there is none.
+    """
+    for wire, attribute in (("id", "id"), ("email", "email"), ("phoneNumber", "phone_number")):
+        if isinstance(customer, Mapping):
+            value = customer.get(wire)
+        else:
+            value = getattr(customer, attribute, None)
+        if isinstance(value, str) and value:
+            return wire, value
+    raise ValidationError([_no_identifier(_CUSTOMER)], subject="customer")
+
+
+def _normalize_customer(
+    customer: Mapping[str, Any], region: str | None, root: str
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The customer with normalized identifiers, and the problems found on the way.
+
+    A value that cannot be normalized is kept as sent, so that the caller's
+    validation still sees it.
+    """
+    out = dict(customer)
+    problems: list[Problem] = []
+    checks = (("id", _object_id), ("email", _email))
+    for key, check in checks:
+        value = out.get(key)
+        if isinstance(value, str):
+            text, problem = check(value, f"{root}.{key}")
+            if problem is None:
+                out[key] = text
+            else:
+                problems.append(problem)
+    phone = out.get("phoneNumber")
+    if isinstance(phone, str):
+        text, problem = _phone(phone, region, f"{root}.phoneNumber")
+        if problem is None:
+            out["phoneNumber"] = text
+        else:
+            problems.append(problem)
+    return out, problems
+
+
+def _no_identifier(path: str) -> Problem:
+    return Problem(
+        path=path,
+        rule="customer-identifier",
+        message="customer needs at least one of id, email, phoneNumber",
+        hint=(
+            "add customer.email, customer.phoneNumber (E.164, e.g. '+12065550100') "
+            "or customer.id (the 24-hex-digit Redo customer id)"
+        ),
+    )
+
+
+def _object_id(value: str, path: str) -> tuple[str, Problem | None]:
+    text = value.strip()
+    if _OBJECT_ID.fullmatch(text):
+        return text.lower(), None
+    return value, Problem(
+        path=path,
+        rule="pattern",
+        message=f"{value!r} is not a Redo customer id (24 hexadecimal digits)",
+        hint=(
+            "customer.id is the Redo customer ObjectId, e.g. '665f1a2b3c4d5e6f7a8b9c0d'; "
+            "identify by email or phoneNumber otherwise"
+        ),
+    )
+
+
+@functools.cache
+def _email_validator() -> jsonschema_rs.Draft202012Validator:
+    # The spec's own email property schema, so "valid here" means "valid there".
+    schema = dict(component("Customer")["properties"]["email"])
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def _email(value: str, path: str) -> tuple[str, Problem | None]:
+    text = value.strip()
+    if _email_validator().is_valid(text):
+        return text, None
+    return value, Problem(
+        path=path,
+        rule="format",
+        message=f"{value!r} is not a valid email address",
+        hint="write an address such as 'name@example.com'",
+    )
+
+
+def _phone(value: str, region: str | None, path: str) -> tuple[str, Problem | None]:
+    try:
+        return _phone_cached(value, region), None
+    except _PhoneError as exc:
+        return value, Problem(path=path, rule="phone-number", message=str(exc), hint=exc.hint)
+
+
+class _PhoneError(ValueError):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# Events for one customer come in runs, and libphonenumber's parse costs about
+# 15 µs: remember recent answers (a pure function of its arguments).
+@functools.lru_cache(maxsize=4096)
+def _phone_cached(value: str, region: str | None) -> str:
+    text = value.strip()
+    upper = region.upper() if region else None
+    try:
+        number = phonenumbers.parse(text, upper)
+    except phonenumbers.NumberParseException as exc:
+        if not text.startswith("+") and upper is None:
+            raise _PhoneError(
+                f"{value!r} has no country code",
+                "write it in E.164 ('+12065550100') or pass default_region='US' "
+                "(the ISO 3166-1 code of the country the number belongs to)",
+            ) from exc
+        raise _PhoneError(
+            f"{value!r} is not a phone number",
+            "write it in E.164: '+', the country code and the number, e.g. '+12065550100'",
+        ) from exc
+    if number.extension:
+        raise _PhoneError(
+            f"{value!r} has an extension, which E.164 cannot carry",
+            "send the number without its extension",
+        )
+    if not phonenumbers.is_possible_number(number):
+        raise _PhoneError(
+            f"{value!r} cannot be a phone number: wrong length for its country",
+            "check the digits and the country code",
+        )
+    formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not _E164.fullmatch(formatted):
+        raise _PhoneError(
+            f"{value!r} does not fit E.164",
+            "write it in E.164: '+', the country code and the number, e.g. '+12065550100'",
+        )
+    return formatted
