@@ -199,26 +199,30 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
         if None in values or "" in values or 0 in values:
             problems.extend(_ignored_values(data, root))
 
+    check = validator("Event")
+    try:
+        valid = check.is_valid(payload)
+        foreign = False
+    except ValueError:
+        # A Python object JSON has no word for (datetime, Decimal key...).
+        valid, foreign = False, True
     try:
         body: bytes | None = orjson.dumps(payload)
     except (TypeError, orjson.JSONEncodeError):
         body = None
     # orjson writes NaN and infinities as null, so no "null" means none of them.
-    needs_walk = body is None or b"null" in body or len(body) > MAX_STRING_BYTES
     flagged: set[str] = set()
     target = payload
-    if needs_walk:
-        large = body is None or len(body) > MAX_STRING_BYTES
+    body_size = len(body) if body is not None else 0
+    if foreign or body is None or b"null" in body or body_size > MAX_STRING_BYTES:
+        large = body is None or body_size > MAX_STRING_BYTES
         walked = list(_walk(payload, [], root, check_strings=large))
         problems.extend(walked)
         flagged = {p.path for p in walked}
-        if body is None:
+        if foreign or body is None:
             target = _sanitized(payload)
-            body_size = len(orjson.dumps(target))
-        else:
-            body_size = len(body)
-    else:
-        body_size = len(body) if body is not None else 0
+            body, body_size = None, len(orjson.dumps(target))
+            valid = check.is_valid(target)
     if body_size > MAX_EVENT_BYTES:
         problems.append(
             Problem(
@@ -230,9 +234,7 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
                 hint="move bulky metadata out of the event; large blobs belong in your own storage",
             )
         )
-
-    check = validator("Event")
-    if not check.is_valid(target):
+    if not valid:
         seen: set[tuple[str, str]] = set()
         for error in check.iter_errors(target):
             for problem in _schema_problems(error, target, root):
