@@ -1,0 +1,223 @@
+"""Event data the way the API stores it: ignored values dropped, types decided.
+
+``clean_data`` removes what the API would drop anyway (top-level ``0``,
+``null`` and ``""``; spec: ``x-redo-ignored-values``), so the payload says what
+will be stored. ``detect_type`` tells which type a top-level value will be
+segmented as, deciding dates exactly as the spec does.
+
+Custom fields are not cleaned: the ignored-values rule is documented for event
+data only, and the spec (``x-redo-assumption`` on CustomFields) stores custom
+field values as sent, ``0`` and ``""`` included.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, Literal
+
+import jsonschema_rs
+
+from redo_kit._spec import component, wire_path
+from redo_kit.errors import ConversionError, Problem, ValidationError
+
+__all__ = ["EXTRA", "PropertyType", "clean_data", "detect_type", "is_date", "is_ignored"]
+
+EXTRA = "$extra"
+"""The data key for non-segmentable metadata, stored verbatim."""
+
+PropertyType = Literal["string", "number", "boolean", "date"]
+
+# The shape of an RFC 3339 date-time, cheap to test; the calendar, the ranges
+# and the leap-second rule are left to the spec's compiled format check.
+_DATE_TIME_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def is_ignored(value: object) -> bool:
+    """Whether the API treats ``value`` as unset at the top level of data.
+
+    True for ``None``, ``""`` and numbers equal to zero (``0``, ``0.0``,
+    ``-0.0``, ``Decimal(0)``); never for ``False``.
+    """
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float, Decimal)) and value == 0
+
+
+def clean_data(data: Mapping[str, Any], *, move_nested_to_extra: bool = False) -> dict[str, Any]:
+    """A new dict of ``data`` without the top-level values the API ignores.
+
+    Drops exactly ``0`` (int or float, ``-0.0`` too), ``None`` and ``""`` at
+    the top level; keeps ``False``, the order of the keys and everything under
+    ``$extra``. The input is never changed.
+
+    A top-level object or list cannot be segmented: it raises
+    ``ValidationError`` naming each such key, or, with
+    ``move_nested_to_extra=True``, is moved under ``$extra`` (created when
+    missing, appended after what it already holds).
+    """
+    cleaned, _, problems = _clean(data, move_nested_to_extra, None, "$.data")
+    if problems:
+        raise ValidationError(problems, subject="data")
+    return cleaned
+
+
+def detect_type(value: object) -> PropertyType | None:
+    """The type a top-level data value (or custom field) is stored and segmented as.
+
+    ``"boolean"`` for ``True``/``False`` (never a number), ``"number"`` for
+    other finite numbers, ``"date"`` for strings that are RFC 3339 date-times
+    exactly as the spec's ``format: date-time`` decides, ``"string"`` for other
+    strings. ``None`` when nothing is stored: the ignored values (``0``,
+    ``None``, ``""``) and values that are not scalars or not finite.
+    """
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        if value == "":
+            return None
+        return "date" if is_date(value) else "string"
+    if isinstance(value, (int, float, Decimal)):
+        if value == 0:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Decimal) and not value.is_finite():
+            return None
+        return "number"
+    return None
+
+
+def is_date(value: str) -> bool:
+    """Whether ``value`` is, as a whole, an RFC 3339 date-time (the spec's date rule)."""
+    return _DATE_TIME_SHAPE.fullmatch(value) is not None and _date_time_validator().is_valid(value)
+
+
+@functools.cache
+def _date_time_validator() -> jsonschema_rs.Draft202012Validator:
+    # eventTimestamp's own schema: the same `format: date-time` that the spec
+    # names as the date rule for data and custom fields.
+    schema = dict(component("Event")["properties"]["eventTimestamp"])
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def _clean(
+    data: Mapping[str, Any],
+    move_nested: bool,
+    convert: Callable[[Any, str], Any] | None,
+    root: str,
+) -> tuple[dict[str, Any], list[str], list[Problem]]:
+    """``(cleaned data, keys dropped as ignored, problems)``.
+
+    ``convert(value, path)`` (when given) turns each top-level value that is
+    not already a JSON scalar, and the whole ``$extra``, into JSON values; it
+    returns the new value or raises ``ConversionError``/``ValidationError``.
+    """
+    if not isinstance(data, Mapping):
+        problem = Problem(
+            path=root,
+            rule="type",
+            message=f"data must be an object, not a {type(data).__name__}",
+            hint="pass a dict of property names to values",
+        )
+        return {}, [], [problem]
+    out: dict[str, Any] = {}
+    dropped: list[str] = []
+    nested: list[tuple[str, Any]] = []
+    problems: list[Problem] = []
+    for key, value in data.items():
+        # Exact types first: this loop runs for every property of every event.
+        cls = type(value)
+        if key == EXTRA:
+            if convert is not None:
+                value = _converted(convert, value, wire_path([key], root), problems)
+            out[key] = value
+        elif cls is str or cls is int or cls is float:
+            if value:
+                out[key] = value
+            else:
+                dropped.append(key)
+        elif cls is bool:
+            out[key] = value
+        elif value is None:
+            dropped.append(key)
+        elif isinstance(value, (Mapping, list, tuple)):
+            nested.append((key, value))
+        else:
+            if convert is not None:
+                value = _converted(convert, value, wire_path([key], root), problems)
+            if is_ignored(value):
+                dropped.append(key)
+            else:
+                out[key] = value
+    if nested:
+        problems.extend(_place_nested(out, nested, move_nested, root))
+    return out, dropped, problems
+
+
+def _converted(
+    convert: Callable[[Any, str], Any], value: Any, path: str, problems: list[Problem]
+) -> Any:
+    try:
+        return convert(value, path)
+    except (ValidationError, ConversionError) as exc:
+        problems.extend(exc.problems)
+        return value
+
+
+def _place_nested(
+    out: dict[str, Any], nested: list[tuple[str, Any]], move: bool, root: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if not move:
+        for key, value in nested:
+            kind = "an array" if isinstance(value, (list, tuple)) else "an object"
+            problems.append(
+                Problem(
+                    path=wire_path([key], root),
+                    rule="nested-data",
+                    message=(
+                        f"data[{key!r}] is {kind}: top-level data values must be a "
+                        "string, number, boolean or null"
+                    ),
+                    hint=(
+                        f"move it under '$extra' (data['$extra'][{key!r}]), where it is stored "
+                        "but not segmentable, or pass move_nested_to_extra=True"
+                    ),
+                )
+            )
+        return problems
+    current = out.get(EXTRA, {})
+    if not isinstance(current, Mapping):
+        return [
+            Problem(
+                path=wire_path([EXTRA], root),
+                rule="type",
+                message=f"data['$extra'] is a {type(current).__name__}: it must be an object",
+                hint="make '$extra' an object so nested values can be moved into it",
+            )
+        ]
+    extra = dict(current)
+    for key, value in nested:
+        if key in extra:
+            problems.append(
+                Problem(
+                    path=wire_path([EXTRA, key], root),
+                    rule="extra-conflict",
+                    message=f"data[{key!r}] cannot move under '$extra': the key is already there",
+                    hint="rename one of the two",
+                )
+            )
+            continue
+        extra[key] = value
+    out[EXTRA] = extra
+    return problems
