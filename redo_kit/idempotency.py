@@ -1,0 +1,102 @@
+"""uniqueIds: what makes a retried or re-run event safe to send again.
+
+The API keeps the first event stored with a ``uniqueId`` and silently discards
+later ones (spec: ``x-redo-deduplication``). Three ways to get one:
+
+- ``unique_id("order", 789)`` -> ``"order-789"``: from a natural key, for
+  webhooks and queues where the source has its own id;
+- ``content_unique_id(event)``: a hash of the event's content, for backfills
+  from data without ids, so a re-run import sends the same ids;
+- ``new_unique_id()``: a fresh random id, assigned once when an event is
+  built and kept across every retry and re-queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from redo_kit.converter import to_json_value, unstructure
+from redo_kit.properties import clean_data
+
+__all__ = [
+    "CONTENT_PREFIX",
+    "MAX_UNIQUE_ID_LENGTH",
+    "content_unique_id",
+    "new_unique_id",
+    "unique_id",
+]
+
+MAX_UNIQUE_ID_LENGTH = 255
+"""The longest uniqueId the API accepts, in characters."""
+
+CONTENT_PREFIX = "content-"
+"""How every ``content_unique_id`` starts."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+", re.ASCII)
+_HASH_LENGTH = 16
+
+
+def unique_id(*parts: str | int | uuid.UUID) -> str:
+    """A stable uniqueId from a natural key: the parts joined with ``-``.
+
+    ``unique_id("order", 789) == "order-789"``. The result holds only
+    ``A-Z a-z 0-9 . _ ~ -`` and is at most 255 characters. When a part holds
+    other characters (they become ``_``) or the result would be too long (it is
+    shortened), a hash of the original parts is appended, so two different keys
+    never collapse into the same id. Parts are written with ``str``:
+    ``unique_id("order", 789) == unique_id("order", "789")``.
+    """
+    if not parts:
+        raise ValueError("unique_id needs at least one part")
+    texts: list[str] = []
+    for part in parts:
+        if isinstance(part, bool) or not isinstance(part, (str, int, uuid.UUID)):
+            raise TypeError(f"unique_id parts are str, int or UUID, not {type(part).__name__}")
+        text = str(part)
+        if not text:
+            raise ValueError("unique_id parts must not be empty")
+        texts.append(text)
+    joined = "-".join(texts)
+    safe = _UNSAFE.sub("_", joined)
+    if safe == joined and len(safe) <= MAX_UNIQUE_ID_LENGTH:
+        return safe
+    digest = hashlib.sha256(orjson.dumps(texts)).hexdigest()[:_HASH_LENGTH]
+    keep = MAX_UNIQUE_ID_LENGTH - _HASH_LENGTH - 1
+    return f"{safe[:keep]}-{digest}"
+
+
+def content_unique_id(event: Any) -> str:
+    """A uniqueId derived from the event's content: ``content-`` and 32 hex digits.
+
+    ``event`` is a wire dict or a ``redo_kit_models.Event``. The hash is
+    SHA-256 of the canonical JSON (keys sorted) of the event after cleaning
+    its data and writing datetimes as RFC 3339 ``Z``, without ``uniqueId``
+    itself. So it is the same in every process and for any key order, and it
+    changes when anything that is sent changes.
+    """
+    return CONTENT_PREFIX + _content_digest(_canonical(event))
+
+
+def new_unique_id() -> str:
+    """A fresh random uniqueId (a UUID4, 36 characters)."""
+    return str(uuid.uuid4())
+
+
+def _canonical(event: Any) -> dict[str, Any]:
+    wire = dict(event) if isinstance(event, Mapping) else unstructure(event)
+    wire.pop("uniqueId", None)
+    wire = to_json_value(wire)
+    data = wire.get("data")
+    if isinstance(data, Mapping):
+        wire["data"] = clean_data(data, move_nested_to_extra=True)
+    return dict(wire)
+
+
+def _content_digest(wire: Mapping[str, Any]) -> str:
+    body = orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest()[:32]
