@@ -202,10 +202,11 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
     check = validator("Event")
     try:
         valid = check.is_valid(payload)
+        errors = [] if valid else list(check.iter_errors(payload))
         foreign = False
     except ValueError:
-        # A Python object JSON has no word for (datetime, Decimal key...).
-        valid, foreign = False, True
+        # A Python object JSON has no word for (a datetime, a non-string key...).
+        valid, errors, foreign = False, [], True
     try:
         body: bytes | None = orjson.dumps(payload)
     except (TypeError, orjson.JSONEncodeError):
@@ -223,6 +224,7 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
             target = _sanitized(payload)
             body, body_size = None, len(orjson.dumps(target))
             valid = check.is_valid(target)
+            errors = [] if valid else list(check.iter_errors(target))
     if body_size > MAX_EVENT_BYTES:
         problems.append(
             Problem(
@@ -234,15 +236,14 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
                 hint="move bulky metadata out of the event; large blobs belong in your own storage",
             )
         )
-    if not valid:
-        seen: set[tuple[str, str]] = set()
-        for error in check.iter_errors(target):
-            for problem in _schema_problems(error, target, root):
-                key = (problem.path, problem.rule)
-                if key in seen or problem.path in flagged:
-                    continue
-                seen.add(key)
-                problems.append(problem)
+    seen: set[tuple[str, str]] = set()
+    for error in errors:
+        for problem in _schema_problems(error, target, root):
+            key = (problem.path, problem.rule)
+            if key in seen or problem.path in flagged:
+                continue
+            seen.add(key)
+            problems.append(problem)
     return problems, body
 
 

@@ -1,0 +1,330 @@
+"""Building events, and the one path every event takes before it is sent.
+
+``prepare_event`` is that path: the client, the batcher and the CLI all call
+it, for wire dicts and for ``redo_kit_models.Event`` alike. In order it
+
+1. turns a typed model into its wire dict (``redo_kit.converter``);
+2. writes datetimes as RFC 3339 ``Z`` and Decimals as JSON numbers;
+3. normalizes the customer's identifiers (``redo_kit.identity``);
+4. cleans ``data`` (``redo_kit.properties.clean_data``), reporting each
+   dropped value as a warning;
+5. assigns the ``uniqueId``: the caller's, or a random one made once, here,
+   so that every retry and re-queue sends the same one (or, with
+   ``unique_id="content"``, one derived from the content, for backfills);
+6. validates everything (``redo_kit.validation``) and serializes once.
+
+It never changes its input and raises ``ValidationError`` listing every
+problem, or returns an immutable ``PreparedEvent``.
+
+``build_event`` writes an event from keyword arguments and returns the wire
+dict after the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import orjson
+
+from redo_kit._rfc3339 import format_datetime
+from redo_kit._spec import wire_path
+from redo_kit.converter import to_json_value, unstructure
+from redo_kit.errors import ConversionError, Problem, ValidationError
+from redo_kit.idempotency import CONTENT_PREFIX, _content_digest, new_unique_id
+from redo_kit.identity import _normalize_customer
+from redo_kit.properties import EXTRA, _clean
+from redo_kit.validation import _check
+
+__all__ = ["PreparedEvent", "build_event", "prepare_event"]
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@attrs.frozen(kw_only=True)
+class PreparedEvent:
+    """An event ready to send: normalized, cleaned, validated and serialized once.
+
+    ``payload`` is the wire dict (treat it as read-only: ``body`` is what is
+    sent), ``body`` its JSON bytes, ``unique_id`` its ``uniqueId`` and
+    ``warnings`` what the API would do silently (values it ignores, unknown
+    keys let through with ``allow_unknown_keys``). Two prepared events are
+    equal when their bodies are.
+    """
+
+    payload: dict[str, Any] = attrs.field(eq=False, repr=False)
+    body: bytes
+    unique_id: str
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def event_name(self) -> str:
+        """The event's ``eventName``."""
+        return str(self.payload["eventName"])
+
+
+def prepare_event(
+    payload: Any,
+    *,
+    allow_unknown_keys: bool = False,
+    default_region: str | None = None,
+    unique_id: str | None = None,
+    move_nested_to_extra: bool = False,
+) -> PreparedEvent:
+    """Take a wire dict or a ``redo_kit_models.Event`` through every rule (see the module doc).
+
+    ``unique_id`` sets the ``uniqueId`` when the event has none (``"content"``
+    derives it from the content with ``content_unique_id``; any other string is
+    used as it is); an event that already has a different one is an error.
+    ``default_region`` (ISO 3166-1 alpha-2, e.g. ``"US"``) reads phone numbers
+    written in national format. ``move_nested_to_extra`` moves top-level
+    objects and lists of ``data`` under ``$extra`` instead of refusing them.
+    ``allow_unknown_keys`` lets unknown top-level keys through as warnings.
+    """
+    problems: list[Problem] = []
+    wire = _wire(payload, problems)
+    return _prepare(
+        wire, problems, allow_unknown_keys, default_region, unique_id, move_nested_to_extra
+    )
+
+
+def build_event(
+    *,
+    event_name: str,
+    customer: Any = None,
+    email: str | None = None,
+    phone: str | None = None,
+    customer_id: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    event_timestamp: datetime | str | None = None,
+    value: float | Decimal | None = None,
+    value_currency: str | None = None,
+    unique_id: str | None = None,
+    default_region: str | None = None,
+    move_nested_to_extra: bool = False,
+) -> dict[str, Any]:
+    """A valid wire event from Python values, with a ``uniqueId`` fixed now.
+
+    ``customer`` is a wire dict or a ``redo_kit_models.Customer``; ``email``,
+    ``phone`` and ``customer_id`` set (or add to) its identifiers. ``extra`` is
+    merged under ``data["$extra"]``. ``event_timestamp`` takes an aware
+    datetime (written as RFC 3339 in UTC) or an RFC 3339 string; ``value`` an
+    int, float or Decimal. ``unique_id`` as for ``prepare_event``; without it a
+    random one is generated once. Raises ``ValidationError`` with every problem.
+
+    >>> build_event(event_name="Order Placed", email="stewart@example.com",
+    ...             data={"Order Total": 59.99}, unique_id="order-789")["uniqueId"]
+    'order-789'
+    """
+    problems: list[Problem] = []
+    who = _wire_customer(customer, problems)
+    for key, given in (("id", customer_id), ("email", email), ("phoneNumber", phone)):
+        if given is None:
+            continue
+        if key in who and who[key] != given:
+            problems.append(
+                Problem(
+                    path=f"$.customer.{key}",
+                    rule="conflict",
+                    message=f"customer.{key} is {who[key]!r} but {given!r} was also given",
+                    hint="give each identifier once",
+                )
+            )
+        else:
+            who[key] = given
+    wire: dict[str, Any] = {"eventName": event_name, "customer": who}
+    if event_timestamp is not None:
+        wire["eventTimestamp"] = event_timestamp
+    if value is not None:
+        wire["value"] = value
+    if value_currency is not None:
+        wire["valueCurrency"] = value_currency
+    if data is not None or extra is not None:
+        wire["data"] = _with_extra(data, extra, problems)
+    prepared = _prepare(wire, problems, False, default_region, unique_id, move_nested_to_extra)
+    return prepared.payload
+
+
+def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
+    if isinstance(payload, Mapping):
+        return dict(payload)
+    if attrs.has(type(payload)):
+        try:
+            wire = unstructure(payload)
+        except ConversionError as exc:
+            raise ValidationError(exc.problems) from exc
+        if isinstance(wire, dict):
+            return wire
+    problems.append(
+        Problem(
+            path="$",
+            rule="type",
+            message=(
+                f"an event is a dict or a redo_kit_models.Event, not a {type(payload).__name__}"
+            ),
+        )
+    )
+    raise ValidationError(problems)
+
+
+def _wire_customer(customer: Any, problems: list[Problem]) -> dict[str, Any]:
+    if customer is None:
+        return {}
+    if isinstance(customer, Mapping):
+        return dict(customer)
+    if attrs.has(type(customer)):
+        try:
+            wire = unstructure(customer)
+        except ConversionError as exc:
+            problems.extend(attrs.evolve(p, path="$.customer" + p.path[1:]) for p in exc.problems)
+            return {}
+        if isinstance(wire, dict):
+            return wire
+    problems.append(
+        Problem(
+            path="$.customer",
+            rule="type",
+            message=(
+                f"customer is a dict or a redo_kit_models.Customer, not a {type(customer).__name__}"
+            ),
+        )
+    )
+    return {}
+
+
+def _with_extra(
+    data: Mapping[str, Any] | None, extra: Mapping[str, Any] | None, problems: list[Problem]
+) -> Any:
+    if data is not None and not isinstance(data, Mapping):
+        return data
+    merged = dict(data or {})
+    if extra is None:
+        return merged
+    current = merged.get(EXTRA, {})
+    if not isinstance(current, Mapping):
+        problems.append(
+            Problem(
+                path="$.data['$extra']",
+                rule="type",
+                message="data['$extra'] must be an object to merge extra= into it",
+            )
+        )
+        return merged
+    combined = dict(current)
+    for key, item in extra.items():
+        if key in combined and combined[key] != item:
+            problems.append(
+                Problem(
+                    path=f"$.data['$extra'][{key!r}]",
+                    rule="conflict",
+                    message=f"{key!r} is in both data['$extra'] and extra=",
+                    hint="give it once",
+                )
+            )
+        combined[key] = item
+    merged[EXTRA] = combined
+    return merged
+
+
+def _prepare(
+    wire: dict[str, Any],
+    problems: list[Problem],
+    allow_unknown_keys: bool,
+    default_region: str | None,
+    unique_id: str | None,
+    move_nested_to_extra: bool,
+) -> PreparedEvent:
+    warnings: list[Problem] = []
+    _convert_scalars(wire, problems)
+
+    customer = wire.get("customer")
+    if attrs.has(type(customer)):
+        customer = _wire_customer(customer, problems)
+    if isinstance(customer, Mapping):
+        customer, found = _normalize_customer(customer, default_region, "$.customer")
+        problems.extend(found)
+        fields = customer.get("customFields")
+        if isinstance(fields, Mapping) and any(
+            type(v) not in _JSON_SCALARS for v in fields.values()
+        ):
+            customer["customFields"] = _converted(fields, "$.customer.customFields", problems)
+        wire["customer"] = customer
+
+    data = wire.get("data")
+    if isinstance(data, Mapping):
+        cleaned, dropped, found = _clean(data, move_nested_to_extra, to_json_value, "$.data")
+        problems.extend(found)
+        wire["data"] = cleaned
+        warnings.extend(_dropped(key) for key in dropped)
+
+    given = wire.get("uniqueId")
+    if unique_id is None:
+        if given is None:
+            wire["uniqueId"] = new_unique_id()
+    else:
+        chosen: str | None = unique_id
+        if unique_id == "content":
+            rest = {k: v for k, v in wire.items() if k != "uniqueId"}
+            try:
+                chosen = CONTENT_PREFIX + _content_digest(rest)
+            except (TypeError, orjson.JSONEncodeError):
+                chosen = None  # not JSON yet: the problems are reported below
+        if chosen is not None and given is not None and given != chosen:
+            problems.append(
+                Problem(
+                    path="$.uniqueId",
+                    rule="conflict",
+                    message=f"the event has uniqueId {given!r} but {chosen!r} was asked for",
+                    hint="drop one of the two",
+                )
+            )
+        elif chosen is not None:
+            wire["uniqueId"] = chosen
+
+    found, body = _check(wire, allow_unknown_keys, "$")
+    # A value already reported while converting or normalizing is not reported twice.
+    located = {p.path for p in problems}
+    for problem in found:
+        if problem.severity != "error":
+            warnings.append(problem)
+        elif problem.path not in located:
+            problems.append(problem)
+    if problems or body is None:
+        raise ValidationError([*problems, *warnings])
+    return PreparedEvent(
+        payload=wire, body=body, unique_id=str(wire["uniqueId"]), warnings=tuple(warnings)
+    )
+
+
+def _convert_scalars(wire: dict[str, Any], problems: list[Problem]) -> None:
+    stamp = wire.get("eventTimestamp")
+    if isinstance(stamp, datetime):
+        try:
+            wire["eventTimestamp"] = format_datetime(stamp, path="$.eventTimestamp")
+        except ConversionError as exc:
+            problems.extend(exc.problems)
+    value = wire.get("value")
+    if isinstance(value, Decimal):
+        wire["value"] = _converted(value, "$.value", problems)
+
+
+def _converted(value: Any, path: str, problems: list[Problem]) -> Any:
+    try:
+        return to_json_value(value, path)
+    except ConversionError as exc:
+        problems.extend(exc.problems)
+        return value
+
+
+def _dropped(key: str) -> Problem:
+    return Problem(
+        path=wire_path(["data", key]),
+        rule="ignored-value",
+        message=f'data[{key!r}] was dropped: the API treats 0, null and "" as unset',
+        hint="put it under data['$extra'] to keep it verbatim",
+        severity="warning",
+    )
