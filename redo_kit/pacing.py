@@ -132,9 +132,10 @@ class TokenBucket:
             now = self._clock()
             self.rate_limited += 1
             self._reduced = max(self._floor, self._rate_at(now) * self._decrease)
-            self._reduced_at = now
             hold = now + (retry_after if retry_after and retry_after > 0 else 0.0)
             self._blocked_until = max(self._blocked_until, hold)
+            # The climb back starts when sending resumes, not during the hold.
+            self._reduced_at = self._blocked_until
             # Slots handed out at the old pace are pushed after the pause.
             self._tat = max(self._tat, self._blocked_until)
 
