@@ -123,7 +123,14 @@ class ValidationError(RedoError, ValueError):
 
 
 class APIError(RedoError):
-    """A request to the API failed."""
+    """A request to the API failed.
+
+    ``result`` is set when the failure stopped ``RedoClient.send_bulk`` part
+    way: a ``BulkResult`` of what was delivered before it, whose ``failed``
+    lists the ``uniqueId``s that were not.
+    """
+
+    result: Any = None
 
 
 class APIConnectionError(APIError):
