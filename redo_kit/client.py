@@ -291,9 +291,7 @@ class RedoClient:
             timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else _timeout(timeout),
             retry=RetryPolicy() if isinstance(retry, NotGiven) else _policy(retry),
             rate_limit=(
-                pacing.DEFAULT_RATE_LIMIT
-                if isinstance(rate_limit, NotGiven)
-                else _rate(rate_limit)
+                pacing.DEFAULT_RATE_LIMIT if isinstance(rate_limit, NotGiven) else _rate(rate_limit)
             ),
             verify=True if isinstance(verify, NotGiven) else verify,
             concurrency=4 if isinstance(concurrency, NotGiven) else _concurrency(concurrency),
@@ -662,7 +660,7 @@ class RedoClient:
                         pacing.bucket_for(
                             config.base_url, config.store_id, endpoint, config.rate_limit
                         ).on_rate_limited(retry_after)
-                failure = _status_error(response, retry_after, path)
+                failure = _status_error(response, retry_after, path, config.api_key)
                 outcome = f"answered {status}"
                 retryable = config.retry.retries_status(status)
             elapsed = time.monotonic() - started
@@ -712,7 +710,9 @@ def _bulk_body(batch: Sequence[PreparedEvent]) -> bytes:
     return b"".join((_BULK_OPEN, b",".join(p.body for p in batch), _BULK_CLOSE))
 
 
-def _status_error(response: Response, retry_after: float | None, path: str) -> APIStatusError:
+def _status_error(
+    response: Response, retry_after: float | None, path: str, api_key: _Secret
+) -> APIStatusError:
     body: dict[str, Any] | None = None
     if response.body:
         try:
@@ -720,8 +720,11 @@ def _status_error(response: Response, retry_after: float | None, path: str) -> A
         except orjson.JSONDecodeError:
             parsed = None
         if isinstance(parsed, dict):
-            body = parsed
+            # A server that echoes the Authorization header must not put the key in an error.
+            body = _scrub(parsed, api_key.reveal())
     request_id = response.header("x-request-id") or response.header("request-id")
+    if request_id is not None:
+        request_id = _scrub(request_id, api_key.reveal())
     return make_status_error(
         response.status,
         body=body,
@@ -730,6 +733,16 @@ def _status_error(response: Response, retry_after: float | None, path: str) -> A
         method="POST",
         path=path,
     )
+
+
+def _scrub(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "[redacted]")
+    if isinstance(value, dict):
+        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(item, secret) for item in value]
+    return value
 
 
 def _prepare(event: Any, options: dict[str, Any]) -> PreparedEvent:
