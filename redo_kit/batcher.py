@@ -1,0 +1,672 @@
+"""Background delivery: ``track()`` on the hot path, bulk requests behind it.
+
+::
+
+    with client.batcher() as batcher:        # or Batcher(client)
+        batcher.track({"eventName": "Order Placed", "customer": {"email": "a@example.com"}})
+
+``track`` prepares the event on the caller's thread (so an invalid event
+raises :class:`~redo_kit.errors.ValidationError` right there, never enqueued),
+puts it in a bounded in-memory queue and returns its ``uniqueId``; it does no
+I/O. Daemon sender threads drain the queue into bulk requests of at most 100
+events and 5 MB, through the client's pacing and retries
+(:meth:`RedoClient.send_chunk <redo_kit.client.RedoClient.send_chunk>`): a
+request goes out as soon as 100 events are waiting, or when the oldest has
+waited ``flush_interval`` seconds.
+
+Nothing is lost without a trace:
+
+- the queue is bounded by events and by bytes; when it is full, the
+  ``overflow`` policy decides (``block`` for a while, ``drop_newest``,
+  ``drop_oldest`` or ``raise``), and every dropped event goes to
+  ``on_drop(event, reason)`` and is counted;
+- events whose request failed for good go to ``on_error(events, exc)`` and,
+  with ``dead_letter=PATH``, are appended to a JSONL file (one wire event per
+  line) that ``redo-kit import`` can replay: their ``uniqueId``s make a replay
+  safe;
+- ``flush(timeout)`` and ``close(timeout)`` keep their deadlines and say what
+  was left; at interpreter exit every open batcher is closed with a bounded
+  deadline (``exit_timeout``);
+- after ``os.fork`` the child starts with an empty queue, its own sender
+  threads and its own connections: it never sends the parent's events, and
+  the parent's queue is untouched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from redo_kit._logging import logger
+from redo_kit.errors import RedoError
+from redo_kit.events import PreparedEvent, prepare_event
+
+if TYPE_CHECKING:
+    from redo_kit.client import RedoClient
+
+__all__ = [
+    "Batcher",
+    "BatcherStats",
+    "DropReason",
+    "FlushResult",
+    "Overflow",
+    "QueueFullError",
+]
+
+Overflow = Literal["block", "drop_newest", "drop_oldest", "raise"]
+"""What ``track`` does when the queue is full (see :class:`Batcher`)."""
+
+DropReason = Literal["queue-full", "evicted", "closed"]
+"""Why an event was dropped: refused by a full queue (``drop_newest``, or
+``block`` after its timeout), pushed out by a newer one (``drop_oldest``), or
+still queued or tracked after ``close``."""
+
+_OVERFLOWS: frozenset[str] = frozenset({"block", "drop_newest", "drop_oldest", "raise"})
+_MAX_EVENTS_PER_REQUEST = 100
+_MAX_REQUEST_BYTES = 5_242_880
+# b'{"events":[' and b']}' around the comma-separated bodies.
+_ENVELOPE_BYTES = 13
+
+
+class QueueFullError(RedoError):
+    """``track`` found the queue full and the overflow policy is ``raise``.
+
+    The event was not queued and is not counted as dropped: the caller still
+    holds it. ``event`` is the prepared event.
+    """
+
+    def __init__(self, message: str, event: PreparedEvent) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+@attrs.frozen(kw_only=True)
+class BatcherStats:
+    """A snapshot of a batcher's counters, taken at one instant.
+
+    ``queued``: events ``track`` accepted into the queue.
+    ``sent``: events in bulk requests the API accepted (202).
+    ``dropped``: events given up without being sent (each went to ``on_drop``).
+    ``failed``: events whose request failed for good (each went to ``on_error``).
+    ``retried``: request attempts after the first, over all requests.
+    ``requests``: bulk requests that succeeded.
+    ``pending``: events waiting in the queue or in a request now;
+    ``pending_bytes``: their serialized size.
+
+    Every queued event ends up sent, failed, dropped (``evicted`` or
+    ``closed``) or pending: ``queued == sent + failed + evicted + abandoned +
+    pending``, where the last two are the drops of queued events.
+    """
+
+    queued: int
+    sent: int
+    dropped: int
+    failed: int
+    retried: int
+    requests: int
+    pending: int
+    pending_bytes: int
+
+
+@attrs.frozen(kw_only=True)
+class FlushResult:
+    """What ``flush`` or ``close`` left behind when it returned.
+
+    ``completed``: every event tracked before the call was settled (sent,
+    failed or dropped) within the deadline.
+    ``queued``: events still waiting in the queue (after ``close``: always 0,
+    they were dropped as ``closed``).
+    ``in_flight``: events in a request still being tried; after a ``close``
+    that ran out of time, they are delivered only if the process lives long
+    enough.
+    ``abandoned``: events ``close`` dropped because its deadline came first.
+    ``elapsed``: seconds the call took.
+    """
+
+    completed: bool
+    queued: int
+    in_flight: int
+    abandoned: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def left(self) -> int:
+        """Events not settled when the call returned (queued, in flight or abandoned)."""
+        return self.queued + self.in_flight + self.abandoned
+
+
+OnDrop = Callable[[PreparedEvent, str], object]
+OnError = Callable[[Sequence[PreparedEvent], BaseException], object]
+
+# An item of the queue: (event, sequence number, enqueue time, body size).
+_Item = tuple[PreparedEvent, int, float, int]
+
+
+class Batcher:
+    """A bounded queue of events, drained into bulk requests by daemon threads.
+
+    ``client``: the :class:`~redo_kit.client.RedoClient` that sends (its
+    pacing, retries and timeouts apply); the batcher never closes it.
+    ``flush_interval``: seconds an event may wait for a fuller request; default 0.5.
+    ``max_events``: events the queue holds, in flight excluded; default 10,000.
+    ``max_bytes``: serialized bytes the queue holds; default 32 MiB. An event
+    larger than that is still accepted into an empty queue.
+    ``overflow``: when the queue is full, ``"block"`` (default) waits up to
+    ``block_timeout`` seconds for room then drops the event as ``queue-full``;
+    ``"drop_newest"`` drops the new event; ``"drop_oldest"`` drops the oldest
+    queued one (``evicted``) to make room; ``"raise"`` raises
+    :class:`QueueFullError`.
+    ``block_timeout``: seconds ``track`` may block with ``overflow="block"``; default 1.
+    ``on_drop(event, reason)``: called for every dropped event, on the thread
+    that dropped it (``reason`` is a :data:`DropReason`); default: log it.
+    ``on_error(events, exc)``: called on a sender thread with the events of a
+    request that failed for good and the typed error; default: log it.
+    ``dead_letter``: a JSONL file that failed and abandoned events are appended
+    to, one wire event per line; default none.
+    ``senders``: requests in flight at once; default 4. The store's pacing is
+    shared, so more senders only hide network latency.
+    ``exit_timeout``: seconds the interpreter-exit flush may take; default 5.
+    ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
+    passed to :func:`redo_kit.events.prepare_event` for every tracked event.
+
+    Thread-safe. Use it as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        client: RedoClient,
+        *,
+        flush_interval: float = 0.5,
+        max_events: int = 10_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        overflow: Overflow = "block",
+        block_timeout: float = 1.0,
+        on_drop: OnDrop | None = None,
+        on_error: OnError | None = None,
+        dead_letter: str | os.PathLike[str] | None = None,
+        senders: int = 4,
+        exit_timeout: float = 5.0,
+        allow_unknown_keys: bool = False,
+        default_region: str | None = None,
+        move_nested_to_extra: bool = False,
+    ) -> None:
+        if overflow not in _OVERFLOWS:
+            raise ValueError(f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}")
+        for name, number in (
+            ("flush_interval", flush_interval),
+            ("block_timeout", block_timeout),
+            ("exit_timeout", exit_timeout),
+        ):
+            if isinstance(number, bool) or not number >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {number!r}")
+        for name, count in (
+            ("max_events", max_events),
+            ("max_bytes", max_bytes),
+            ("senders", senders),
+        ):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {count!r}")
+        self._client = client
+        self._flush_interval = float(flush_interval)
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._overflow = overflow
+        self._block_timeout = float(block_timeout)
+        self._on_drop = on_drop
+        self._on_error = on_error
+        self._dead_letter = os.fspath(dead_letter) if dead_letter is not None else None
+        self._senders = senders
+        self._exit_timeout = float(exit_timeout)
+        self._prepare_options: dict[str, Any] = {
+            "allow_unknown_keys": allow_unknown_keys,
+            "default_region": default_region,
+            "move_nested_to_extra": move_nested_to_extra,
+        }
+        self._owned_client: RedoClient | None = None
+        self._closed = False
+        self._close_result: FlushResult | None = None
+        self._fresh_state()
+        _live.add(self)
+
+    def _fresh_state(self) -> None:
+        """Empty queue, zero counters, new locks, no sender threads (also after a fork)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)  # senders wait for work
+        self._room = threading.Condition(self._lock)  # blocked producers wait for room
+        self._settled = threading.Condition(self._lock)  # flush waits for deliveries
+        self._close_lock = threading.Lock()
+        self._dead_letter_lock = threading.Lock()
+        self._queue: deque[_Item] = deque()
+        self._queue_bytes = 0
+        self._seq = 0
+        self._flush_upto = 0  # every event with seq <= this is due now
+        self._stopping = False
+        self._blocked = 0
+        self._in_flight: dict[int, tuple[int, int, int]] = {}  # id -> (first seq, events, bytes)
+        self._batch_ids = 0
+        self._threads: list[threading.Thread] = []
+        self._queued = 0
+        self._sent = 0
+        self._dropped = 0
+        self._failed = 0
+        self._retried = 0
+        self._requests = 0
+        self._warned: set[str] = set()
+
+    # -- the hot path --------------------------------------------------------
+
+    def track(self, event: Any, *, unique_id: str | None = None) -> str:
+        """Prepare ``event``, queue it and return its ``uniqueId``. No I/O.
+
+        ``event``: a wire dict, a ``redo_kit_models.Event`` or a
+        :class:`~redo_kit.events.PreparedEvent`. ``unique_id``: as for
+        :func:`~redo_kit.events.prepare_event`. Raises
+        :class:`~redo_kit.errors.ValidationError` when the event is invalid
+        (nothing queued), and :class:`QueueFullError` when the queue is full
+        and ``overflow="raise"``. With the other policies a full queue drops
+        an event (reported to ``on_drop``) and the ``uniqueId`` is still
+        returned.
+        """
+        if isinstance(event, PreparedEvent) and unique_id is None:
+            prepared = event
+        else:
+            prepared = prepare_event(event, unique_id=unique_id, **self._prepare_options)
+        size = len(prepared.body)
+        evicted: list[PreparedEvent] = []
+        with self._lock:
+            if self._stopping:
+                refused = "closed"
+            elif self._has_room(size):
+                refused = ""
+            elif self._overflow == "drop_oldest":
+                while not self._has_room(size):
+                    oldest = self._queue.popleft()
+                    self._queue_bytes -= oldest[3]
+                    evicted.append(oldest[0])
+                self._dropped += len(evicted)
+                refused = ""
+            elif self._overflow == "block":
+                refused = self._wait_for_room(size)
+            elif self._overflow == "drop_newest":
+                refused = "queue-full"
+            else:
+                raise QueueFullError(
+                    f"the batcher's queue is full ({len(self._queue):,} events, "
+                    f"{self._queue_bytes:,} bytes): event {prepared.unique_id!r} was not queued",
+                    prepared,
+                )
+            if refused:
+                self._dropped += 1
+            else:
+                self._seq += 1
+                self._queue.append((prepared, self._seq, time.monotonic(), size))
+                self._queue_bytes += size
+                self._queued += 1
+                waiting = len(self._queue)
+                if not self._threads:
+                    self._start_senders()
+                if waiting == 1 or waiting >= _MAX_EVENTS_PER_REQUEST:
+                    self._wake.notify()
+        for oldest_event in evicted:
+            self._drop(oldest_event, "evicted")
+        if refused:
+            self._drop(prepared, refused)
+        return prepared.unique_id
+
+    def _has_room(self, size: int) -> bool:
+        queue = self._queue
+        return not queue or (
+            len(queue) < self._max_events and self._queue_bytes + size <= self._max_bytes
+        )
+
+    def _wait_for_room(self, size: int) -> str:
+        deadline = time.monotonic() + self._block_timeout
+        self._blocked += 1
+        try:
+            while not self._has_room(size):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping:
+                    return "closed" if self._stopping else "queue-full"
+                self._room.wait(remaining)
+        finally:
+            self._blocked -= 1
+        return "closed" if self._stopping else ""
+
+    # -- sender threads ------------------------------------------------------
+
+    def _start_senders(self) -> None:
+        for number in range(self._senders):
+            thread = threading.Thread(
+                target=self._run, name=f"redo-kit-batcher-{number}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                batch_id, items = batch
+            self._deliver(batch_id, items)
+
+    def _next_batch(self) -> tuple[int, list[_Item]] | None:
+        """Wait until a request is due and take its events; ``None`` to stop. Lock held."""
+        queue = self._queue
+        while True:
+            if queue:
+                head = queue[0]
+                now = time.monotonic()
+                due_at = head[2] + self._flush_interval
+                if (
+                    len(queue) >= _MAX_EVENTS_PER_REQUEST
+                    or self._queue_bytes + _ENVELOPE_BYTES + len(queue) >= _MAX_REQUEST_BYTES
+                    or head[1] <= self._flush_upto
+                    or self._stopping
+                    or now >= due_at
+                ):
+                    break
+                self._wake.wait(due_at - now)
+            elif self._stopping:
+                return None
+            else:
+                self._wake.wait()
+        items: list[_Item] = []
+        size = _ENVELOPE_BYTES
+        while queue and len(items) < _MAX_EVENTS_PER_REQUEST:
+            grown = size + queue[0][3] + (1 if items else 0)
+            if items and grown > _MAX_REQUEST_BYTES:
+                break
+            item = queue.popleft()
+            items.append(item)
+            size = grown
+        taken = size - _ENVELOPE_BYTES - (len(items) - 1)
+        self._queue_bytes -= taken
+        self._batch_ids += 1
+        self._in_flight[self._batch_ids] = (items[0][1], len(items), taken)
+        if self._blocked:
+            self._room.notify_all()
+        if queue:
+            self._wake.notify()  # another sender may take the rest
+        return self._batch_ids, items
+
+    def _deliver(self, batch_id: int, items: list[_Item]) -> None:
+        events = [item[0] for item in items]
+        retries = 0
+        error: BaseException | None = None
+        try:
+            retries = self._send(events)
+        except Exception as exc:  # every failure is reported; none may stop the sender
+            error = exc
+            # Reported before the events count as settled: when flush or close
+            # returns, on_error has run and the dead-letter file is written.
+            self._fail(events, exc)
+        with self._lock:
+            del self._in_flight[batch_id]
+            if error is None:
+                self._sent += len(events)
+                self._requests += 1
+                self._retried += retries
+            else:
+                self._failed += len(events)
+                self._retried += _retries_of(error)
+            self._settled.notify_all()
+
+    def _send(self, events: list[PreparedEvent]) -> int:
+        """Send one request; return the retries it took. Raises when it failed for good."""
+        client = self._sending_client()
+        if len(events) == 1 and len(events[0].body) + _ENVELOPE_BYTES > _MAX_REQUEST_BYTES:
+            # Too large to wrap in a bulk body: the single-event endpoint takes it.
+            return client.send(events[0]).retries
+        return client.send_chunk(events).retries
+
+    def _sending_client(self) -> RedoClient:
+        return self._owned_client if self._owned_client is not None else self._client
+
+    # -- reporting -----------------------------------------------------------
+
+    def _drop(self, event: PreparedEvent, reason: str) -> None:
+        if self._on_drop is None:
+            self._log_once(
+                reason,
+                "redo-kit batcher dropped event %s (%s); pass on_drop= to handle drops",
+                event.unique_id,
+                reason,
+            )
+            return
+        try:
+            self._on_drop(event, reason)
+        except Exception:
+            logger.exception("on_drop raised for event %s", event.unique_id)
+
+    def _fail(self, events: list[PreparedEvent], error: BaseException) -> None:
+        self._write_dead_letter(events)
+        if self._on_error is None:
+            logger.error(
+                "redo-kit batcher: %d event(s) not delivered: %s%s",
+                len(events),
+                error,
+                f"; written to {self._dead_letter}" if self._dead_letter else "",
+            )
+            return
+        try:
+            self._on_error(events, error)
+        except Exception:
+            logger.exception("on_error raised for %d event(s)", len(events))
+
+    def _write_dead_letter(self, events: Sequence[PreparedEvent]) -> None:
+        if self._dead_letter is None or not events:
+            return
+        lines = b"".join(event.body + b"\n" for event in events)
+        try:
+            with self._dead_letter_lock, open(self._dead_letter, "ab") as file:
+                file.write(lines)
+        except OSError:
+            logger.exception(
+                "could not write %d event(s) to the dead-letter file %s",
+                len(events),
+                self._dead_letter,
+            )
+
+    def _log_once(self, key: str, message: str, *args: object) -> None:
+        level = logging.DEBUG if key in self._warned else logging.WARNING
+        self._warned.add(key)
+        logger.log(level, message, *args)
+
+    @property
+    def stats(self) -> BatcherStats:
+        """The counters now, as one consistent snapshot."""
+        with self._lock:
+            in_flight = self._in_flight.values()
+            return BatcherStats(
+                queued=self._queued,
+                sent=self._sent,
+                dropped=self._dropped,
+                failed=self._failed,
+                retried=self._retried,
+                requests=self._requests,
+                pending=len(self._queue) + sum(f[1] for f in in_flight),
+                pending_bytes=self._queue_bytes + sum(f[2] for f in in_flight),
+            )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def flush(self, timeout: float = 30.0) -> FlushResult:
+        """Send every event tracked so far now; wait at most ``timeout`` seconds.
+
+        Returns when each of them is sent, failed or dropped, or when the
+        deadline comes, whichever is first; events tracked meanwhile may ride
+        along. The result says what was left (``completed`` is ``False`` if
+        anything tracked before the call was).
+        """
+        started = time.monotonic()
+        deadline = started + max(0.0, timeout)
+        with self._lock:
+            target = self._seq
+            if target > self._flush_upto:
+                self._flush_upto = target
+                self._wake.notify_all()
+            while not self._settled_through(target):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._settled.wait(remaining)
+            return self._result_locked(target, started)
+
+    def close(self, timeout: float = 30.0) -> FlushResult:
+        """Stop accepting events, send what is queued and stop the senders.
+
+        Waits at most ``timeout`` seconds. Events still queued at the
+        deadline are dropped as ``closed`` (to ``on_drop`` and the dead-letter
+        file) and counted in ``abandoned``; a request still being tried is
+        left to its daemon thread and counted in ``in_flight``. Idempotent:
+        a second call returns the first one's result. ``track`` after close
+        drops the event as ``closed``.
+        """
+        with self._close_lock:
+            if self._close_result is not None:
+                return self._close_result
+            started = time.monotonic()
+            deadline = started + max(0.0, timeout)
+            with self._lock:
+                self._stopping = True
+                target = self._seq
+                self._wake.notify_all()
+                self._room.notify_all()
+                while not self._settled_through(target):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._settled.wait(remaining)
+                abandoned = list(self._queue)
+                self._queue.clear()
+                self._queue_bytes = 0
+                self._dropped += len(abandoned)
+                self._wake.notify_all()
+                threads = list(self._threads)
+            for item in abandoned:
+                self._drop(item[0], "closed")
+            self._write_dead_letter([item[0] for item in abandoned])
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            with self._lock:
+                result = attrs.evolve(
+                    self._result_locked(target, started), abandoned=len(abandoned)
+                )
+                result = attrs.evolve(result, completed=result.completed and not abandoned)
+            if result.in_flight:
+                logger.warning(
+                    "redo-kit batcher closed with %d event(s) still in flight after %.1f s",
+                    result.in_flight,
+                    result.elapsed,
+                )
+            if not result.in_flight and self._owned_client is not None:
+                self._owned_client.close()
+            self._closed = True
+            self._close_result = result
+            _live.discard(self)
+            return result
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has finished."""
+        return self._closed
+
+    def _settled_through(self, target: int) -> bool:
+        """Whether every event with a sequence number <= ``target`` is settled. Lock held."""
+        if self._queue and self._queue[0][1] <= target:
+            return False
+        return all(first > target for first, _, _ in self._in_flight.values())
+
+    def _result_locked(self, target: int, started: float) -> FlushResult:
+        return FlushResult(
+            completed=self._settled_through(target),
+            queued=len(self._queue),
+            in_flight=sum(f[1] for f in self._in_flight.values()),
+            elapsed=time.monotonic() - started,
+        )
+
+    def __enter__(self) -> Batcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        stats = self.stats
+        state = "closed" if self._closed else "open"
+        return (
+            f"<Batcher {state} queued={stats.queued} sent={stats.sent} "
+            f"dropped={stats.dropped} failed={stats.failed} pending={stats.pending}>"
+        )
+
+    # -- process events ------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        """Forget the parent's queue and threads; use connections of the child's own."""
+        self._fresh_state()
+        if self._closed:
+            self._stopping = True
+            return
+        self._owned_client = _child_client(self._client)
+
+    def _close_at_exit(self, deadline: float) -> None:
+        if self._closed:
+            return
+        self.close(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
+
+
+def _retries_of(error: BaseException) -> int:
+    result = getattr(error, "result", None)
+    retries = getattr(result, "retries", 0)
+    return retries if isinstance(retries, int) else 0
+
+
+def _child_client(client: RedoClient) -> RedoClient | None:
+    """A client for a forked child that shares none of the parent's pooled sockets.
+
+    A keep-alive connection inherited from the parent is the same socket in
+    both processes: answers would be read by the wrong one. Only the default
+    urllib3 transport pools connections; a given transport is kept.
+    """
+    from redo_kit.transport import Urllib3Transport
+
+    if type(client.transport) is not Urllib3Transport:
+        return None
+    verify = getattr(getattr(client, "_config", None), "verify", True)
+    return client.with_options(transport=Urllib3Transport(verify=verify))
+
+
+_live: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    batchers = list(_live)
+    if not batchers:
+        return
+    deadline = time.monotonic() + max(b._exit_timeout for b in batchers)
+    for batcher in batchers:
+        with contextlib.suppress(Exception):
+            batcher._close_at_exit(deadline)
+
+
+def _after_fork_in_child() -> None:
+    for batcher in list(_live):
+        batcher._after_fork_in_child()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
