@@ -251,6 +251,10 @@ def _phone_cached(value: str, region: str | None) -> str:
             f"{value!r} cannot be a phone number: wrong length for its country",
             "check the digits and the country code",
         )
+    if _E164.fullmatch(text):
+        # Already E.164: keep the caller's digits. libphonenumber would strip
+        # what it takes for a carrier code (+55 90 ...) and change the number.
+        return text
     formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if not _E164.fullmatch(formatted):
         raise _PhoneError(

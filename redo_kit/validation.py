@@ -433,6 +433,27 @@ def _kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _located(instance: Any, raw: Sequence[str | int]) -> list[str | int]:
+    """The instance path with each step typed by its container.
+
+    jsonschema-rs reports an object key that looks like a number (``"0"``) as
+    an integer; on the wire it is still a key, so it is written ``['0']``.
+    """
+    parts: list[str | int] = []
+    for step in raw:
+        if isinstance(instance, dict):
+            key = str(step)
+            parts.append(key)
+            instance = instance.get(key)
+        elif isinstance(instance, (list, tuple)) and isinstance(step, int):
+            parts.append(step)
+            instance = instance[step] if 0 <= step < len(instance) else None
+        else:
+            parts.append(step)
+            instance = None
+    return parts
+
+
 def _at(instance: Any, parts: Sequence[str | int]) -> Any:
     for part in parts:
         try:
@@ -444,7 +465,7 @@ def _at(instance: Any, parts: Sequence[str | int]) -> Any:
 
 def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
     """One jsonschema-rs error as problems with messages a caller can act on."""
-    parts: list[str | int] = list(error.instance_path)
+    parts = _located(instance, error.instance_path)
     kind = error.kind
     rule = str(kind.name)
     value = _at(instance, parts)
