@@ -1,0 +1,31 @@
+"""A stateful local Redo Events API on SQLite, with fault injection.
+
+Serves both operations of the spec under ``/v2.2`` with every ``x-redo-*``
+rule applied, validating with the same compiled spec schemas as the client,
+plus the emulator's own inspection API under ``/_emulator``::
+
+    GET    /_emulator/stores/{storeId}/events      {"events": [...]}
+    GET    /_emulator/stores/{storeId}/customers   {"customers": [...]}
+    GET    /_emulator/stores/{storeId}/rejected    {"rejected": [...]}
+    GET    /_emulator/stats                        counters since start
+    DELETE /_emulator/stores/{storeId}             empty the store
+
+Inspection takes the same Bearer keys as the API. Start it in-process with
+``with Emulator() as emu:`` or from a shell with ``redo-kit emulator``.
+"""
+
+from __future__ import annotations
+
+from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
+from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
+from redo_kit.emulator.faults import FAULT_KINDS
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "DEMO_API_KEY",
+    "DEMO_STORE_ID",
+    "FAULT_KINDS",
+    "WRITE_SCOPE",
+    "ApiKey",
+    "Emulator",
+]

@@ -1,0 +1,180 @@
+"""``Emulator``: start, inspect and stop a local Redo Events API in-process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, _keys
+from redo_kit.emulator.faults import FaultInjector, FaultPlan
+from redo_kit.emulator.ratelimit import RateLimiter
+from redo_kit.emulator.server import API_PREFIX, App, EmulatorServer
+from redo_kit.emulator.store import EventStore
+from redo_kit.errors import ConfigurationError
+
+__all__ = ["DEFAULT_RATE_LIMIT", "Emulator"]
+
+DEFAULT_RATE_LIMIT = 100.0
+"""Requests per second per store per endpoint, as Redo documents."""
+
+
+class Emulator:
+    """A stateful local Redo Events API on loopback, backed by SQLite.
+
+    ``stores`` maps store ids to their API keys (a secret, an ``ApiKey`` with
+    scopes, or a list of them); default: the demo store ``DEMO_STORE_ID`` with
+    key ``DEMO_API_KEY``. ``port=0`` picks a free port. ``db`` is a SQLite file
+    path; default: in memory. ``rate_limit`` is requests per second per store
+    per endpoint; default 100, ``None`` or ``0`` for no limit. ``faults`` is a
+    plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator.faults`),
+    ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
+    and ``seed`` makes fault draws repeatable.
+
+    Use it as a context manager; ``base_url`` ends in ``/v2.2``::
+
+        with Emulator() as emu:
+            send(emu.base_url, emu.api_key, emu.store_id, event)
+            assert emu.events()[0]["eventName"] == "Order Placed"
+    """
+
+    def __init__(
+        self,
+        stores: StoresArg | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db: str | os.PathLike[str] | None = None,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        faults: str | Mapping[str, float] | None = None,
+        fault_delay: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        if stores is None:
+            stores = {DEMO_STORE_ID: DEMO_API_KEY}
+        if not stores:
+            raise ConfigurationError("the emulator needs at least one store")
+        if fault_delay < 0:
+            raise ConfigurationError(f"fault_delay must be >= 0 seconds, not {fault_delay}")
+        keyring = Keyring(stores)
+        first_store, first_keys = next(iter(stores.items()))
+        self.store_id: str = first_store
+        """The first configured store (the demo store by default)."""
+        self.api_key: str = _keys(first_keys)[0].secret
+        """The first key of ``store_id``."""
+        self._host = host
+        self._port = port
+        self._db = db
+        self._keyring = keyring
+        self._limiter = RateLimiter(rate_limit)
+        self._faults = FaultInjector(FaultPlan.parse(faults), seed)
+        self._fault_delay = fault_delay
+        self._app: App | None = None
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        state = self.base_url if self._server is not None else "stopped"
+        return f"<Emulator {state}>"
+
+    def start(self) -> Emulator:
+        """Open the database and start serving; returns ``self``."""
+        if self._server is not None:
+            return self
+        store = EventStore(self._db)
+        app = App(
+            keyring=self._keyring,
+            store=store,
+            limiter=self._limiter,
+            faults=self._faults,
+            fault_delay=self._fault_delay,
+        )
+        try:
+            server = EmulatorServer((self._host, self._port), app)
+        except BaseException:
+            store.close()
+            raise
+        self._app, self._server = app, server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"redo-kit-emulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving, close every connection and the database. Safe to call twice."""
+        server, app, thread = self._server, self._app, self._thread
+        if server is None or app is None:
+            return
+        app.stopping.set()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join()
+        app.store.close()
+        self._server = self._app = self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _running(self) -> tuple[EmulatorServer, App]:
+        if self._server is None or self._app is None:
+            raise RuntimeError("the emulator is not running: use 'with Emulator() as emu:'")
+        return self._server, self._app
+
+    @property
+    def host(self) -> str:
+        """The address the emulator listens on."""
+        return str(self._running()[0].server_address[0])
+
+    @property
+    def port(self) -> int:
+        """The port the emulator listens on (the one picked when ``port=0``)."""
+        return int(self._running()[0].server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT``, the root of the emulator (``/_emulator`` lives here)."""
+        host = self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT/v2.2``, the base URL a client sends events to."""
+        return self.url + API_PREFIX
+
+    def events(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        """The stored events of ``store_id`` (default: the first store), oldest first."""
+        return self._running()[1].store.events(store_id or self.store_id)
+
+    def customers(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        """The customers of ``store_id`` (default: the first store), oldest first."""
+        return self._running()[1].store.customers(store_id or self.store_id)
+
+    def rejected(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        """The bulk items dropped for ``store_id`` (default: the first store), with problems."""
+        return self._running()[1].store.rejected(store_id or self.store_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Answers per status, events stored, deduplicated, rejected, rate-limited, faults."""
+        return self._running()[1].stats.snapshot()
+
+    def clear(self, store_id: str | None = None) -> None:
+        """Empty ``store_id`` (default: the first store)."""
+        self._running()[1].store.clear(store_id or self.store_id)

@@ -1,0 +1,107 @@
+"""``redo-kit emulator``: run the emulator in the foreground until SIGINT or SIGTERM.
+
+The first line written to stdout is ``listening on http://HOST:PORT/v2.2``, so
+a script can start the emulator with ``--port 0`` and read the port from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
+from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID
+from redo_kit.emulator.faults import FAULT_KINDS
+from redo_kit.errors import ConfigurationError
+
+__all__ = ["configure_parser", "run"]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)"
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="SQLite file to keep events in (default: in memory)"
+    )
+    parser.add_argument(
+        "--store",
+        metavar="STORE_ID=API_KEY",
+        action="append",
+        default=[],
+        help="a store and its API key; repeat for more stores or keys "
+        f"(default: demo store {DEMO_STORE_ID} with key {DEMO_API_KEY})",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        metavar="N",
+        type=float,
+        default=DEFAULT_RATE_LIMIT,
+        help=f"requests/s per store per endpoint; 0 for none (default {DEFAULT_RATE_LIMIT:g})",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help=f"comma-separated KIND=PROBABILITY, KIND one of {', '.join(FAULT_KINDS)} "
+        "(example: 503=0.1,429=0.05,reset=0.05,lost-ack=0.05)",
+    )
+    parser.add_argument(
+        "--fault-delay",
+        metavar="SECONDS",
+        type=float,
+        default=1.0,
+        help="how long a 'delay' fault holds the answer (default 1)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed for the fault draws, to repeat a run exactly"
+    )
+
+
+def _stores(items: list[str]) -> dict[str, list[str]]:
+    stores: dict[str, list[str]] = {}
+    for item in items:
+        store_id, sep, key = item.partition("=")
+        if not sep or not store_id or not key:
+            raise ConfigurationError(f"--store takes STORE_ID=API_KEY, not {item!r}")
+        stores.setdefault(store_id.strip(), []).append(key.strip())
+    return stores
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; returns the exit code (0 after a clean stop)."""
+    stores = _stores(args.store) if args.store else None
+    emulator = Emulator(
+        stores,
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        rate_limit=args.rate_limit,
+        faults=args.faults,
+        fault_delay=args.fault_delay,
+        seed=args.seed,
+    )
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with emulator:
+            print(f"listening on {emulator.base_url}", flush=True)
+            if stores is None:
+                print(f"demo store {emulator.store_id} with API key {emulator.api_key}")
+            print(f"inspection API under {emulator.url}/_emulator", flush=True)
+            # A bounded wait keeps the main thread responsive to signals everywhere.
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,459 @@
+"""The emulator's HTTP side: both event operations under ``/v2.2``, and ``/_emulator``.
+
+Standard library only: a ``ThreadingHTTPServer`` speaking HTTP/1.1 with
+keep-alive, one thread per connection. Every answer other than 202 and the
+inspection API's JSON is RFC 7807 problem+json.
+
+Order of checks for an event operation, each answered as soon as it fails:
+path (404), method (405), injected fault, Bearer key (401), store (404 for an
+unknown store, 403 for another store's), scope (403), rate limit (429),
+``Content-Type`` (415), size (413, decided from ``Content-Length`` before the
+body is read), JSON (400), the spec's rules (400, or per item in bulk), then
+the write, committed before the 202 is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import socket
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import attrs
+import orjson
+
+from redo_kit._version import __version__
+from redo_kit.emulator.auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
+from redo_kit.emulator.faults import FaultInjector
+from redo_kit.emulator.ratelimit import RateLimiter
+from redo_kit.emulator.stats import Stats
+from redo_kit.emulator.store import EventStore, Rejection
+from redo_kit.errors import Problem
+from redo_kit.validation import MAX_EVENT_BYTES, validate_bulk, validate_event
+
+__all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
+
+API_PREFIX = "/v2.2"
+"""Where the spec's paths are served, as on ``https://api.getredo.com/v2.2``."""
+MAX_BODY_BYTES = MAX_EVENT_BYTES
+"""Largest request body, in bytes (5 MB); a larger ``Content-Length`` is answered 413."""
+
+_log = logging.getLogger("redo_kit.emulator")
+
+_EVENTS = re.compile(r"^/v2\.2/stores/([^/]+)/events(/bulk)?/?$")
+_INSPECT = re.compile(r"^/_emulator/stores/([^/]+)(?:/(events|customers|rejected))?/?$")
+_URI_SAFE = "/%:@!$&'()*+,;=-._~"
+_IDLE_SECONDS = 60.0
+
+
+@attrs.frozen
+class _Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: Sequence[tuple[str, str]] = ()
+
+
+@attrs.define
+class App:
+    """Everything the request threads share."""
+
+    keyring: Keyring
+    store: EventStore
+    limiter: RateLimiter
+    faults: FaultInjector
+    fault_delay: float
+    stats: Stats = attrs.field(factory=Stats)
+    stopping: threading.Event = attrs.field(factory=threading.Event)
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """A threading HTTP server that can close its open keep-alive connections."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        self.app = app
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open[request] = threading.current_thread()
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(request, None)
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """Wake every connection thread by shutting its socket, and wait for them to end."""
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for sock, _ in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for _, thread in open_now:
+            thread.join(timeout)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"redo-kit-emulator/{__version__}"
+    timeout = _IDLE_SECONDS
+    server: EmulatorServer
+
+    _body_read = False
+
+    def setup(self) -> None:
+        super().setup()
+        # One write per answer, and no Nagle wait between keep-alive requests.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: an emulator in a test suite should not write a line per request."""
+
+    # Every method goes through one router, so that a wrong method is a 405
+    # problem rather than the standard library's HTML 501 page.
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    do_GET = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_POST
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Malformed request lines and unknown methods, answered as problem+json."""
+        self.close_connection = True
+        self._body_read = True
+        self._write(self._problem(code, message or explain or _phrase(code)))
+
+    def _dispatch(self) -> None:
+        self._body_read = False
+        path = urlsplit(self.path).path
+        app = self.server.app
+        try:
+            if path == "/_emulator" or path.startswith("/_emulator/"):
+                self._finish(self._inspect(path), count=False)
+                return
+            match = _EVENTS.match(path)
+            if match is None:
+                self._finish(self._problem(404, f"no such path: {path}"))
+                return
+            self._event_operation(unquote(match[1]), bulk=match[2] is not None)
+        except Exception:
+            _log.exception("emulator failed on %s %s", self.command, path)
+            self.close_connection = True
+            self._finish(self._problem(500, "the emulator failed; see its log"))
+        finally:
+            if app.stopping.is_set():
+                self.close_connection = True
+
+    def _event_operation(self, store_id: str, *, bulk: bool) -> None:
+        app = self.server.app
+        if self.command != "POST":
+            self._finish(self._problem(405, f"use POST, not {self.command}", allow="POST"))
+            return
+        fault = app.faults.draw()
+        if fault is not None:
+            app.stats.fault(fault)
+        if fault == "reset":
+            self._drop()
+            return
+        if fault in ("500", "502", "503"):
+            self._finish(self._problem(int(fault), "injected fault"))
+            return
+        if fault == "429":
+            self._finish(self._problem(429, "injected fault", headers=[("Retry-After", "1")]))
+            return
+        response = self._ingest(store_id, bulk=bulk)
+        if fault == "lost-ack":
+            self._drop()
+            return
+        if fault == "delay":
+            app.stopping.wait(app.fault_delay)
+        self._finish(response)
+
+    def _ingest(self, store_id: str, *, bulk: bool) -> _Response:
+        app = self.server.app
+        denied = self._authorize(store_id, write=True)
+        if denied is not None:
+            return denied
+        wait = app.limiter.acquire((store_id, bulk))
+        if wait is not None:
+            app.stats.rate_limited()
+            per_second = f"{app.limiter.rate:g}"
+            return self._problem(
+                429,
+                f"over {per_second} requests per second for this store on this endpoint",
+                headers=[("Retry-After", str(max(1, math.ceil(wait))))],
+            )
+        media, _, params = (self.headers.get("Content-Type") or "").partition(";")
+        charset = _param(params, "charset")
+        if media.strip().lower() != "application/json" or charset not in (None, "utf-8"):
+            return self._problem(415, "send the body as JSON with 'Content-Type: application/json'")
+        body = self._read_body()
+        if isinstance(body, _Response):
+            return body
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            problem = Problem(
+                path="$",
+                rule="json",
+                message=f"the body is not valid JSON: {exc}",
+                hint="send UTF-8 JSON without NaN or Infinity",
+            )
+            return self._problem(400, "the body is not valid JSON", errors=[problem])
+        if bulk:
+            return self._ingest_bulk(store_id, payload)
+        errors = _errors(validate_event(payload, allow_unknown_keys=True))
+        if errors:
+            noun = "problem" if len(errors) == 1 else "problems"
+            return self._problem(400, f"the event has {len(errors)} {noun}", errors=errors)
+        outcome = app.store.ingest(store_id, [payload])
+        app.stats.ingested(outcome.stored, outcome.deduplicated, outcome.rejected)
+        return _Response(202)
+
+    def _ingest_bulk(self, store_id: str, body: Any) -> _Response:
+        app = self.server.app
+        envelope, per_event = validate_bulk(body, allow_unknown_keys=True)
+        errors = _errors(envelope)
+        if errors:
+            return self._problem(
+                400, "the bulk envelope is invalid; nothing was stored", errors=errors
+            )
+        accepted: list[Mapping[str, Any]] = []
+        rejected: list[Rejection] = []
+        for position, (event, problems) in enumerate(zip(body["events"], per_event, strict=True)):
+            event_errors = _errors(problems)
+            if event_errors:
+                rejected.append(Rejection(position, event, event_errors))
+            else:
+                accepted.append(event)
+        outcome = app.store.ingest(store_id, accepted, rejected)
+        app.stats.ingested(outcome.stored, outcome.deduplicated, outcome.rejected)
+        return _Response(202)
+
+    def _authorize(self, store_id: str, *, write: bool) -> _Response | None:
+        """``None`` when the request's key may use ``store_id``, else the refusal."""
+        app = self.server.app
+        secret = bearer_secret(self.headers.get("Authorization"))
+        challenge = [("WWW-Authenticate", 'Bearer realm="redo"')]
+        if secret is None:
+            return self._problem(
+                401,
+                "send the store's API key as 'Authorization: Bearer <key>'",
+                headers=challenge,
+            )
+        found = app.keyring.store_of(secret)
+        if found is None:
+            return self._problem(401, "this API key is not valid", headers=challenge)
+        key_store, key = found
+        if key_store != store_id:
+            if store_id in app.keyring.store_ids:
+                return self._problem(403, "this API key belongs to another store")
+            return self._problem(404, f"no store has id {store_id!r}")
+        if write and WRITE_SCOPE not in key.scopes:
+            return self._problem(403, f"this API key lacks the {WRITE_SCOPE!r} scope")
+        return None
+
+    def _key(self) -> tuple[str, ApiKey] | None:
+        secret = bearer_secret(self.headers.get("Authorization"))
+        return None if secret is None else self.server.app.keyring.store_of(secret)
+
+    def _inspect(self, path: str) -> _Response:
+        app = self.server.app
+        if path.rstrip("/") == "/_emulator/stats":
+            if self.command != "GET":
+                return self._problem(405, f"use GET, not {self.command}", allow="GET")
+            if self._key() is None:
+                return self._problem(
+                    401,
+                    "send a configured API key as 'Authorization: Bearer <key>'",
+                    headers=[("WWW-Authenticate", 'Bearer realm="redo"')],
+                )
+            return _json_response(app.stats.snapshot())
+        match = _INSPECT.match(path)
+        if match is None:
+            return self._problem(404, f"no such path: {path}")
+        store_id, view = unquote(match[1]), match[2]
+        allowed = "GET" if view else "DELETE"
+        if self.command != allowed:
+            return self._problem(405, f"use {allowed}, not {self.command}", allow=allowed)
+        denied = self._authorize(store_id, write=False)
+        if denied is not None:
+            return denied
+        readers: dict[str, Callable[[str], list[dict[str, Any]]]] = {
+            "events": app.store.events,
+            "customers": app.store.customers,
+            "rejected": app.store.rejected,
+        }
+        if view is None:
+            app.store.clear(store_id)
+            return _Response(204)
+        return _json_response({view: readers[view](store_id)})
+
+    def _read_body(self) -> bytes | _Response:
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                self.close_connection = True
+                return self._problem(400, f"unsupported Transfer-Encoding {coding!r}")
+            return self._read_chunked()
+        text = self.headers.get("Content-Length")
+        if text is None:
+            self._body_read = True
+            return b""
+        if not text.strip().isdigit():
+            self.close_connection = True
+            return self._problem(400, f"Content-Length {text!r} is not a number of bytes")
+        length = int(text)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return _too_large(self, length)
+        body = self.rfile.read(length)
+        self._body_read = True
+        if len(body) < length:
+            self.close_connection = True
+            return self._problem(400, "the body ended before Content-Length bytes")
+        return body
+
+    def _read_chunked(self) -> bytes | _Response:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                self.close_connection = True
+                return self._problem(400, "malformed chunked body")
+            if size == 0:
+                break
+            total += size
+            if total > MAX_BODY_BYTES:
+                self.close_connection = True
+                return _too_large(self, total)
+            chunk = self.rfile.read(size)
+            self.rfile.readline(16)
+            if len(chunk) < size:
+                self.close_connection = True
+                return self._problem(400, "the chunked body ended early")
+            chunks.append(chunk)
+        while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+            pass
+        self._body_read = True
+        return b"".join(chunks)
+
+    def _problem(
+        self,
+        status: int,
+        detail: str,
+        *,
+        errors: Sequence[Problem] = (),
+        headers: Sequence[tuple[str, str]] = (),
+        allow: str | None = None,
+    ) -> _Response:
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": _phrase(status),
+            "status": status,
+            "detail": detail,
+            "instance": quote(urlsplit(getattr(self, "path", "") or "/").path, safe=_URI_SAFE),
+        }
+        if errors:
+            body["errors"] = [problem.to_dict() for problem in errors]
+        extra = list(headers)
+        if allow is not None:
+            extra.append(("Allow", allow))
+        return _Response(status, orjson.dumps(body), "application/problem+json", extra)
+
+    def _finish(self, response: _Response, *, count: bool = True) -> None:
+        if count:
+            self.server.app.stats.answered(response.status)
+        if not self._body_read:
+            self._discard_body()
+        self._write(response)
+
+    def _discard_body(self) -> None:
+        """Read an unread body so the connection can serve the next request, or close it."""
+        text = self.headers.get("Content-Length") if self.headers else None
+        coding = self.headers.get("Transfer-Encoding") if self.headers else None
+        if coding is None and text is None:
+            return
+        if coding is None and text is not None and text.strip().isdigit():
+            length = int(text)
+            if length <= MAX_BODY_BYTES:
+                self.rfile.read(length)
+                return
+        self.close_connection = True
+
+    def _write(self, response: _Response) -> None:
+        lines = [
+            f"HTTP/1.1 {response.status} {_phrase(response.status)}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+        ]
+        if response.status not in (204, 304):
+            lines.append(f"Content-Length: {len(response.body)}")
+        if response.content_type:
+            lines.append(f"Content-Type: {response.content_type}")
+        lines.extend(f"{name}: {value}" for name, value in response.headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        body = b"" if getattr(self, "command", None) == "HEAD" else response.body
+        try:
+            self.wfile.write(head + body)
+        except OSError:
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        """Drop the connection with a TCP reset, without an answer."""
+        self.close_connection = True
+        sock = self.connection
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The socket really closes, and resets, once no file object holds it.
+        self.rfile.close()
+        sock.close()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _param(params: str, name: str) -> str | None:
+    for item in params.split(";"):
+        key, _, value = item.partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"').lower()
+    return None
+
+
+def _errors(problems: Sequence[Problem]) -> list[Problem]:
+    return [problem for problem in problems if problem.severity == "error"]
+
+
+def _json_response(value: Any) -> _Response:
+    return _Response(200, orjson.dumps(value), "application/json")
+
+
+def _too_large(handler: _Handler, size: int) -> _Response:
+    return handler._problem(
+        413,
+        f"the body is {size:,} bytes; the limit is {MAX_BODY_BYTES:,} "
+        "(split bulk requests into smaller ones)",
+    )

@@ -1,0 +1,500 @@
+"""SQLite storage: customers, events, unique ids and a typed property index, per store.
+
+One connection, one writer at a time: each request's events are written in one
+transaction, committed before the request is answered. A file database runs in
+WAL mode so that readers (another process, a SQLite shell) never block the
+emulator; ``synchronous=NORMAL`` keeps every commit safe from a crash of the
+emulator itself, which is all a test double needs.
+
+What is stored follows the spec:
+
+- ``uniqueId`` deduplication per store, across both endpoints, first write
+  wins (``x-redo-deduplication``): a duplicate changes nothing, the customer
+  included.
+- identity resolution by ``id``, then ``email`` (case-insensitive), then
+  ``phoneNumber``; no match creates a customer with a fresh ObjectId
+  (``x-redo-identity-resolution``).
+- patch semantics for ``firstName``, ``lastName``, ``location`` (field by field)
+  and ``customFields`` (key by key) (``x-redo-patch-semantics``).
+- top-level data without its ignored values (``x-redo-ignored-values``),
+  ``$extra`` verbatim and never indexed (``x-redo-extra``), and one type per
+  segmentable value (``x-redo-property-types``), dates detected as the spec's
+  ``format: date-time`` decides.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import orjson
+
+from redo_kit._rfc3339 import format_datetime, parse_datetime
+from redo_kit.errors import Problem
+from redo_kit.properties import EXTRA, detect_type, is_ignored
+
+__all__ = ["EventStore", "Outcome", "Rejection"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    store_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    email TEXT,
+    email_key TEXT,
+    phone_number TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    location TEXT,
+    custom_fields TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, id)
+);
+CREATE INDEX IF NOT EXISTS customers_by_email ON customers (store_id, email_key);
+CREATE INDEX IF NOT EXISTS customers_by_phone ON customers (store_id, phone_number);
+
+CREATE TABLE IF NOT EXISTS customer_properties (
+    store_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    value,
+    PRIMARY KEY (store_id, customer_id, key)
+);
+CREATE INDEX IF NOT EXISTS customer_properties_by_value
+    ON customer_properties (store_id, key, type, value);
+
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    event_name TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    event_timestamp TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    value,
+    value_currency TEXT,
+    unique_id TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_unique_id
+    ON events (store_id, unique_id) WHERE unique_id IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS event_properties (
+    event_seq INTEGER NOT NULL,
+    store_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    value,
+    PRIMARY KEY (event_seq, key)
+);
+CREATE INDEX IF NOT EXISTS event_properties_by_value
+    ON event_properties (store_id, key, type, value);
+
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    problems TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejected_by_store ON rejected (store_id, seq);
+"""
+
+_CUSTOMER = (
+    "SELECT id, email, phone_number, first_name, last_name, location, custom_fields "
+    "FROM customers WHERE store_id = ? AND "
+)
+_CUSTOMER_BY_ID = _CUSTOMER + "id = ?"
+_CUSTOMER_BY_EMAIL = _CUSTOMER + "email_key = ? ORDER BY rowid LIMIT 1"
+_CUSTOMER_BY_PHONE = _CUSTOMER + "phone_number = ? ORDER BY rowid LIMIT 1"
+_CLEAR = (
+    "DELETE FROM event_properties WHERE store_id = ?",
+    "DELETE FROM events WHERE store_id = ?",
+    "DELETE FROM customer_properties WHERE store_id = ?",
+    "DELETE FROM customers WHERE store_id = ?",
+    "DELETE FROM rejected WHERE store_id = ?",
+)
+_INT64 = range(-(2**63), 2**63)
+
+
+@attrs.frozen
+class Rejection:
+    """A bulk item that was dropped: its position in ``events``, the item, its problems."""
+
+    position: int
+    event: Any
+    problems: Sequence[Problem]
+
+
+@attrs.frozen
+class Outcome:
+    """What one request did to the store."""
+
+    stored: int = 0
+    deduplicated: int = 0
+    rejected: int = 0
+
+
+class _ObjectIds:
+    """MongoDB-style ObjectIds: 4 bytes of seconds, 5 random bytes, a 3-byte counter."""
+
+    def __init__(self) -> None:
+        self._middle = os.urandom(5).hex()
+        self._counter = int.from_bytes(os.urandom(3), "big")
+
+    def next(self) -> str:
+        self._counter = (self._counter + 1) & 0xFFFFFF
+        return f"{int(time.time()) & 0xFFFFFFFF:08x}{self._middle}{self._counter:06x}"
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _index_value(kind: str, value: Any) -> Any:
+    """``value`` as the property index holds it: dates as epoch seconds, booleans as 0/1."""
+    if kind == "date":
+        try:
+            return parse_datetime(value).timestamp()
+        except (ValueError, OverflowError):
+            return value
+    if kind == "boolean":
+        return int(value)
+    if isinstance(value, int) and value not in _INT64:
+        return float(value)
+    return value
+
+
+def _custom_field_type(value: Any) -> str:
+    # Custom fields are stored as sent: 0 is still a number and "" a string.
+    found = detect_type(value)
+    if found is not None:
+        return found
+    return "string" if isinstance(value, str) else "number"
+
+
+def now_rfc3339() -> str:
+    """The current time as the store writes it (UTC, ``Z``, microseconds)."""
+    return format_datetime(datetime.now(timezone.utc))
+
+
+class EventStore:
+    """The emulator's database. ``path=None`` keeps everything in memory.
+
+    Thread-safe: every method takes the one connection's lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = None if path is None else os.fspath(path)
+        self._lock = threading.Lock()
+        self._ids = _ObjectIds()
+        self._db = sqlite3.connect(
+            self.path or ":memory:", isolation_level=None, check_same_thread=False
+        )
+        try:
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+    def ingest(
+        self,
+        store_id: str,
+        events: Iterable[Mapping[str, Any]],
+        rejected: Iterable[Rejection] = (),
+    ) -> Outcome:
+        """Store valid ``events`` in order and record ``rejected`` items, in one transaction.
+
+        Every event must already be valid against the spec. Returns how many
+        were stored and how many were duplicates of a stored ``uniqueId``.
+        """
+        received_at = now_rfc3339()
+        stored = deduplicated = dropped = 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for event in events:
+                    if self._insert_event(db, store_id, event, received_at):
+                        stored += 1
+                    else:
+                        deduplicated += 1
+                rows = [
+                    (
+                        store_id,
+                        received_at,
+                        item.position,
+                        _json(item.event),
+                        _json([p.to_dict() for p in item.problems]),
+                    )
+                    for item in rejected
+                ]
+                if rows:
+                    db.executemany(
+                        "INSERT INTO rejected (store_id, received_at, position, event, problems) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    dropped = len(rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return Outcome(stored=stored, deduplicated=deduplicated, rejected=dropped)
+
+    def _insert_event(
+        self, db: sqlite3.Connection, store_id: str, event: Mapping[str, Any], received_at: str
+    ) -> bool:
+        unique_id = event.get("uniqueId")
+        if (
+            unique_id is not None
+            and db.execute(
+                "SELECT 1 FROM events WHERE store_id = ? AND unique_id = ?", (store_id, unique_id)
+            ).fetchone()
+        ):
+            return False
+        customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
+        data: dict[str, Any] = {}
+        properties: list[tuple[str, str, Any]] = []
+        for key, value in (event.get("data") or {}).items():
+            if key == EXTRA:
+                data[key] = value
+                continue
+            if is_ignored(value):
+                continue
+            data[key] = value
+            kind = detect_type(value)
+            if kind is not None:
+                properties.append((key, kind, _index_value(kind, value)))
+        value = event.get("value")
+        if isinstance(value, int) and value not in _INT64:
+            value = float(value)
+        cursor = db.execute(
+            "INSERT INTO events (store_id, id, event_name, customer_id, event_timestamp, "
+            "received_at, value, value_currency, unique_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                store_id,
+                self._ids.next(),
+                event["eventName"],
+                customer_id,
+                event.get("eventTimestamp") or received_at,
+                received_at,
+                value,
+                event.get("valueCurrency"),
+                unique_id,
+                _json(data),
+            ),
+        )
+        if properties:
+            seq = cursor.lastrowid
+            db.executemany(
+                "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(seq, store_id, key, kind, stored) for key, kind, stored in properties],
+            )
+        return True
+
+    def _resolve_customer(
+        self, db: sqlite3.Connection, store_id: str, sent: Mapping[str, Any], now: str
+    ) -> str:
+        """The id of the customer ``sent`` resolves to, created or patched as the spec says."""
+        row = None
+        given_id = sent.get("id")
+        email = sent.get("email")
+        phone = sent.get("phoneNumber")
+        if given_id is not None:
+            row = db.execute(_CUSTOMER_BY_ID, (store_id, given_id.lower())).fetchone()
+        if row is None and email is not None:
+            row = db.execute(_CUSTOMER_BY_EMAIL, (store_id, email.lower())).fetchone()
+        if row is None and phone is not None:
+            row = db.execute(_CUSTOMER_BY_PHONE, (store_id, phone)).fetchone()
+        fields = sent.get("customFields") or {}
+        if row is None:
+            customer_id = self._ids.next()
+            location = sent.get("location")
+            db.execute(
+                "INSERT INTO customers (id, email, phone_number, first_name, last_name, "
+                "location, custom_fields, store_id, email_key, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    email,
+                    phone,
+                    sent.get("firstName"),
+                    sent.get("lastName"),
+                    None if location is None else _json(location),
+                    _json(fields),
+                    store_id,
+                    None if email is None else email.lower(),
+                    now,
+                    now,
+                ),
+            )
+        else:
+            customer_id = row[0]
+            self._patch_customer(db, store_id, row, sent, now)
+        if fields:
+            db.executemany(
+                "INSERT OR REPLACE INTO customer_properties "
+                "(store_id, customer_id, key, type, value) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (store_id, customer_id, key, kind, _index_value(kind, value))
+                    for key, value in fields.items()
+                    for kind in (_custom_field_type(value),)
+                ],
+            )
+        return str(customer_id)
+
+    def _patch_customer(
+        self,
+        db: sqlite3.Connection,
+        store_id: str,
+        row: tuple[Any, ...],
+        sent: Mapping[str, Any],
+        now: str,
+    ) -> None:
+        customer_id, email, phone, first, last, location_text, fields_text = row
+        new = {
+            "email": sent.get("email", email),
+            "phone_number": sent.get("phoneNumber", phone),
+            "first_name": sent.get("firstName", first),
+            "last_name": sent.get("lastName", last),
+            "location": location_text,
+            "custom_fields": fields_text,
+        }
+        if "location" in sent:
+            location = orjson.loads(location_text) if location_text else {}
+            new["location"] = _json({**location, **sent["location"]})
+        if sent.get("customFields"):
+            fields = orjson.loads(fields_text)
+            new["custom_fields"] = _json({**fields, **sent["customFields"]})
+        if tuple(new.values()) == row[1:]:
+            return
+        email_key = None if new["email"] is None else str(new["email"]).lower()
+        db.execute(
+            "UPDATE customers SET email = ?, phone_number = ?, first_name = ?, last_name = ?, "
+            "location = ?, custom_fields = ?, email_key = ?, updated_at = ? "
+            "WHERE store_id = ? AND id = ?",
+            (*new.values(), email_key, now, store_id, customer_id),
+        )
+
+    def events(self, store_id: str) -> list[dict[str, Any]]:
+        """Every stored event of ``store_id``, oldest first, as the inspection API shows it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, id, event_name, customer_id, event_timestamp, received_at, value, "
+                "value_currency, unique_id, data FROM events WHERE store_id = ? ORDER BY seq",
+                (store_id,),
+            ).fetchall()
+            types: dict[int, dict[str, str]] = {}
+            for seq, key, kind in self._db.execute(
+                "SELECT event_seq, key, type FROM event_properties WHERE store_id = ?",
+                (store_id,),
+            ):
+                types.setdefault(seq, {})[key] = kind
+        out = []
+        for seq, *values in rows:
+            event_id, name, customer_id, timestamp, received_at, value, currency, uid, data = values
+            stored_data: dict[str, Any] = orjson.loads(data)
+            out.append(
+                {
+                    "id": event_id,
+                    "eventName": name,
+                    "customerId": customer_id,
+                    "eventTimestamp": timestamp,
+                    "receivedAt": received_at,
+                    "value": value,
+                    "valueCurrency": currency,
+                    "uniqueId": uid,
+                    "data": stored_data,
+                    "propertyTypes": {
+                        key: types.get(seq, {})[key]
+                        for key in stored_data
+                        if key in types.get(seq, {})
+                    },
+                }
+            )
+        return out
+
+    def customers(self, store_id: str) -> list[dict[str, Any]]:
+        """Every customer of ``store_id``, oldest first, as the inspection API shows it."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, email, phone_number, first_name, last_name, location, custom_fields "
+                "FROM customers WHERE store_id = ? ORDER BY rowid",
+                (store_id,),
+            ).fetchall()
+            types: dict[str, dict[str, str]] = {}
+            for customer_id, key, kind in self._db.execute(
+                "SELECT customer_id, key, type FROM customer_properties WHERE store_id = ?",
+                (store_id,),
+            ):
+                types.setdefault(customer_id, {})[key] = kind
+        out = []
+        for customer_id, email, phone, first, last, location, fields in rows:
+            custom_fields: dict[str, Any] = orjson.loads(fields)
+            out.append(
+                {
+                    "id": customer_id,
+                    "email": email,
+                    "phoneNumber": phone,
+                    "firstName": first,
+                    "lastName": last,
+                    "location": None if location is None else orjson.loads(location),
+                    "customFields": custom_fields,
+                    "customFieldTypes": {
+                        key: types.get(customer_id, {}).get(key, _custom_field_type(value))
+                        for key, value in custom_fields.items()
+                    },
+                }
+            )
+        return out
+
+    def rejected(self, store_id: str) -> list[dict[str, Any]]:
+        """Every bulk item dropped for ``store_id``, oldest first, with its problems."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT received_at, position, event, problems FROM rejected "
+                "WHERE store_id = ? ORDER BY seq",
+                (store_id,),
+            ).fetchall()
+        return [
+            {
+                "receivedAt": received_at,
+                "index": position,
+                "event": orjson.loads(event),
+                "problems": orjson.loads(problems),
+            }
+            for received_at, position, event, problems in rows
+        ]
+
+    def clear(self, store_id: str) -> None:
+        """Forget every event, customer, unique id and rejected item of ``store_id``."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _CLEAR:
+                    db.execute(statement, (store_id,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
