@@ -61,6 +61,7 @@ from redo_kit.transport import (
 )
 
 if TYPE_CHECKING:
+    from redo_kit.batcher import Batcher
     from redo_kit.events import PreparedEvent
 
 __all__ = [
@@ -229,6 +230,14 @@ class _Tally:
             self.requests += requests
             self.retries += retries
             self.rate_limited += rate_limited
+
+    def failed_result(self) -> SendResult:
+        return SendResult(
+            unique_ids=(),
+            requests=self.requests,
+            retries=self.retries,
+            rate_limited=self.rate_limited,
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -421,6 +430,16 @@ class RedoClient:
             f"api_key='[redacted]')"
         )
 
+    def batcher(self, **options: Any) -> Batcher:
+        """A background :class:`~redo_kit.batcher.Batcher` sending through this client.
+
+        ``options`` go to ``Batcher`` (``flush_interval``, ``max_events``,
+        ``overflow``, ``on_drop``, ``on_error``, ``dead_letter`` ...).
+        """
+        from redo_kit.batcher import Batcher
+
+        return Batcher(self, **options)
+
     # -- sending -------------------------------------------------------------
 
     def send(self, event: Any, **options: Any) -> SendResult:
@@ -434,7 +453,11 @@ class RedoClient:
         """
         prepared = _prepare(event, options)
         tally = _Tally()
-        self._post(_SINGLE, prepared.body, tally, events=1)
+        try:
+            self._post(_SINGLE, prepared.body, tally, events=1)
+        except APIError as exc:
+            exc.result = tally.failed_result()
+            raise
         return SendResult(
             unique_ids=(prepared.unique_id,),
             requests=tally.requests,
@@ -458,7 +481,11 @@ class RedoClient:
                 f"a bulk request of {len(body):,} bytes is over the {MAX_REQUEST_BYTES:,} limit"
             )
         tally = _Tally()
-        self._post(_BULK, body, tally, events=len(prepared))
+        try:
+            self._post(_BULK, body, tally, events=len(prepared))
+        except APIError as exc:
+            exc.result = tally.failed_result()
+            raise
         return SendResult(
             unique_ids=tuple(p.unique_id for p in prepared),
             requests=tally.requests,
@@ -657,9 +684,12 @@ class RedoClient:
                 if status == 429:
                     tally.add(rate_limited=1)
                     if config.rate_limit is not None:
+                        hold = retry_after
+                        if hold is not None:
+                            hold = min(hold, config.retry.retry_after_max)
                         pacing.bucket_for(
                             config.base_url, config.store_id, endpoint, config.rate_limit
-                        ).on_rate_limited(retry_after)
+                        ).on_rate_limited(hold)
                 failure = _status_error(response, retry_after, path, config.api_key)
                 outcome = f"answered {status}"
                 retryable = config.retry.retries_status(status)

@@ -125,9 +125,10 @@ class ValidationError(RedoError, ValueError):
 class APIError(RedoError):
     """A request to the API failed.
 
-    ``result`` is set when the failure stopped ``RedoClient.send_bulk`` part
-    way: a ``BulkResult`` of what was delivered before it, whose ``failed``
-    lists the ``uniqueId``s that were not.
+    ``result`` is set when a ``RedoClient`` call failed: for ``send_bulk``, a
+    ``BulkResult`` of what was delivered before the failure, whose ``failed``
+    lists the ``uniqueId``s that were not; for ``send`` and ``send_chunk``, a
+    ``SendResult`` with no ``uniqueId`` and the attempts, retries and 429s it took.
     """
 
     result: Any = None

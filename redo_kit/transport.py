@@ -8,6 +8,7 @@ the client decides all of that, so every transport behaves the same.
 
 - :class:`Urllib3Transport` is the real one: one pooled, thread-safe urllib3
   ``PoolManager`` with keep-alive, urllib3's own retries and redirects off.
+  A forked child gets a fresh pool: it never reads from the parent's sockets.
 - :class:`MockTransport` answers in memory, from a handler function or a
   script of responses, and records every request, for unit tests (redo-kit's
   and its users').
@@ -16,8 +17,10 @@ the client decides all of that, so every transport behaves the same.
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
@@ -200,8 +203,20 @@ class Urllib3Transport:
             options["cert_reqs"] = "CERT_REQUIRED"
             if isinstance(verify, str):
                 options["ca_certs"] = verify
+        self._options = options
         self._pool = urllib3.PoolManager(**options)
+        self._inherited: list[Any] = []
         self._verify = verify
+        _live_transports.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        import urllib3
+
+        # The pooled sockets are shared with the parent: reading an answer here
+        # would steal the parent's. Keep them open (closing could block on a lock
+        # a parent thread held at fork time) but never use them again.
+        self._inherited.append(self._pool)
+        self._pool = urllib3.PoolManager(**self._options)
 
     def request(self, request: Request) -> Response:
         import urllib3
@@ -228,6 +243,18 @@ class Urllib3Transport:
 
     def __repr__(self) -> str:
         return f"Urllib3Transport(verify={self._verify!r})"
+
+
+_live_transports: weakref.WeakSet[Urllib3Transport] = weakref.WeakSet()
+
+
+def _renew_pools_in_child() -> None:
+    for transport in list(_live_transports):
+        transport._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_pools_in_child)
 
 
 def _wrap(exc: BaseException, request: Request) -> APIConnectionError:

@@ -533,3 +533,25 @@ def test_one_client_is_safe_to_share_across_threads() -> None:
     assert errors == []
     ids = [r.json()["uniqueId"] for r in mock.requests]
     assert len(ids) == 400 == len(set(ids))
+
+
+def test_a_failed_send_says_what_it_took() -> None:
+    mock = MockTransport(responses=[503, 503])
+    with pytest.raises(InternalServerError) as caught:
+        client(mock, retry=RetryPolicy(attempts=2)).send(event(1))
+    result = caught.value.result
+    assert (result.unique_ids, result.requests, result.retries) == ((), 2, 1)
+    with pytest.raises(AuthenticationError) as chunk_caught:
+        client(MockTransport(responses=[401])).send_chunk([prepare_event(event(1))])
+    assert chunk_caught.value.result.requests == 1
+
+
+def test_batcher_sends_through_this_client() -> None:
+    from redo_kit.batcher import Batcher
+
+    mock = MockTransport()
+    with client(mock).batcher(flush_interval=0.01) as batcher:
+        assert isinstance(batcher, Batcher)
+        batcher.track(event(1))
+        batcher.track(event(2))
+    assert sorted(uid for r in mock.requests for uid in bulk_ids(r)) == ["order-1", "order-2"]

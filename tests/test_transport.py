@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import threading
 import time
@@ -246,3 +247,26 @@ def test_mock_transport_records_from_many_threads() -> None:
     for t in threads:
         t.join()
     assert len(mock.requests) == 1600
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_reads_from_the_parents_sockets(
+    server: http.server.ThreadingHTTPServer, transport: Urllib3Transport
+) -> None:
+    assert transport.request(Request("POST", _url(server, "/"), {}, b"{}")).status == 202
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            status = transport.request(Request("POST", _url(server, "/"), {}, b"{}")).status
+            os.write(write, str(status).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    answer = os.read(read, 16)
+    os.close(read)
+    assert answer == b"202"
+    assert transport.request(Request("POST", _url(server, "/"), {}, b"{}")).status == 202
+    # The parent kept its connection; the child opened its own.
+    assert len(server.connections) == 2  # type: ignore[attr-defined]
