@@ -1,0 +1,462 @@
+"""Backfill events from JSON Lines: stream, prepare, send in bulk, checkpoint, report.
+
+``import_events`` reads one wire event per line and takes each through
+``prepare_event`` (events without a ``uniqueId`` get a content-derived one, so
+a re-run sends the same ids and the API stores nothing twice). Valid events go
+out through ``RedoClient.send_chunk`` in bulk requests of up to 100 events and
+5 MB, several in flight at once, paced at the store's rate limit. Invalid lines
+are reported with their line number and every problem; they never stop the
+run.
+
+Memory stays bounded whatever the input's size: at most ``2 x concurrency``
+requests are waiting at any time. Progress is measured by a watermark, the
+position up to which every line has been delivered or rejected; it is what a
+checkpoint records, so a run stopped at any moment (Ctrl-C, ``kill -9``)
+resumes from there. Lines after the watermark may have been sent already: their
+uniqueIds make sending them again harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import attrs
+import orjson
+
+from redo_kit.errors import APIError, Problem, ValidationError
+from redo_kit.events import PreparedEvent, prepare_event
+
+if TYPE_CHECKING:
+    from redo_kit.client import RedoClient
+
+__all__ = [
+    "Checkpoint",
+    "ImportProgress",
+    "ImportResult",
+    "LineRejection",
+    "Position",
+    "import_events",
+]
+
+MAX_EVENTS_PER_REQUEST = 100
+MAX_REQUEST_BYTES = 5_242_880
+_ENVELOPE = len(b'{"events":[]}')
+
+
+@attrs.frozen(kw_only=True)
+class Position:
+    """A place in the input: the number of lines consumed and their size in bytes."""
+
+    line: int = 0
+    offset: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class LineRejection:
+    """A line that was not sent: its 1-based number, its ``uniqueId`` if any, every problem."""
+
+    line: int
+    unique_id: str | None
+    problems: tuple[Problem, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rejection as written in a rejects report (one JSON object per line)."""
+        return {
+            "line": self.line,
+            "uniqueId": self.unique_id,
+            "problems": [p.to_dict() for p in self.problems if p.severity == "error"],
+        }
+
+
+@attrs.frozen(kw_only=True)
+class ImportProgress:
+    """Counters of a run so far; ``delivered`` counts events the API accepted (202)."""
+
+    lines: int
+    bytes_read: int
+    total_bytes: int | None
+    valid: int
+    rejected: int
+    delivered: int
+    requests: int
+    retries: int
+    rate_limited: int
+    elapsed: float
+    watermark: Position
+
+    @property
+    def rate(self) -> float:
+        """Delivered events per second since the run started."""
+        return self.delivered / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the input read, 0..1, when its size is known."""
+        if not self.total_bytes:
+            return None
+        return min(1.0, self.bytes_read / self.total_bytes)
+
+
+@attrs.frozen(kw_only=True)
+class ImportResult:
+    """How a run ended.
+
+    ``complete`` is true when every line was read and every valid event was
+    delivered; ``error`` is the API error that stopped the run, if one did;
+    ``interrupted`` is true when the run was stopped (Ctrl-C). ``undelivered``
+    counts valid events that were not confirmed delivered.
+    """
+
+    progress: ImportProgress
+    complete: bool
+    undelivered: int
+    error: APIError | None = None
+    interrupted: bool = False
+
+
+class Checkpoint:
+    """Where a run has got to, kept in a small JSON file beside the input (or elsewhere).
+
+    The file names the input by path, size at the time and a hash of its first
+    64 KiB, so a checkpoint is never applied to a different file. It is
+    replaced atomically, so a crash leaves either the old or the new one.
+    """
+
+    def __init__(self, path: Path, source: Path) -> None:
+        self.path = path
+        self.source = source.resolve()
+
+    @classmethod
+    def beside(cls, source: Path, state_dir: Path | None = None) -> Checkpoint:
+        """The checkpoint of ``source``: ``SOURCE.redo-kit-checkpoint``, or under ``state_dir``."""
+        name = f"{source.name}.redo-kit-checkpoint"
+        if state_dir is None:
+            return cls(source.parent / name, source)
+        digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
+        return cls(state_dir / f"{digest}-{name}", source)
+
+    def _fingerprint(self) -> str:
+        with self.source.open("rb") as fh:
+            return hashlib.sha256(fh.read(65536)).hexdigest()
+
+    def load(self) -> tuple[Position, int] | None:
+        """The saved position and rejected-line count, or None when absent or not this file's."""
+        try:
+            saved = orjson.loads(self.path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+        if not isinstance(saved, dict):
+            return None
+        try:
+            same = (
+                saved.get("input") == str(self.source)
+                and saved.get("head") == self._fingerprint()
+                and int(saved["offset"]) <= self.source.stat().st_size
+            )
+            if not same:
+                return None
+            return Position(line=int(saved["line"]), offset=int(saved["offset"])), int(
+                saved.get("rejected", 0)
+            )
+        except (KeyError, TypeError, ValueError, OSError):
+            return None
+
+    def save(self, position: Position, rejected: int) -> None:
+        """Record ``position`` (atomically)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "input": str(self.source),
+            "head": self._fingerprint(),
+            "line": position.line,
+            "offset": position.offset,
+            "rejected": rejected,
+            "saved_at": time.time(),
+        }
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_bytes(orjson.dumps(record))
+        os.replace(temporary, self.path)
+
+    def clear(self) -> None:
+        """Forget the run (it finished)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+@attrs.define
+class _Chunk:
+    events: list[PreparedEvent]
+    end: Position
+    rejected: int
+    size: int = _ENVELOPE
+
+
+class _Run:
+    """The state of one import, shared by the reading thread and the senders."""
+
+    def __init__(self, total_bytes: int | None, start: Position, rejected: int) -> None:
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.total_bytes = total_bytes
+        self.position = start
+        self.lines = start.line
+        self.bytes_read = start.offset
+        self.valid = 0
+        self.rejected = rejected
+        self.delivered = 0
+        self.requests = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.watermark = start
+        self.watermark_rejected = rejected
+
+    def progress(self) -> ImportProgress:
+        with self.lock:
+            return ImportProgress(
+                lines=self.lines,
+                bytes_read=self.bytes_read,
+                total_bytes=self.total_bytes,
+                valid=self.valid,
+                rejected=self.rejected,
+                delivered=self.delivered,
+                requests=self.requests,
+                retries=self.retries,
+                rate_limited=self.rate_limited,
+                elapsed=time.monotonic() - self.started,
+                watermark=self.watermark,
+            )
+
+
+def _lines(source: IO[bytes], start: Position) -> Iterator[tuple[int, int, bytes]]:
+    """Yield (line number, offset after the line, raw line) from ``start`` on."""
+    number, offset = start.line, start.offset
+    for raw in source:
+        number += 1
+        offset += len(raw)
+        yield number, offset, raw
+
+
+def _parse(raw: bytes) -> tuple[Any, Problem | None]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return None, Problem(
+            path="$",
+            rule="json",
+            message=f"not valid JSON: {exc}",
+            hint="each line must hold one complete JSON object",
+        )
+    if not isinstance(value, dict):
+        return None, Problem(
+            path="$",
+            rule="type",
+            message=f"expected a JSON object, got {type(value).__name__}",
+            hint="each line must hold one event object",
+        )
+    return value, None
+
+
+def import_events(
+    source: IO[bytes],
+    client: RedoClient | None,
+    *,
+    start: Position | None = None,
+    total_bytes: int | None = None,
+    content_ids: bool = True,
+    allow_unknown_keys: bool = False,
+    default_region: str | None = None,
+    concurrency: int = 4,
+    rejected_before: int = 0,
+    on_reject: Callable[[LineRejection], None] | None = None,
+    on_progress: Callable[[ImportProgress], None] | None = None,
+    on_watermark: Callable[[Position, int], None] | None = None,
+    progress_every: float = 0.5,
+) -> ImportResult:
+    """Import every line of ``source`` (binary, one JSON event per line) through ``client``.
+
+    ``client=None`` only validates. ``start`` resumes after a checkpoint
+    (``source`` must already be positioned there); ``content_ids`` gives events
+    without a ``uniqueId`` one derived from their content (turn it off only for
+    data where two identical lines are two real events). ``on_reject`` gets each
+    invalid line; ``on_progress`` gets counters every ``progress_every`` seconds
+    and at the end; ``on_watermark`` gets each new position up to which every
+    line is settled, with the rejected count so far (for checkpoints).
+    """
+    run = _Run(total_bytes, start or Position(), rejected_before)
+    options: dict[str, Any] = {
+        "allow_unknown_keys": allow_unknown_keys,
+        "default_region": default_region,
+        "content_ids": content_ids,
+    }
+    pending: dict[Future[Any], tuple[int, _Chunk]] = {}
+    settled: dict[int, _Chunk] = {}
+    next_to_settle = 0
+    error: APIError | None = None
+    interrupted = False
+    last_report = time.monotonic()
+
+    def report(force: bool = False) -> None:
+        nonlocal last_report
+        now = time.monotonic()
+        if on_progress is not None and (force or now - last_report >= progress_every):
+            last_report = now
+            on_progress(run.progress())
+
+    def advance(seq: int, chunk: _Chunk) -> None:
+        nonlocal next_to_settle
+        settled[seq] = chunk
+        moved = False
+        while next_to_settle in settled:
+            done = settled.pop(next_to_settle)
+            run.watermark, run.watermark_rejected = done.end, done.rejected
+            next_to_settle += 1
+            moved = True
+        if moved and on_watermark is not None:
+            on_watermark(run.watermark, run.watermark_rejected)
+
+    def collect(block: bool) -> None:
+        nonlocal error
+        if not pending:
+            return
+        if block:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        else:
+            done = {f for f in pending if f.done()}
+        for future in sorted(done, key=lambda f: pending[f][0]):
+            seq, chunk = pending.pop(future)
+            exc = future.exception()
+            if exc is None:
+                result = future.result()
+                with run.lock:
+                    run.delivered += len(chunk.events)
+                    run.requests += result.requests
+                    run.retries += result.retries
+                    run.rate_limited += result.rate_limited
+                advance(seq, chunk)
+            elif isinstance(exc, APIError):
+                error = error or exc
+            else:
+                raise exc
+
+    def chunks() -> Iterator[_Chunk]:
+        current = _Chunk(events=[], end=run.position, rejected=run.rejected)
+        for number, offset, raw in _lines(source, run.position):
+            with run.lock:
+                run.lines, run.bytes_read = number, offset
+            current.end, current.rejected = Position(line=number, offset=offset), run.rejected
+            if not raw.strip():
+                continue
+            prepared = _prepare_line(raw, number, options, run, on_reject)
+            current.rejected = run.rejected
+            if prepared is None:
+                continue
+            grown = current.size + len(prepared.body) + 1
+            if current.events and (
+                len(current.events) == MAX_EVENTS_PER_REQUEST or grown > MAX_REQUEST_BYTES
+            ):
+                previous_end = Position(line=number - 1, offset=offset - len(raw))
+                yield _Chunk(
+                    events=current.events,
+                    end=previous_end,
+                    rejected=current.rejected,
+                    size=current.size,
+                )
+                current = _Chunk(events=[], end=current.end, rejected=run.rejected)
+                grown = _ENVELOPE + len(prepared.body)
+            current.events.append(prepared)
+            current.size = grown
+            report()
+        yield current
+
+    with ThreadPoolExecutor(
+        max_workers=max(1, concurrency), thread_name_prefix="redo-kit-import"
+    ) as pool:
+        seq = 0
+        try:
+            for chunk in chunks():
+                if error is not None:
+                    break
+                if not chunk.events or client is None:
+                    # Nothing to send: the lines are settled as soon as they are read.
+                    advance(seq, chunk)
+                    seq += 1
+                    continue
+                while len(pending) >= 2 * max(1, concurrency):
+                    collect(block=True)
+                    report()
+                if error is not None:
+                    break
+                pending[pool.submit(client.send_chunk, chunk.events)] = (seq, chunk)
+                seq += 1
+                collect(block=False)
+                report()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            while pending:
+                try:
+                    collect(block=True)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    for future in pending:
+                        future.cancel()
+                    break
+    progress = run.progress()
+    report(force=True)
+    complete = error is None and not interrupted and next_to_settle == seq
+    return ImportResult(
+        progress=progress,
+        complete=complete,
+        undelivered=0 if client is None else progress.valid - progress.delivered,
+        error=error,
+        interrupted=interrupted,
+    )
+
+
+def _prepare_line(
+    raw: bytes,
+    number: int,
+    options: dict[str, Any],
+    run: _Run,
+    on_reject: Callable[[LineRejection], None] | None,
+) -> PreparedEvent | None:
+    payload, problem = _parse(raw)
+    problems: tuple[Problem, ...]
+    if problem is not None:
+        problems = (problem,)
+    else:
+        try:
+            prepared = prepare_event(
+                payload,
+                allow_unknown_keys=options["allow_unknown_keys"],
+                default_region=options["default_region"],
+                # A uniqueId of the line's own always wins; only events without
+                # one get an id derived from their content.
+                unique_id="content"
+                if options["content_ids"] and "uniqueId" not in payload
+                else None,
+            )
+        except ValidationError as exc:
+            problems = exc.problems
+        else:
+            with run.lock:
+                run.valid += 1
+            return prepared
+    unique = payload.get("uniqueId") if isinstance(payload, dict) else None
+    rejection = LineRejection(
+        line=number,
+        unique_id=unique if isinstance(unique, str) else None,
+        problems=problems,
+    )
+    with run.lock:
+        run.rejected += 1
+    if on_reject is not None:
+        on_reject(rejection)
+    return None
