@@ -43,8 +43,8 @@ class TokenBucket:
 
     ``limit``: requests per second when all is well.
     ``burst``: requests that may go back to back after an idle spell; default 1.
-    ``decrease``: factor applied to the current rate on each 429; default 0.7.
-    ``recovery``: seconds to climb from zero back to ``limit``; default 5.
+    ``decrease``: factor applied to the current rate on each 429; default 0.8.
+    ``recovery``: seconds to climb from zero back to ``limit``; default 2.
     ``floor``: the lowest rate, in requests per second; default 1.
     ``clock``: monotonic seconds; injectable for tests.
     Thread-safe.
@@ -55,8 +55,8 @@ class TokenBucket:
         limit: float = DEFAULT_RATE_LIMIT,
         *,
         burst: int = 1,
-        decrease: float = 0.7,
-        recovery: float = 5.0,
+        decrease: float = 0.8,
+        recovery: float = 2.0,
         floor: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
