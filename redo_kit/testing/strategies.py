@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import strategies as st
@@ -132,12 +132,18 @@ def rfc3339_datetimes() -> st.SearchStrategy[str]:
     return build()
 
 
-def aware_datetimes() -> st.SearchStrategy[Any]:
-    """Timezone-aware datetimes with fixed offsets up to ±23:59, years 1-9999."""
+def aware_datetimes() -> st.SearchStrategy[datetime]:
+    """Timezone-aware datetimes with fixed offsets up to ±23:59.
+
+    From 1000-01-02 to 9999-12-30, so that every one has a UTC instant with a
+    four-digit year.
+    """
     offsets = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
         lambda minutes: timezone(timedelta(minutes=minutes))
     )
-    return st.datetimes(timezones=offsets)
+    return st.datetimes(
+        min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30), timezones=offsets
+    )
 
 
 def property_names() -> st.SearchStrategy[str]:
