@@ -1,0 +1,293 @@
+"""The redo-kit command end to end, as subprocesses against an emulator subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "events.jsonl"
+STORE = "64e5a8a1af49a89df37e4ee7"
+KEY = "sk_cli_test"
+INVALID_EXAMPLE_LINES = [134, 268, 402, 536, 670, 804, 938, 1072]
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _redo_kit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "redo_kit.cli", *args]
+
+
+class RunningEmulator:
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.root = base_url.rsplit("/v2.2", 1)[0]
+        self.http = urllib3.PoolManager()
+
+    def get(self, what: str) -> Any:
+        response = self.http.request(
+            "GET",
+            f"{self.root}/_emulator/stores/{STORE}/{what}",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+        assert response.status == 200, response.data
+        return json.loads(response.data)[what]
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "REDO_API_KEY": KEY,
+            "REDO_STORE_ID": STORE,
+            "REDO_BASE_URL": self.base_url,
+        }
+
+
+def _start_emulator(*extra: str) -> RunningEmulator:
+    process = subprocess.Popen(
+        _redo_kit("emulator", "--port", "0", "--store", f"{STORE}={KEY}", *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    match = re.search(r"listening on (http://\S+/v2\.2)", first)
+    assert match, first
+    return RunningEmulator(process, match.group(1))
+
+
+def _stop(emulator: RunningEmulator) -> None:
+    emulator.process.send_signal(signal.SIGINT)
+    try:
+        emulator.process.wait(timeout=10)
+    finally:
+        if emulator.process.poll() is None:
+            emulator.process.kill()
+            emulator.process.wait()
+        for stream in (emulator.process.stdout, emulator.process.stderr):
+            if stream is not None:
+                stream.close()
+        emulator.http.clear()
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    running = _start_emulator()
+    try:
+        yield running
+    finally:
+        _stop(running)
+
+
+def test_version_and_help_on_every_command() -> None:
+    done = subprocess.run(_redo_kit("--version"), capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("redo-kit ")
+    for command in ("import", "send", "validate", "emulator", "generate"):
+        done = subprocess.run(
+            _redo_kit(command, "--help"), capture_output=True, text=True, check=True
+        )
+        assert "examples:" in done.stdout, command
+
+
+def test_import_delivers_valid_lines_and_reports_the_invalid_ones(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    rejects = tmp_path / "rejects.jsonl"
+    done = subprocess.run(
+        _redo_kit("import", str(EXAMPLES), "--rejects", str(rejects), "--no-checkpoint"),
+        capture_output=True,
+        text=True,
+        env=emulator.env(),
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # lines were rejected
+    assert "1,200 events delivered" in done.stdout
+    assert "8 lines rejected" in done.stdout
+    assert not CONTROL.search(done.stdout + done.stderr)  # not a TTY: plain lines only
+
+    report = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [r["line"] for r in report] == INVALID_EXAMPLE_LINES
+    assert all(
+        r["problems"] and all(p["path"].startswith("$") for p in r["problems"]) for r in report
+    )
+    assert {p["rule"] for r in report for p in r["problems"]} >= {"unknown-key", "json", "format"}
+
+    events = emulator.get("events")
+    assert len(events) == 1200
+    assert len({e["uniqueId"] for e in events}) == 1200
+
+
+def test_import_twice_stores_nothing_twice(emulator: RunningEmulator) -> None:
+    for _ in range(2):
+        done = subprocess.run(
+            _redo_kit("import", str(EXAMPLES), "--no-checkpoint", "--max-rejects", "8"),
+            capture_output=True,
+            text=True,
+            env=emulator.env(),
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert len(emulator.get("events")) == 1200
+
+
+def _make_file(path: Path, count: int) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_examples.py"), "--count", str(count),
+         "--seed", "7", "--out", str(path)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+
+def test_kill_9_then_rerun_resumes_and_stores_each_event_once(tmp_path: Path) -> None:
+    source = tmp_path / "history.jsonl"
+    _make_file(source, 6000)
+    valid = 6000
+    # A slow store (10 requests/s) so that the import is surely mid-way when killed.
+    slow = _start_emulator("--rate-limit", "10")
+    try:
+        env = {**slow.env()}
+        process = subprocess.Popen(
+            _redo_kit("import", str(source), "--rate-limit", "10", "--concurrency", "2"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        checkpoint = tmp_path / "history.jsonl.redo-kit-checkpoint"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not checkpoint.exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert checkpoint.exists()
+        stored_before = len(slow.get("events"))
+        assert 0 < stored_before < valid
+
+        done = subprocess.run(
+            _redo_kit("import", str(source), "--max-rejects", "8"),
+            capture_output=True,
+            text=True,
+            env={**env, "REDO_BASE_URL": slow.base_url},
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "resuming" in done.stdout
+        assert not checkpoint.exists()
+        events = slow.get("events")
+        assert len(events) == valid
+        assert len({e["uniqueId"] for e in events}) == valid
+    finally:
+        _stop(slow)
+
+
+def test_validate_sends_nothing_and_exits_1_on_rejects(tmp_path: Path) -> None:
+    rejects = tmp_path / "r.jsonl"
+    done = subprocess.run(
+        _redo_kit("validate", str(EXAMPLES), "--rejects", str(rejects)),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "REDO_API_KEY": "", "REDO_KIT_HOME": str(tmp_path / "home")},
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "1,200 valid events, 8 rejected. Nothing was sent." in done.stdout
+    assert len(rejects.read_text().splitlines()) == 8
+    assert not (tmp_path / "home").exists()
+
+
+def test_send_from_flags(emulator: RunningEmulator) -> None:
+    done = subprocess.run(
+        _redo_kit(
+            "send", "--event-name", "Order Placed", "--email", " Stewart@Example.com ",
+            "--data", "Order Total=59.99", "--data", "Gift=false", "--data", "Coupon=",
+            "--data", "Placed At=2026-04-02T12:00:00Z", "--extra", "Items=3",
+            "--value", "59.99", "--currency", "USD", "--unique-id", "order-789",
+        ),
+        capture_output=True,
+        text=True,
+        env=emulator.env(),
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "order-789" in done.stdout
+    assert "Coupon" in done.stdout  # the ignored empty value is reported as a warning
+    (event,) = emulator.get("events")
+    assert event["uniqueId"] == "order-789"
+    assert event["data"] == {
+        "Order Total": 59.99,
+        "Gift": False,
+        "Placed At": "2026-04-02T12:00:00Z",
+        "$extra": {"Items": 3},
+    }
+    assert event["propertyTypes"] == {
+        "Order Total": "number",
+        "Gift": "boolean",
+        "Placed At": "date",
+    }
+
+
+def test_send_refuses_an_invalid_event_without_sending(emulator: RunningEmulator) -> None:
+    done = subprocess.run(
+        _redo_kit("send", "--json", '{"eventName": "x", "customer": {}, "uniqueID": "a"}'),
+        capture_output=True,
+        text=True,
+        env=emulator.env(),
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "uniqueId" in done.stderr  # the "did you mean" hint
+    assert emulator.get("events") == []
+
+
+def test_wrong_key_is_a_configuration_error(emulator: RunningEmulator) -> None:
+    done = subprocess.run(
+        _redo_kit("send", "--event-name", "x", "--email", "a@example.com"),
+        capture_output=True,
+        text=True,
+        env={**emulator.env(), "REDO_API_KEY": "sk_wrong"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "sk_wrong" not in done.stdout + done.stderr
+
+
+def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "REDO_KIT_HOME": str(tmp_path / "home"),
+        "REDO_API_KEY": "",
+        "REDO_STORE_ID": "",
+        "REDO_BASE_URL": "",
+    }
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            _redo_kit("import", str(EXAMPLES), "--no-checkpoint", "--max-rejects", "8"),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        outputs.append(done.stdout)
+    first, second = outputs
+    assert "Nothing is sent to Redo" in first
+    assert str(tmp_path / "home" / "emulator.sqlite3") in first
+    assert "holds 1,200 events" in first
+    assert "1,200 stored" in first
+    assert re.search(r"Requested At\s+date", first)
+    assert "holds 1,200 events" in second
+    assert "0 stored, 1,200 already there" in second
