@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import re
+import socket
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,7 +15,8 @@ import orjson
 import pytest
 import urllib3
 
-from redo_kit.emulator import ApiKey, Emulator
+from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID, ApiKey, Emulator
+from redo_kit.errors import ConfigurationError
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_test_store"
@@ -356,3 +361,456 @@ def test_without_unique_id_every_request_stores_a_new_event(api: Api) -> None:
     for _ in range(3):
         accepted(api.event(order()))
     assert len(api.inspect("events")) == 3
+
+
+# -- bulk ----------------------------------------------------------------------
+
+
+def test_bulk_stores_valid_events_in_order_and_records_the_invalid_ones(api: Api) -> None:
+    events = [
+        order(data={"N": 1}),
+        {"eventName": "No Customer"},
+        order(data={"N": 2}),
+        {"eventName": "Bad", "customer": {"email": "nope", "shoeSize": 9}},
+        "not an event",
+        order(data={"N": 3}),
+    ]
+    accepted(api.bulk(events))
+    assert [e["data"]["N"] for e in api.inspect("events")] == [1, 2, 3]
+    rejected = api.inspect("rejected")
+    assert [r["index"] for r in rejected] == [1, 3, 4]
+    assert rejected[0]["event"] == {"eventName": "No Customer"}
+    assert rejected[2]["event"] == "not an event"
+    assert {(p["path"], p["rule"]) for p in rejected[1]["problems"]} == {
+        ("$.events[3].customer.email", "format"),
+        ("$.events[3].customer.shoeSize", "unknown-key"),
+    }
+    for item in rejected:
+        assert item["receivedAt"].endswith("Z")
+        for found in item["problems"]:
+            assert set(found) >= {"path", "rule", "message"}
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        ({"events": []}, "minItems"),
+        ({"events": [order()] * 101}, "maxItems"),
+        ({}, "required"),
+        ({"events": order()}, "type"),
+        ([order()], "type"),
+        ({"events": [order()], "extra": 1}, "unknown-key"),
+    ],
+    ids=["empty", "101-events", "no-events", "events-not-array", "array-body", "extra-key"],
+)
+def test_a_bad_bulk_envelope_is_400_and_nothing_is_stored(api: Api, body: Any, rule: str) -> None:
+    found = problem(api.post(f"/stores/{STORE}/events/bulk", orjson.dumps(body)), 400)
+    assert rule in {item["rule"] for item in found["errors"]}
+    assert api.inspect("events") == []
+    assert api.inspect("rejected") == []
+
+
+def test_bulk_of_exactly_100_events_is_accepted(api: Api) -> None:
+    accepted(api.bulk([order(f"c{i}@example.com", uniqueId=f"u{i}") for i in range(100)]))
+    assert len(api.inspect("events")) == 100
+    assert len(api.inspect("customers")) == 100
+
+
+# -- 400: every problem listed -------------------------------------------------
+
+
+def test_an_invalid_event_is_400_listing_every_problem_and_nothing_is_stored(api: Api) -> None:
+    sent = {
+        "eventName": "",
+        "customer": {"phoneNumber": "206-555-0100", "nickname": "S"},
+        "eventTimestamp": "2026-04-02 12:00:00",
+        "valueCurrency": "usd",
+        "uniqueId": "",
+        "data": {"Nested": {"a": 1}},
+    }
+    found = problem(api.event(sent), 400)
+    located = {(item["path"], item["rule"]) for item in found["errors"]}
+    assert located >= {
+        ("$.eventName", "minLength"),
+        ("$.customer.phoneNumber", "pattern"),
+        ("$.customer.nickname", "unknown-key"),
+        ("$.eventTimestamp", "format"),
+        ("$.valueCurrency", "enum"),
+        ("$.uniqueId", "minLength"),
+        ("$.data.Nested", "nested-data"),
+    }
+    assert all(item["message"] and item["hint"] for item in found["errors"])
+    assert "severity" not in str(found["errors"])
+    assert api.inspect("events") == []
+    assert api.inspect("customers") == []
+
+
+def test_a_customer_without_identifier_is_400(api: Api) -> None:
+    found = problem(api.event({"eventName": "A", "customer": {"firstName": "S"}}), 400)
+    assert [item["rule"] for item in found["errors"]] == ["customer-identifier"]
+
+
+# -- auth ----------------------------------------------------------------------
+
+
+def test_a_missing_key_is_401_with_a_bearer_challenge(api: Api) -> None:
+    response = api.event(order(), key=None)
+    problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert api.inspect("events") == []
+
+
+@pytest.mark.parametrize("header", ["Bearer wrong", "Basic c2s6dGVzdA==", "Bearer", KEY])
+def test_a_wrong_key_or_scheme_is_401(api: Api, header: str) -> None:
+    problem(api.event(order(), key=None, headers={"Authorization": header}), 401)
+    assert api.inspect("events") == []
+
+
+def test_a_key_never_touches_another_store(api: Api) -> None:
+    problem(api.event(order(), store=OTHER_STORE), 403)
+    problem(api.bulk([order()], store=OTHER_STORE), 403)
+    problem(api.event(order(), store="no_such_store"), 404)
+    problem(api.request("GET", f"/_emulator/stores/{OTHER_STORE}/events"), 403)
+    problem(api.request("DELETE", f"/_emulator/stores/{OTHER_STORE}"), 403)
+    assert api.inspect("events", store=OTHER_STORE, key=OTHER_KEY) == []
+
+
+def test_a_key_without_the_write_scope_is_403_but_may_inspect(api: Api) -> None:
+    found = problem(api.event(order(), key=READ_ONLY_KEY), 403)
+    assert "customer_events_write" in found["detail"]
+    problem(api.bulk([order()], key=READ_ONLY_KEY), 403)
+    assert api.inspect("events", key=READ_ONLY_KEY) == []
+
+
+# -- transport-level refusals --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
+)
+def test_a_body_not_sent_as_json_is_415(api: Api, content_type: str | None) -> None:
+    body = orjson.dumps(order())
+    problem(api.post(f"/stores/{STORE}/events", body, content_type=content_type), 415)
+    assert api.inspect("events") == []
+
+
+def test_json_with_a_charset_parameter_is_accepted(api: Api) -> None:
+    body = orjson.dumps(order())
+    accepted(
+        api.post(f"/stores/{STORE}/events", body, content_type="application/json; charset=UTF-8")
+    )
+
+
+def test_a_body_over_5_mb_is_413_decided_before_reading_it(api: Api) -> None:
+    body = orjson.dumps(order(data={"$extra": {"blob": "x" * (5 * 1024 * 1024)}}))
+    response = api.post(f"/stores/{STORE}/events", body)
+    found = problem(response, 413)
+    assert "5,242,880" in found["detail"]
+    assert response.headers["Connection"] == "close"
+    assert api.inspect("events") == []
+
+
+def test_unknown_paths_are_404_and_wrong_methods_405_as_problems(api: Api) -> None:
+    problem(api.request("GET", "/v2.2/stores"), 404)
+    problem(api.request("POST", "/v2.1/stores/x/events"), 404)
+    problem(api.request("GET", "/"), 404)
+    for method in ("GET", "PUT", "DELETE", "PATCH"):
+        response = api.request(method, f"/v2.2/stores/{STORE}/events")
+        problem(response, 405)
+        assert response.headers["Allow"] == "POST"
+    response = api.request("POST", f"/_emulator/stores/{STORE}/events")
+    problem(response, 405)
+    assert response.headers["Allow"] == "GET"
+
+
+def test_a_chunked_body_is_read(api: Api) -> None:
+    chunks = [b'{"eventName": "Chunked", ', b'"customer": {"email": "c@example.com"}}']
+    response = api.http.request(
+        "POST",
+        f"{api.emulator.base_url}/stores/{STORE}/events",
+        body=iter(chunks),
+        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        chunked=True,
+    )
+    accepted(response)
+    assert [e["eventName"] for e in api.inspect("events")] == ["Chunked"]
+
+
+# -- bad input: a 4xx, nothing stored, and the server keeps serving ----------
+
+
+def _nested(levels: int) -> bytes:
+    return b'{"a": ' * levels + b"1" + b"}" * levels
+
+
+_VALID = b'{"eventName": "A", "customer": {"email": "a@example.com"}'
+_DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/events", _VALID[:-9], 400),
+        ("/events", b"", 400),
+        ("/events", orjson.dumps([order()]), 400),
+        ("/events", _VALID.replace(b'"A"', b'"\xff\xfe"') + b"}", 400),
+        ("/events", _VALID.replace(b'"A"', b'"\\ud800"') + b"}", 400),
+        ("/events", _VALID + b', "value": NaN}', 400),
+        ("/events", _VALID + b', "value": Infinity}', 400),
+        ("/events", _VALID + b', "value": 1e400}', 400),
+        ("/events", orjson.dumps(order(value="59.99")), 400),
+        ("/events", orjson.dumps({"eventName": 5, "customer": "a@example.com"}), 400),
+        ("/events", orjson.dumps(order(data=[1, 2])), 400),
+        ("/events", orjson.dumps(order(customer={"email": "a@example.com", "name": "S"})), 400),
+        ("/events", orjson.dumps(order(data={"Items": [1, 2]})), 400),
+        ("/events", orjson.dumps(order(data={"Order": {"id": 1}})), 400),
+        ("/events", orjson.dumps(order(data={"$extra": [1]})), 400),
+        (
+            "/events",
+            orjson.dumps(order(customer={"email": "a@example.com", "customFields": {"x": None}})),
+            400,
+        ),
+        ("/events", orjson.dumps(order(data={"s": "x" * 102_401})), 400),
+        ("/events", _VALID + b', "data": {"$extra": ' + _nested(_DEEP) + b"}}", 400),
+        ("/events", _VALID + b', "data": {"$extra": ' + _nested(300) + b"}}", 400),
+        ("/events", _VALID + b', "data": {"$extra": ' + _nested(99) + b"}}", 400),
+        ("/events", b"x" * (10 * 1024 * 1024), 413),
+        ("/events/bulk", orjson.dumps({"events": [order()] * 101}), 400),
+        ("/events/bulk", b'{"events": [' + _VALID, 400),
+        ("/events/bulk", b"[" * _DEEP + b"]" * _DEEP, 400),
+    ],
+    ids=[
+        "truncated-json",
+        "empty-body",
+        "json-array",
+        "invalid-utf8",
+        "lone-surrogate",
+        "nan",
+        "infinity",
+        "number-overflow",
+        "value-as-string",
+        "wrong-types",
+        "data-as-array",
+        "unknown-customer-key",
+        "array-in-data",
+        "object-in-data",
+        "extra-not-object",
+        "null-custom-field",
+        "string-over-100kb",
+        "deep-nesting-in-extra",
+        "nesting-beyond-serializers",
+        "nesting-over-100-levels",
+        "10mb-body",
+        "101-events",
+        "truncated-bulk",
+        "deep-nesting-bulk",
+    ],
+)
+def test_bad_input_is_refused_nothing_is_stored_and_serving_goes_on(
+    api: Api, path: str, body: bytes, status: int
+) -> None:
+    problem(api.post(f"/stores/{STORE}{path}", body), status)
+    assert api.inspect("events") == []
+    assert api.inspect("customers") == []
+    assert api.inspect("rejected") == []
+    accepted(api.event(order()))
+    assert len(api.inspect("events")) == 1
+
+
+def _raw(emu: Emulator, request: bytes) -> bytes:
+    with socket.create_connection((emu.host, emu.port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST /v2.2/stores/x/events HTTP/9.9\r\n\r\n",
+        b"BREW /v2.2/stores/x/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+    ],
+    ids=["garbage", "bad-version", "unknown-method", "uri-too-long"],
+)
+def test_malformed_http_is_a_problem_and_serving_goes_on(
+    api: Api, emu: Emulator, request_bytes: bytes
+) -> None:
+    answer = _raw(emu, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert 400 <= status < 600
+    assert b"Content-Type: application/problem+json" in head
+    assert orjson.loads(body)["status"] == status
+    accepted(api.event(order()))
+
+
+# -- keep-alive ----------------------------------------------------------------
+
+
+def test_one_connection_serves_many_requests_including_refusals(emu: Emulator) -> None:
+    connection = http.client.HTTPConnection(emu.host, emu.port, timeout=5)
+    try:
+        headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+        path = f"/v2.2/stores/{STORE}/events"
+        sockets = set()
+        for key, body in [
+            (KEY, orjson.dumps(order())),
+            ("wrong", orjson.dumps(order())),
+            (KEY, b"{"),
+            (KEY, orjson.dumps(order())),
+        ]:
+            connection.request(
+                "POST", path, body=body, headers={**headers, "Authorization": f"Bearer {key}"}
+            )
+            response = connection.getresponse()
+            response.read()
+            assert response.getheader("Connection") is None
+            sockets.add(id(connection.sock))
+        assert len(sockets) == 1
+    finally:
+        connection.close()
+    assert len(emu.events(STORE)) == 2
+
+
+# -- inspection API ------------------------------------------------------------
+
+
+def test_stats_count_answers_stored_deduplicated_and_rejected(api: Api) -> None:
+    accepted(api.event(order(uniqueId="a")))
+    accepted(api.event(order(uniqueId="a")))
+    accepted(api.bulk([order(), {"eventName": "bad"}]))
+    problem(api.event({}), 400)
+    problem(api.event(order(), key="wrong"), 401)
+    response = api.request("GET", "/_emulator/stats")
+    assert response.status == 200
+    assert orjson.loads(response.data) == {
+        "requests": {"202": 3, "400": 1, "401": 1},
+        "stored": 2,
+        "deduplicated": 1,
+        "rejected": 1,
+        "rateLimited": 0,
+        "faults": {},
+    }
+    problem(api.request("GET", "/_emulator/stats", key=None), 401)
+    problem(api.request("GET", "/_emulator/stats", key="wrong"), 401)
+    problem(api.request("POST", "/_emulator/stats"), 405)
+    problem(api.request("GET", "/_emulator/nothing"), 404)
+
+
+def test_delete_empties_one_store_only(api: Api, emu: Emulator) -> None:
+    accepted(api.event(order(uniqueId="a")))
+    accepted(api.bulk([{"eventName": "bad"}]))
+    accepted(api.event(order(uniqueId="a"), store=OTHER_STORE, key=OTHER_KEY))
+    response = api.request("DELETE", f"/_emulator/stores/{STORE}")
+    assert response.status == 204
+    assert response.data == b""
+    assert api.inspect("events") == []
+    assert api.inspect("customers") == []
+    assert api.inspect("rejected") == []
+    assert len(api.inspect("events", store=OTHER_STORE, key=OTHER_KEY)) == 1
+    # The unique id is forgotten with the store.
+    accepted(api.event(order(uniqueId="a")))
+    assert len(api.inspect("events")) == 1
+    emu.clear(STORE)
+    assert emu.events(STORE) == []
+    problem(api.request("GET", f"/_emulator/stores/{STORE}/events", key=None), 401)
+
+
+def test_in_process_inspection_matches_the_http_one(api: Api, emu: Emulator) -> None:
+    accepted(api.bulk([order(data={"A": "b"}), {"eventName": "bad"}]))
+    assert emu.events(STORE) == api.inspect("events")
+    assert emu.customers(STORE) == api.inspect("customers")
+    assert emu.rejected(STORE) == api.inspect("rejected")
+    assert emu.stats()["stored"] == 1
+    assert emu.store_id == STORE
+    assert emu.api_key == KEY
+    assert emu.base_url == f"http://127.0.0.1:{emu.port}/v2.2"
+    assert repr(emu) == f"<Emulator {emu.base_url}>"
+
+
+# -- the Emulator object -------------------------------------------------------
+
+
+def test_a_file_database_keeps_events_and_unique_ids_across_restarts(tmp_path: Any) -> None:
+    path = tmp_path / "events.db"
+    for _ in range(2):
+        with Emulator({STORE: KEY}, db=path, rate_limit=None) as emu:
+            client = Api(emu)
+            try:
+                accepted(client.event(order(uniqueId="once")))
+                accepted(client.event(order()))
+            finally:
+                client.close()
+    with Emulator({STORE: KEY}, db=path) as emu:
+        events = emu.events(STORE)
+        assert [e["uniqueId"] for e in events] == ["once", None, None]
+        assert len(emu.customers(STORE)) == 1
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_the_demo_store_is_served_by_default() -> None:
+    with Emulator() as emu:
+        assert emu.store_id == DEMO_STORE_ID
+        assert emu.api_key == DEMO_API_KEY
+        client = Api(emu)
+        try:
+            accepted(client.event(order(), store=DEMO_STORE_ID, key=DEMO_API_KEY))
+        finally:
+            client.close()
+        assert len(emu.events()) == 1
+
+
+def test_a_closed_emulator_says_so_and_closes_twice_safely() -> None:
+    emu = Emulator().start()
+    emu.close()
+    emu.close()
+    assert repr(emu) == "<Emulator stopped>"
+    with pytest.raises(RuntimeError, match="not running"):
+        emu.events()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"stores": {}},
+        {"stores": {"bad/id": "k"}},
+        {"stores": {"a": "k", "b": "k"}},
+        {"stores": {"a": ""}},
+        {"stores": {"a": []}},
+        {"rate_limit": -1},
+        {"fault_delay": -1},
+        {"faults": "teapot=0.1"},
+        {"faults": "503=2"},
+        {"faults": "503"},
+        {"faults": "503=0.6,429=0.6"},
+        {"faults": {"boom": 0.1}},
+    ],
+)
+def test_bad_options_are_configuration_errors(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        Emulator(**options)
+
+
+def test_an_api_key_never_shows_in_its_repr() -> None:
+    assert "secret" not in repr(ApiKey("secret"))
+
+
+def test_extra_may_nest_up_to_100_levels_in_all(api: Api) -> None:
+    extra: Any = "deepest"
+    for _ in range(98):
+        extra = {"a": extra}
+    # The event, data and 98 nested objects: 100 levels.
+    accepted(api.event(order(data={"$extra": extra})))
+    assert api.inspect("events")[0]["data"]["$extra"] == extra
+    accepted(api.bulk([order(data={"$extra": {"a": extra}}), order()]))
+    [rejected] = api.inspect("rejected")
+    assert rejected["index"] == 0
+    assert rejected["problems"][0]["rule"] == "depth"
+    assert rejected["problems"][0]["path"] == "$.events[0]"
+    assert len(api.inspect("events")) == 2

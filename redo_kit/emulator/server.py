@@ -34,10 +34,11 @@ from redo_kit._version import __version__
 from redo_kit.emulator.auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
 from redo_kit.emulator.faults import FaultInjector
 from redo_kit.emulator.ratelimit import RateLimiter
+from redo_kit.emulator.rules import bulk_errors, event_errors
 from redo_kit.emulator.stats import Stats
 from redo_kit.emulator.store import EventStore, Rejection
 from redo_kit.errors import Problem
-from redo_kit.validation import MAX_EVENT_BYTES, validate_bulk, validate_event
+from redo_kit.validation import MAX_EVENT_BYTES
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
 
@@ -214,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._problem(400, "the body is not valid JSON", errors=[problem])
         if bulk:
             return self._ingest_bulk(store_id, payload)
-        errors = _errors(validate_event(payload, allow_unknown_keys=True))
+        errors = event_errors(payload)
         if errors:
             noun = "problem" if len(errors) == 1 else "problems"
             return self._problem(400, f"the event has {len(errors)} {noun}", errors=errors)
@@ -224,18 +225,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _ingest_bulk(self, store_id: str, body: Any) -> _Response:
         app = self.server.app
-        envelope, per_event = validate_bulk(body, allow_unknown_keys=True)
-        errors = _errors(envelope)
-        if errors:
+        envelope, per_event = bulk_errors(body)
+        if envelope:
             return self._problem(
-                400, "the bulk envelope is invalid; nothing was stored", errors=errors
+                400, "the bulk envelope is invalid; nothing was stored", errors=envelope
             )
         accepted: list[Mapping[str, Any]] = []
         rejected: list[Rejection] = []
-        for position, (event, problems) in enumerate(zip(body["events"], per_event, strict=True)):
-            event_errors = _errors(problems)
-            if event_errors:
-                rejected.append(Rejection(position, event, event_errors))
+        for position, (event, errors) in enumerate(zip(body["events"], per_event, strict=True)):
+            if errors:
+                rejected.append(Rejection(position, event, errors))
             else:
                 accepted.append(event)
         outcome = app.store.ingest(store_id, accepted, rejected)
@@ -441,10 +440,6 @@ def _param(params: str, name: str) -> str | None:
         if key.strip().lower() == name:
             return value.strip().strip('"').lower()
     return None
-
-
-def _errors(problems: Sequence[Problem]) -> list[Problem]:
-    return [problem for problem in problems if problem.severity == "error"]
 
 
 def _json_response(value: Any) -> _Response:
