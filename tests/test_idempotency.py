@@ -1,0 +1,163 @@
+"""uniqueIds: natural keys, content hashes and fresh ids."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import redo_kit_models as models
+from redo_kit._spec import validator
+from redo_kit.idempotency import (
+    CONTENT_PREFIX,
+    MAX_UNIQUE_ID_LENGTH,
+    content_unique_id,
+    new_unique_id,
+    unique_id,
+)
+from redo_kit.testing import strategies as rs
+
+SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+ORDER = {"eventName": "Order Placed", "customer": {"email": "a@b.co"}, "data": {"Total": 5}}
+
+
+def test_natural_key_reads_as_written() -> None:
+    assert unique_id("order", 789) == "order-789"
+    assert unique_id("sub-start", "cust", 123) == "sub-start-cust-123"
+    assert unique_id(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+
+
+def test_unsafe_characters_are_replaced_and_disambiguated_by_a_hash() -> None:
+    a, b = unique_id("order", "a b"), unique_id("order", "a/b")
+    assert a.startswith("order-a_b-")
+    assert b.startswith("order-a_b-")
+    assert a != b
+    assert SAFE.fullmatch(a)
+
+
+def test_long_keys_are_hashed_not_truncated_into_collisions() -> None:
+    first = unique_id("x" * 300 + "1")
+    second = unique_id("x" * 300 + "2")
+    assert len(first) == len(second) == MAX_UNIQUE_ID_LENGTH
+    assert first != second
+
+
+@pytest.mark.parametrize(("parts", "error"), [((), ValueError), (("",), ValueError)])
+def test_unique_id_needs_non_empty_parts(parts: tuple[Any, ...], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        unique_id(*parts)
+
+
+@pytest.mark.parametrize("part", [True, None, 1.5, b"x"])
+def test_unique_id_refuses_parts_that_do_not_read_stably(part: Any) -> None:
+    with pytest.raises(TypeError):
+        unique_id("order", part)
+
+
+_parts = st.lists(st.text(min_size=1, max_size=120) | st.integers(), min_size=1, max_size=4)
+
+
+@given(_parts)
+def test_unique_ids_are_safe_bounded_stable_and_valid(parts: list[str | int]) -> None:
+    made = unique_id(*parts)
+    assert SAFE.fullmatch(made)
+    assert 1 <= len(made) <= MAX_UNIQUE_ID_LENGTH
+    assert unique_id(*parts) == made
+    assert validator("Event").is_valid(
+        {"eventName": "x", "customer": {"id": "0" * 24}, "uniqueId": made}
+    )
+
+
+@given(_parts, _parts)
+def test_different_keys_give_different_ids(first: list[str | int], second: list[str | int]) -> None:
+    assume([str(p) for p in first] != [str(p) for p in second])
+    joined_first, joined_second = "-".join(map(str, first)), "-".join(map(str, second))
+    # Joining is readable by design: ("a-b", "c") and ("a", "b-c") are one key.
+    assume(joined_first != joined_second)
+    assert unique_id(*first) != unique_id(*second)
+
+
+def test_content_id_ignores_key_order_uniqueid_and_ignored_values() -> None:
+    reordered = {"data": {"Total": 5, "Empty": ""}, "customer": {"email": "a@b.co"}}
+    reordered["eventName"] = "Order Placed"
+    reordered["uniqueId"] = "anything"
+    assert content_unique_id(ORDER) == content_unique_id(reordered)
+
+
+def test_content_id_shape() -> None:
+    made = content_unique_id(ORDER)
+    assert made.startswith(CONTENT_PREFIX)
+    assert re.fullmatch(r"content-[0-9a-f]{32}", made)
+
+
+def test_content_id_writes_datetimes_as_their_instant() -> None:
+    moment = datetime(2025, 1, 15, 14, 30, tzinfo=timezone.utc)
+    in_paris = moment.astimezone(timezone(timedelta(hours=1)))
+    written = {**ORDER, "eventTimestamp": "2025-01-15T14:30:00Z"}
+    assert content_unique_id({**ORDER, "eventTimestamp": moment}) == content_unique_id(written)
+    assert content_unique_id({**ORDER, "eventTimestamp": in_paris}) == content_unique_id(written)
+
+
+def test_content_id_of_a_model_equals_that_of_its_wire_dict() -> None:
+    event = models.Event(
+        event_name="Order Placed",
+        customer=models.Customer(email="a@b.co"),
+        data={"Total": 5},
+    )
+    assert content_unique_id(event) == content_unique_id(ORDER)
+
+
+def test_content_id_does_not_mutate() -> None:
+    event = {**ORDER, "uniqueId": "u", "data": {"z": 0}}
+    content_unique_id(event)
+    assert event == {**ORDER, "uniqueId": "u", "data": {"z": 0}}
+
+
+def test_content_id_is_equal_across_processes() -> None:
+    code = (
+        "import orjson, sys; from redo_kit.idempotency import content_unique_id; "
+        "print(content_unique_id(orjson.loads(sys.argv[1])))"
+    )
+    results = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code, orjson.dumps(ORDER).decode()],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        results.add(done.stdout.strip())
+    assert results == {content_unique_id(ORDER)}
+
+
+@given(rs.valid_events())
+def test_content_id_is_stable_and_order_free(event: dict[str, Any]) -> None:
+    made = content_unique_id(event)
+    assert content_unique_id(dict(reversed(list(event.items())))) == made
+    assert content_unique_id(orjson.loads(orjson.dumps(event))) == made
+
+
+@given(rs.valid_events(), st.text(min_size=1, max_size=20))
+def test_content_id_changes_with_content(event: dict[str, Any], name: str) -> None:
+    assume(name != event["eventName"])
+    assert content_unique_id({**event, "eventName": name}) != content_unique_id(event)
+    marked = {**event, "data": {**event.get("data", {}), "Marker \u2713": True}}
+    assert content_unique_id(marked) != content_unique_id(event)
+
+
+def test_new_unique_ids_are_fresh_uuids() -> None:
+    made = {new_unique_id() for _ in range(100)}
+    assert len(made) == 100
+    for value in made:
+        assert uuid.UUID(value).version == 4
