@@ -52,7 +52,7 @@ def test_chunks_hold_at_most_100_events_and_every_valid_line_is_sent_once() -> N
         result = import_events(io.BytesIO(lines), client, concurrency=3)
     batches = _sent_events(transport)
     assert sorted(len(b) for b in batches) == [50, 100, 100]
-    assert sorted(e["data"]["n"] for b in batches for e in b) == list(range(1, 251))  # type: ignore[index]
+    assert sorted(e["data"]["n"] for b in batches for e in b) == list(range(1, 251))
     assert result.complete
     assert result.progress.delivered == 250
     assert result.progress.watermark == Position(line=250, offset=len(lines))
@@ -67,7 +67,7 @@ def test_events_without_unique_id_get_a_stable_content_id() -> None:
             import_events(io.BytesIO(lines), client)
         ids.append([e["uniqueId"] for b in _sent_events(transport) for e in b])
     assert ids[0] == ids[1]
-    assert ids[0][0].startswith("content-")  # type: ignore[union-attr]
+    assert ids[0][0].startswith("content-")
     assert ids[0][1] == "mine"
 
 
@@ -156,7 +156,7 @@ def test_resume_from_a_position_reads_only_what_follows(tmp_path: Path) -> None:
     with source.open("rb") as fh, _client(transport) as client:
         fh.seek(len(head))
         result = import_events(fh, client, start=Position(line=4, offset=len(head)))
-    sent = [e["data"]["n"] for b in _sent_events(transport) for e in b]  # type: ignore[index]
+    sent = [e["data"]["n"] for b in _sent_events(transport) for e in b]
     assert sent == [5, 6, 7, 8, 9, 10]
     assert result.progress.watermark.line == 10
 
