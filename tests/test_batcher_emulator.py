@@ -1,0 +1,234 @@
+"""The batcher against the emulator over loopback: faults, a full queue, a slow API, fork, exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from redo_kit import pacing, retry
+from redo_kit.batcher import Batcher, Overflow, QueueFullError
+from redo_kit.client import RedoClient
+from redo_kit.emulator import Emulator
+from redo_kit.retry import RetryPolicy
+
+FAULTS = "503=0.1,429=0.05,reset=0.05,lost-ack=0.05"
+
+# Faults strike about one attempt in four: 12 attempts make a lost request
+# (0.25**12) practically impossible.
+MANY_TRIES = RetryPolicy(attempts=12)
+
+EmulatorFactory = Callable[..., Emulator]
+
+
+@pytest.fixture(autouse=True)
+def _no_waits() -> Iterator[None]:
+    # Retries and pacing do not sleep; the emulators here run without a rate limit.
+    retry.set_testing(True)
+    pacing.reset()
+    yield
+    retry.set_testing(False)
+    pacing.reset()
+
+
+def event(n: int) -> dict[str, Any]:
+    return {
+        "eventName": "Page Viewed",
+        "customer": {"email": f"user{n % 300}@example.com"},
+        "data": {"Page": f"/pages/{n}", "Visits": n + 1},
+    }
+
+
+def client_for(emu: Emulator, **options: Any) -> RedoClient:
+    return RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, **options)
+
+
+def stored_ids(emu: Emulator) -> list[str]:
+    return [item["uniqueId"] for item in emu.events()]
+
+
+@pytest.mark.slow
+def test_8_threads_tracking_20000_events_with_faults_store_each_exactly_once(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(faults=FAULTS, seed=6, rate_limit=None)
+    tracked: list[list[str]] = [[] for _ in range(8)]
+    with (
+        client_for(emu, retry=MANY_TRIES) as client,
+        Batcher(client, flush_interval=0.05) as batcher,
+    ):
+
+        def produce(slot: int) -> None:
+            for n in range(slot * 2_500, (slot + 1) * 2_500):
+                tracked[slot].append(batcher.track(event(n)))
+
+        threads = [threading.Thread(target=produce, args=(slot,)) for slot in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert batcher.flush(60).completed
+        stats = batcher.stats
+    stored = stored_ids(emu)
+    faults = emu.stats()
+    assert len(stored) == 20_000
+    assert len(set(stored)) == 20_000
+    assert set(stored) == {i for slot in tracked for i in slot}
+    assert (stats.queued, stats.sent, stats.failed, stats.dropped) == (20_000, 20_000, 0, 0)
+    # The faults struck and were absorbed: retried requests, replays deduplicated.
+    assert stats.retried > 0
+    assert faults["faults"]["lost-ack"] > 0
+    assert faults["deduplicated"] > 0
+
+
+def test_a_child_process_that_exits_without_close_delivers_all_500(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(rate_limit=None)
+    script = textwrap.dedent(
+        f"""
+        from redo_kit.batcher import Batcher
+        from redo_kit.client import RedoClient
+
+        client = RedoClient(store_id={emu.store_id!r}, api_key={emu.api_key!r},
+                            base_url={emu.base_url!r})
+        batcher = Batcher(client, flush_interval=60)
+        for n in range(500):
+            print(batcher.track({{"eventName": "Script Ran",
+                                  "customer": {{"email": f"user{{n}}@example.com"}}}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    tracked = done.stdout.split()
+    stored = stored_ids(emu)
+    assert len(tracked) == 500
+    assert sorted(stored) == sorted(tracked)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_delivers_its_own_events_and_none_of_the_parents(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(rate_limit=None)
+    with client_for(emu) as client, Batcher(client, flush_interval=60) as batcher:
+        # A request before the fork leaves a kept-alive connection in the pool.
+        warm = batcher.track(event(0))
+        assert batcher.flush(10).completed
+        queued = [batcher.track(event(n)) for n in range(1, 31)]
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork() in a threaded process: the case under test.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: report through the pipe, then leave at once
+            code = 1
+            try:
+                os.close(read_end)
+                mine = [batcher.track(event(n)) for n in range(100, 120)]
+                result = batcher.close(10)
+                os.write(write_end, orjson.dumps({"ids": mine, "completed": result.completed}))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = orjson.loads(pipe.read())
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert report["completed"]
+        # The child delivered its 20 events and none of the 30 its parent had queued.
+        assert sorted(stored_ids(emu)) == sorted([warm, *report["ids"]])
+        assert batcher.stats.pending == 30
+        assert batcher.flush(10).completed
+    assert sorted(stored_ids(emu)) == sorted([warm, *report["ids"], *queued])
+    assert emu.stats()["deduplicated"] == 0
+
+
+@pytest.mark.parametrize("overflow", ["block", "drop_newest", "drop_oldest", "raise"])
+def test_each_overflow_policy_against_a_slow_api(
+    emulator_factory: EmulatorFactory, overflow: Overflow
+) -> None:
+    # Every answer is held 0.1 s: one sender empties the 50-event queue far
+    # slower than a loop fills it.
+    emu = emulator_factory(rate_limit=None, faults="delay=1", fault_delay=0.1)
+    drops: list[tuple[str, str]] = []
+    accepted: list[str] = []
+    refused = 0
+    with (
+        client_for(emu) as client,
+        Batcher(
+            client,
+            overflow=overflow,
+            max_events=50,
+            senders=1,
+            flush_interval=0,
+            block_timeout=10,
+            on_drop=lambda e, reason: drops.append((e.unique_id, reason)),
+        ) as batcher,
+    ):
+        for n in range(200):
+            try:
+                accepted.append(batcher.track(event(n)))
+            except QueueFullError:
+                refused += 1
+        assert batcher.flush(30).completed
+        stats = batcher.stats
+    stored = stored_ids(emu)
+    dropped = {unique for unique, _ in drops}
+    assert len(stored) == len(set(stored))
+    assert set(stored) == set(accepted) - dropped
+    assert stats.sent == len(stored)
+    assert stats.dropped == len(drops)
+    if overflow == "block":
+        assert (len(stored), refused, drops) == (200, 0, [])
+    elif overflow == "raise":
+        assert refused > 0
+        assert drops == []
+        assert len(stored) == 200 - refused
+    else:
+        reason = "evicted" if overflow == "drop_oldest" else "queue-full"
+        assert drops
+        assert {r for _, r in drops} == {reason}
+        assert len(stored) + len(drops) == 200
+    if overflow == "drop_oldest":
+        # The newest events survive: the last one tracked is always delivered.
+        assert accepted[-1] in stored
+
+
+def test_flush_and_close_keep_their_deadlines_while_the_api_is_slow(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(rate_limit=None, faults="delay=1", fault_delay=1.5)
+    with client_for(emu) as client:
+        batcher = Batcher(client, flush_interval=60, senders=1)
+        ids = [batcher.track(event(n)) for n in range(10)]
+        started = time.monotonic()
+        flushed = batcher.flush(0.3)
+        assert 0.3 <= time.monotonic() - started < 1.0
+        assert not flushed.completed
+        assert flushed.in_flight == 10
+        assert batcher.flush(10).completed
+        assert sorted(stored_ids(emu)) == sorted(ids)
+        late = batcher.track(event(99))
+        started = time.monotonic()
+        closed = batcher.close(0.3)
+        assert 0.3 <= time.monotonic() - started < 1.0
+        assert (closed.completed, closed.in_flight) == (False, 1)
+        # The request in flight still lands once the slow answer comes.
+        deadline = time.monotonic() + 10
+        while batcher.stats.sent < 11 and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        assert late in stored_ids(emu)
+        assert batcher.stats.sent == 11
