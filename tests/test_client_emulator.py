@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 import urllib3
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from redo_kit import pacing, retry
@@ -38,7 +38,7 @@ def _real_waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     pacing.reset()
 
 
-def event(n: int) -> dict[str, Any]:
+def page_view(n: int) -> dict[str, Any]:
     return {
         "eventName": "Page Viewed",
         "customer": {"email": f"user{n % 300}@example.com"},
@@ -69,7 +69,7 @@ def test_10000_events_through_send_bulk_with_faults_are_stored_exactly_once() ->
             store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, retry=FAST_RETRY
         ) as client,
     ):
-        result = client.send_bulk(event(n) for n in range(10_000))
+        result = client.send_bulk(page_view(n) for n in range(10_000))
         stored = [e["uniqueId"] for e in inspect_events(emu, emu.store_id, emu.api_key)]
         stats = emu.stats()
     assert result.accepted == 10_000
@@ -96,7 +96,7 @@ def test_500_events_through_send_with_faults_are_stored_exactly_once() -> None:
     ):
         # One client shared by eight threads, as in a web server.
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(client.send, (event(n) for n in range(500))))
+            results = list(pool.map(client.send, (page_view(n) for n in range(500))))
         stored = [e["uniqueId"] for e in inspect_events(emu, emu.store_id, emu.api_key)]
         stats = emu.stats()
     assert [r.unique_id for r in results] == [f"view-{n}" for n in range(500)]
@@ -113,7 +113,7 @@ def test_a_paced_client_sees_no_429_in_steady_state() -> None:
         RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url) as client,
     ):
         # 150 requests: past the server's one-second allowance, into its steady state.
-        result = client.send_bulk(event(n) for n in range(15_000))
+        result = client.send_bulk(page_view(n) for n in range(15_000))
         assert result.rate_limited == 0
         assert "429" not in emu.stats()["requests"]
         assert len(emu.events()) == 15_000
@@ -131,7 +131,7 @@ def test_without_pacing_the_same_traffic_is_refused_with_429() -> None:
         ) as client,
     ):
         with pytest.raises(RateLimitError) as caught:
-            client.send_bulk(event(n) for n in range(100_000))
+            client.send_bulk(page_view(n) for n in range(100_000))
         assert caught.value.retry_after is not None
         assert caught.value.retry_after >= 1
         assert caught.value.result.accepted < 100_000
@@ -143,7 +143,7 @@ def test_refusals_come_back_as_typed_errors_without_retries() -> None:
             RedoClient(store_id=emu.store_id, api_key="wrong_key", base_url=emu.base_url) as client,
             pytest.raises(AuthenticationError) as caught,
         ):
-            client.send(event(1))
+            client.send(page_view(1))
         assert caught.value.status == 401
         assert caught.value.result.requests == 1
         assert "REDO_API_KEY" in str(caught.value)
@@ -151,7 +151,7 @@ def test_refusals_come_back_as_typed_errors_without_retries() -> None:
             RedoClient(store_id="no-such-store", api_key=emu.api_key, base_url=emu.base_url) as c,
             pytest.raises((NotFoundError, AuthenticationError)),
         ):
-            c.send(event(2))
+            c.send(page_view(2))
         assert emu.events() == []
 
 
@@ -199,6 +199,7 @@ def test_local_rejections_are_exactly_what_the_emulator_rejects(
         )
     assert answer.status == 202
     dropped_by_api = sorted(item["index"] for item in emu.rejected(_RAW))
+    event(f"{min(len(dropped_by_api), 2)}+ dropped by the API")
 
     # The same batch through the client, with the API's verdict on unknown keys.
     with RedoClient(
