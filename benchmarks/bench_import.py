@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Backfill throughput and memory: `redo-kit import` of N events into the emulator.
+
+    .venv/bin/python benchmarks/bench_import.py [--events 1000000] [--naive-seconds 10]
+
+Starts `redo-kit emulator` at its default limit of 100 requests/s per store
+per endpoint, generates N events with scripts/make_examples.py, and runs
+`redo-kit import` on them as a separate process. Prints delivered events/s as
+a fraction of the documented ceiling (100 requests/s x 100 events = 10,000
+events/s), the importer's peak RSS, and, as a baseline in the same run, the
+guide's naive pattern (one blocking POST per event, no retry) over the same
+emulator for a few seconds. Targets: >= 0.95 of the ceiling; peak RSS <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import urllib3
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = "64e5a8a1af49a89df37e4ee7"
+KEY = "sk_bench"
+CEILING = 10_000.0
+
+
+def start_emulator(db: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "redo_kit.cli", "emulator", "--port", "0", "--db", str(db),
+         "--store", f"{STORE}={KEY}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    match = re.search(r"(http://\S+/v2\.2)", process.stdout.readline())
+    assert match, "emulator did not start"
+    return process, match.group(1)
+
+
+def stored_count(http: urllib3.PoolManager, base_url: str) -> int:
+    root = base_url.rsplit("/v2.2", 1)[0]
+    response = http.request(
+        "GET", f"{root}/_emulator/stats", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    stats = orjson.loads(response.data)
+    return int(stats["stored"])
+
+
+def naive(base_url: str, events: list[bytes], seconds: float) -> float:
+    """The guide's pattern: one blocking POST per event, no retry. Events/s."""
+    http = urllib3.PoolManager()
+    url = f"{base_url}/stores/{STORE}/events"
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    sent = 0
+    start = time.perf_counter()
+    for body in events:
+        if time.perf_counter() - start >= seconds:
+            break
+        response = http.request("POST", url, body=body, headers=headers, retries=False)
+        if response.status == 202:
+            sent += 1
+    elapsed = time.perf_counter() - start
+    http.clear()
+    return sent / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--naive-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "events.jsonl"
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_examples.py"), "--count",
+             str(args.events), "--seed", "11", "--out", str(source)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        lines = source.stat().st_size
+        print(f"input: {args.events:,} valid events (+8 invalid lines), {lines / 1e6:.0f} MB")
+
+        emulator, base_url = start_emulator(Path(tmp) / "emulator.sqlite3")
+        http = urllib3.PoolManager()
+        try:
+            env = {
+                **os.environ,
+                "REDO_API_KEY": KEY,
+                "REDO_STORE_ID": STORE,
+                "REDO_BASE_URL": base_url,
+            }
+            start = time.perf_counter()
+            importer = subprocess.Popen(
+                [sys.executable, "-m", "redo_kit.cli", "import", str(source), "--no-checkpoint",
+                 "--max-rejects", "8", "--progress-every", "10"],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            _, status, usage = os.wait4(importer.pid, 0)
+            elapsed = time.perf_counter() - start
+            output = importer.stdout.read() if importer.stdout else ""
+            importer.returncode = os.waitstatus_to_exitcode(status)
+            stored = stored_count(http, base_url)
+            rate = stored / elapsed
+            peak_mb = usage.ru_maxrss / 1024
+            print(output.strip().splitlines()[-1] if output else "")
+            print(
+                f"import: {stored:,} events stored in {elapsed:.1f} s (exit {importer.returncode})"
+            )
+            print(
+                f"  rate: {rate:,.0f} events/s = {rate / CEILING:.3f} of the 10,000 events/s "
+                "ceiling (target >= 0.95)"
+            )
+            print(f"  importer peak RSS: {peak_mb:.0f} MB (target <= 150 MB)")
+            print(f"  lost or duplicated: {args.events - stored:,}")
+
+            with source.open("rb") as fh:
+                sample = [
+                    orjson.dumps({**orjson.loads(line), "uniqueId": f"naive-{i}"})
+                    for i, line in zip(range(5000), fh, strict=False)
+                    if line.startswith(b'{"eventName"')
+                ]
+            naive_rate = naive(base_url, sample, args.naive_seconds)
+            print(f"naive (one POST per event, no retry): {naive_rate:,.0f} events/s "
+                  f"= {naive_rate / CEILING:.3f} of the ceiling")  # fmt: skip
+            print(f"ratio import / naive: {rate / naive_rate:.1f}x")
+        finally:
+            http.clear()
+            emulator.send_signal(signal.SIGINT)
+            emulator.wait(timeout=30)
+            if emulator.stdout is not None:
+                emulator.stdout.close()
+
+
+if __name__ == "__main__":
+    main()
