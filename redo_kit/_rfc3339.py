@@ -33,7 +33,11 @@ def format_datetime(value: datetime, *, path: str = "$") -> str:
         )
         raise ConversionError(str(problem), [problem])
     utc = value.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: "%Y" drops the zero padding of years before 1000 on glibc.
+    text = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    )
     if utc.microsecond:
         text += f".{utc.microsecond:06d}"
     return text + "Z"

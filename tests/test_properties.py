@@ -170,10 +170,6 @@ def test_every_written_datetime_is_a_date_and_the_same_instant(moment: datetime)
     assert parse_datetime(text) == moment
 
 
-@pytest.mark.xfail(
-    reason="_rfc3339.format_datetime writes years before 1000 without zero padding",
-    strict=True,
-)
 def test_early_years_are_written_with_four_digits() -> None:
     assert format_datetime(datetime(999, 1, 1, tzinfo=timezone.utc)) == "0999-01-01T00:00:00Z"
 
