@@ -123,12 +123,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: an emulator in a test suite should not write a line per request."""
 
-    # Every method goes through one router, so that a wrong method is a 405
-    # problem rather than the standard library's HTML 501 page.
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    do_GET = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = do_POST
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # Every method, TRACE and made-up ones included, goes through one
+        # router: a wrong method is a 405 problem, not the stdlib's 501 page.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Malformed request lines and unknown methods, answered as problem+json."""

@@ -1,0 +1,106 @@
+"""The spec against the emulator, with schemathesis: no server error, no conformance failure.
+
+Every check schemathesis has is on, in positive and negative modes, with a
+bounded number of examples per operation so that the run stays short. The
+store id and the Bearer key are filled in unless the case is negative there,
+so that invalid bodies reach the rules instead of stopping at 401 or 404.
+
+One deliberate exception: a bulk body whose envelope is valid but whose items
+break the Event schema is answered 202 (``x-redo-bulk-validation``: invalid
+items are dropped one by one), while the schema of ``events.items`` alone would
+have it refused. For those cases the test checks the spec's rule itself: 202,
+and every item the spec's Event schema refuses is recorded as rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import requests
+import schemathesis
+import urllib3
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import negative_data_rejection
+
+from redo_kit._spec import bulk_envelope_validator, document, validator
+from redo_kit.emulator import Emulator
+
+STORE = "64e5a8a1af49a89df37e4ee7"
+KEY = "sk_schemathesis"
+
+_CONFIG = SchemathesisConfig.from_dict(
+    {"generation": {"max-examples": 40, "deterministic": True, "database": "none"}}
+)
+schema = schemathesis.openapi.from_dict(document(), config=_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Emulator]:
+    with Emulator({STORE: KEY}, rate_limit=None) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as opened:
+        yield opened
+
+
+def _items_dropped_by_rule(case: Any) -> bool:
+    """Whether the bulk rule, not the schema of ``events.items``, decides this case."""
+    return (
+        case.operation.path.endswith("/bulk")
+        and case.meta is not None
+        and case.meta.is_negative_at(ParameterLocation.BODY)
+        and not case.meta.is_negative_at(ParameterLocation.PATH)
+        and not case.meta.is_negative_at(ParameterLocation.HEADER)
+        and case.media_type == "application/json"
+        and isinstance(case.body, dict)
+        and bulk_envelope_validator().is_valid(case.body)
+    )
+
+
+def _rejected(emulator: Emulator) -> list[dict[str, Any]]:
+    with urllib3.PoolManager(retries=False) as http:
+        response = http.request(
+            "GET",
+            f"{emulator.url}/_emulator/stores/{STORE}/rejected",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+    items: list[dict[str, Any]] = orjson.loads(response.data)["rejected"]
+    return items
+
+
+@schema.parametrize()
+def test_the_emulator_conforms_to_the_spec(
+    case: Any, running: Emulator, session: requests.Session
+) -> None:
+    meta = case.meta
+    if meta is None or not meta.is_negative_at(ParameterLocation.PATH):
+        case.path_parameters = {**(case.path_parameters or {}), "storeId": STORE}
+    headers = {}
+    if meta is None or not meta.is_negative_at(ParameterLocation.HEADER):
+        headers["Authorization"] = f"Bearer {KEY}"
+    if not _items_dropped_by_rule(case):
+        case.call_and_validate(base_url=running.base_url, session=session, headers=headers)
+        return
+
+    running.clear(STORE)
+    response = case.call_and_validate(
+        base_url=running.base_url,
+        session=session,
+        headers=headers,
+        excluded_checks=[negative_data_rejection],
+    )
+    assert response.status_code == 202, response.text
+    refused = [
+        index
+        for index, item in enumerate(case.body["events"])
+        if not validator("Event").is_valid(item)
+    ]
+    recorded = [item["index"] for item in _rejected(running)]
+    assert set(refused) <= set(recorded)
