@@ -150,7 +150,7 @@ def build_event(
 
 
 def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
-    if isinstance(payload, Mapping):
+    if type(payload) is dict or isinstance(payload, Mapping):
         return dict(payload)
     if attrs.has(type(payload)):
         try:
@@ -242,24 +242,25 @@ def _prepare(
     _convert_scalars(wire, problems)
 
     customer = wire.get("customer")
-    if attrs.has(type(customer)):
+    if type(customer) is not dict and attrs.has(type(customer)):
         customer = _wire_customer(customer, problems)
-    if isinstance(customer, Mapping):
+    if type(customer) is dict or isinstance(customer, Mapping):
         customer, found = _normalize_customer(customer, default_region, "$.customer")
-        problems.extend(found)
+        if found:
+            problems.extend(found)
         fields = customer.get("customFields")
-        if isinstance(fields, Mapping) and any(
-            type(v) not in _JSON_SCALARS for v in fields.values()
-        ):
+        if type(fields) is dict and not _scalars_only(fields):
             customer["customFields"] = _converted(fields, "$.customer.customFields", problems)
         wire["customer"] = customer
 
     data = wire.get("data")
-    if isinstance(data, Mapping):
-        cleaned, dropped, found = _clean(data, move_nested_to_extra, to_json_value, "$.data")
-        problems.extend(found)
+    if type(data) is dict or isinstance(data, Mapping):
+        cleaned, dropped, found = _clean(data, move_nested_to_extra, _to_json, "$.data")
         wire["data"] = cleaned
-        warnings.extend(_dropped(key) for key in dropped)
+        if found:
+            problems.extend(found)
+        if dropped:
+            warnings.extend(_dropped(key) for key in dropped)
 
     given = wire.get("uniqueId")
     if unique_id is None:
@@ -286,13 +287,14 @@ def _prepare(
             wire["uniqueId"] = chosen
 
     found, body = _check(wire, allow_unknown_keys, "$")
-    # A value already reported while converting or normalizing is not reported twice.
-    located = {p.path for p in problems}
-    for problem in found:
-        if problem.severity != "error":
-            warnings.append(problem)
-        elif problem.path not in located:
-            problems.append(problem)
+    if found:
+        # A value already reported while converting or normalizing is not reported twice.
+        located = {p.path for p in problems}
+        for problem in found:
+            if problem.severity != "error":
+                warnings.append(problem)
+            elif problem.path not in located:
+                problems.append(problem)
     if problems or body is None:
         raise ValidationError([*problems, *warnings])
     return PreparedEvent(
@@ -310,6 +312,31 @@ def _convert_scalars(wire: dict[str, Any], problems: list[Problem]) -> None:
     value = wire.get("value")
     if isinstance(value, Decimal):
         wire["value"] = _converted(value, "$.value", problems)
+
+
+def _is_plain_json(value: Any) -> bool:
+    """Whether ``value`` holds only dicts, lists and JSON scalars (nothing to convert)."""
+    cls = type(value)
+    if cls in _JSON_SCALARS:
+        return True
+    if cls is dict:
+        return all(type(k) is str and _is_plain_json(v) for k, v in value.items())
+    if cls is list:
+        return all(_is_plain_json(v) for v in value)
+    return False
+
+
+def _scalars_only(mapping: dict[str, Any]) -> bool:
+    # A plain loop: all() over a generator costs twice as much, on every event.
+    for value in mapping.values():  # noqa: SIM110
+        if type(value) not in _JSON_SCALARS:
+            return False
+    return True
+
+
+def _to_json(value: Any, path: str) -> Any:
+    # The wire converter walks with full paths; most values need no walk at all.
+    return value if _is_plain_json(value) else to_json_value(value, path)
 
 
 def _converted(value: Any, path: str, problems: list[Problem]) -> Any:

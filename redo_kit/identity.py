@@ -47,6 +47,7 @@ IDENTIFIERS: tuple[str, ...] = ("id", "email", "phoneNumber")
 """The customer identifiers, in the order the API resolves by."""
 
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}", re.ASCII)
+_LOWER_OBJECT_ID = re.compile(r"[0-9a-f]{24}", re.ASCII)
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 _CUSTOMER = "$.customer"
 
@@ -142,20 +143,27 @@ def _normalize_customer(
     A value that cannot be normalized is kept as sent, so that the caller's
     validation still sees it.
     """
+    # Runs for every event: the usual case (already normalized) costs one
+    # regex, one compiled format check and one cache lookup.
     out = dict(customer)
     problems: list[Problem] = []
-    checks = (("id", _object_id), ("email", _email))
-    for key, check in checks:
-        value = out.get(key)
-        if isinstance(value, str):
-            text, problem = check(value, f"{root}.{key}")
-            if problem is None:
-                out[key] = text
-            else:
-                problems.append(problem)
-    phone = out.get("phoneNumber")
-    if isinstance(phone, str):
-        text, problem = _phone(phone, region, f"{root}.phoneNumber")
+    value = out.get("id")
+    if isinstance(value, str) and _LOWER_OBJECT_ID.fullmatch(value) is None:
+        text, problem = _object_id(value, f"{root}.id")
+        if problem is None:
+            out["id"] = text
+        else:
+            problems.append(problem)
+    value = out.get("email")
+    if isinstance(value, str) and not _is_trimmed_email(value):
+        text, problem = _email(value, f"{root}.email")
+        if problem is None:
+            out["email"] = text
+        else:
+            problems.append(problem)
+    value = out.get("phoneNumber")
+    if isinstance(value, str):
+        text, problem = _phone(value, region, f"{root}.phoneNumber")
         if problem is None:
             out["phoneNumber"] = text
         else:
@@ -195,6 +203,14 @@ def _email_validator() -> jsonschema_rs.Draft202012Validator:
     # The spec's own email property schema, so "valid here" means "valid there".
     schema = dict(component("Customer")["properties"]["email"])
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def _is_trimmed_email(value: str) -> bool:
+    return (
+        not value[:1].isspace()
+        and not value[-1:].isspace()
+        and bool(_email_validator().is_valid(value))
+    )
 
 
 def _email(value: str, path: str) -> tuple[str, Problem | None]:

@@ -30,6 +30,7 @@ EXTRA = "$extra"
 
 PropertyType = Literal["string", "number", "boolean", "date"]
 
+
 def _date_time_shape(value: str) -> bool:
     # A cheap necessary condition, so most strings never reach the validator:
     # the separators of YYYY-MM-DDTHH:MM:SS in their places. Everything else
@@ -129,7 +130,7 @@ def _clean(
     not already a JSON scalar, and the whole ``$extra``, into JSON values; it
     returns the new value or raises ``ConversionError``/``ValidationError``.
     """
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         problem = Problem(
             path=root,
             rule="type",
