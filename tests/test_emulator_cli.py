@@ -1,0 +1,135 @@
+"""The emulator from a shell: ``python -m redo_kit.emulator``, as ``redo-kit emulator`` runs it."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+import pytest
+import urllib3
+
+from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID
+from redo_kit.emulator.cli import configure_parser
+
+
+@contextmanager
+def _emulator(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    command = [sys.executable, "-m", "redo_kit.emulator", "--port", "0", *options]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline().strip()
+            assert first.startswith("listening on http://127.0.0.1:"), first
+            assert first.endswith("/v2.2")
+            yield process, first.removeprefix("listening on ")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=10)
+
+
+def _post(base_url: str, store: str, key: str) -> int:
+    event = {"eventName": "Order Placed", "customer": {"email": "a@example.com"}}
+    with urllib3.PoolManager(retries=False, timeout=10.0) as http:
+        response = http.request(
+            "POST",
+            f"{base_url}/stores/{store}/events",
+            body=orjson.dumps(event),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        return response.status
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_it_serves_the_configured_stores_and_stops_cleanly_on_a_signal(
+    sig: signal.Signals,
+) -> None:
+    with _emulator("--store", "shop=sk_1", "--store", "shop=sk_2", "--rate-limit", "0") as (
+        process,
+        base_url,
+    ):
+        assert _post(base_url, "shop", "sk_1") == 202
+        assert _post(base_url, "shop", "sk_2") == 202
+        assert _post(base_url, DEMO_STORE_ID, DEMO_API_KEY) == 401
+        process.send_signal(sig)
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err
+        assert DEMO_API_KEY not in out
+
+
+def test_without_a_store_the_demo_store_and_key_are_printed() -> None:
+    with _emulator() as (process, base_url):
+        assert process.stdout is not None
+        second = process.stdout.readline()
+        assert DEMO_STORE_ID in second
+        assert DEMO_API_KEY in second
+        assert _post(base_url, DEMO_STORE_ID, DEMO_API_KEY) == 202
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+        assert process.returncode == 0
+
+
+def test_a_file_database_is_kept(tmp_path: Path) -> None:
+    path = str(tmp_path / "events.db")
+    for _ in range(2):
+        with _emulator("--db", path, "--store", "shop=sk") as (process, base_url):
+            assert _post(base_url, "shop", "sk") == 202
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=10)
+    with _emulator("--db", path, "--store", "shop=sk") as (process, base_url):
+        root = base_url.removesuffix("/v2.2")
+        with urllib3.PoolManager() as http:
+            response = http.request(
+                "GET",
+                f"{root}/_emulator/stores/shop/events",
+                headers={"Authorization": "Bearer sk"},
+            )
+        assert len(orjson.loads(response.data)["events"]) == 2
+        process.send_signal(signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--store", "no-key"),
+        ("--store", "bad/id=k"),
+        ("--faults", "teapot=1"),
+        ("--faults", "503=2"),
+    ],
+)
+def test_bad_options_exit_2_with_a_message(options: tuple[str, ...]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "redo_kit.emulator", *options],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "redo-kit emulator:" in done.stderr
+
+
+def test_the_parser_has_the_documented_options_and_defaults() -> None:
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args([])
+    assert (args.host, args.port, args.db, args.store) == ("127.0.0.1", 0, None, [])
+    assert (args.rate_limit, args.faults, args.fault_delay, args.seed) == (100.0, None, 1.0, None)
+    args = parser.parse_args(
+        [
+            "--host", "::1", "--port", "8080", "--db", "x.db", "--store", "a=b", "--store", "c=d",
+            "--rate-limit", "0", "--faults", "503=0.1,lost-ack=0.05", "--fault-delay", "2.5",
+            "--seed", "7",
+        ]
+    )  # fmt: skip
+    assert args.store == ["a=b", "c=d"]
+    assert (args.rate_limit, args.fault_delay, args.seed) == (0.0, 2.5, 7)
