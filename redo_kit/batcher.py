@@ -25,8 +25,9 @@ Nothing is lost without a trace:
   line) that ``redo-kit import`` can replay: their ``uniqueId``s make a replay
   safe;
 - ``flush(timeout)`` and ``close(timeout)`` keep their deadlines and say what
-  was left; at interpreter exit every open batcher is closed with a bounded
-  deadline (``exit_timeout``);
+  was left; when the main thread ends (in a ``multiprocessing`` child too)
+  queued events are flushed, and at interpreter exit every open batcher is
+  closed, each step with a bounded deadline (``exit_timeout``);
 - after ``os.fork`` the child starts with an empty queue, its own sender
   threads and its own connections: it never sends the parent's events, and
   the parent's queue is untouched.
@@ -175,7 +176,9 @@ class Batcher:
     to, one wire event per line; default none.
     ``senders``: requests in flight at once; default 4. The store's pacing is
     shared, so more senders only hide network latency.
-    ``exit_timeout``: seconds the interpreter-exit flush may take; default 5.
+    ``exit_timeout``: seconds each exit step may wait; default 5. When the main
+    thread ends (also in a ``multiprocessing`` child) queued events are
+    flushed; at ``atexit`` the batcher is closed.
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
     passed to :func:`redo_kit.events.prepare_event` for every tracked event.
 
@@ -396,7 +399,7 @@ class Batcher:
         self._batch_ids += 1
         self._in_flight[self._batch_ids] = (items[0][1], len(items), taken)
         if self._blocked:
-            self._room.notify_all()
+            self._room.notify(len(items))
         if queue:
             self._wake.notify()  # another sender may take the rest
         return self._batch_ids, items
@@ -627,6 +630,11 @@ class Batcher:
             return
         self.close(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
 
+    def _flush_at_exit(self, deadline: float) -> None:
+        if self._closed:
+            return
+        self.flush(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
+
 
 def _retries_of(error: BaseException) -> int:
     result = getattr(error, "result", None)
@@ -652,12 +660,29 @@ def _child_client(client: RedoClient) -> RedoClient | None:
 _live: weakref.WeakSet[Batcher] = weakref.WeakSet()
 
 
+def _exit_deadline() -> float:
+    longest = max((b._exit_timeout for b in list(_live)), default=0.0)
+    return time.monotonic() + longest
+
+
+def _flush_all_at_thread_shutdown() -> None:
+    """Deliver what is queued when the main thread is done.
+
+    Runs from ``threading._shutdown()``: at interpreter exit (before non-daemon
+    threads are joined and before ``atexit``), and at the end of a
+    ``multiprocessing`` child, which then leaves by ``os._exit`` without
+    running ``atexit`` handlers. Batchers stay open for the threads still running.
+    """
+    deadline = _exit_deadline()
+    for batcher in list(_live):
+        with contextlib.suppress(Exception):
+            batcher._flush_at_exit(deadline)
+
+
 def _close_all_at_exit() -> None:
-    batchers = list(_live)
-    if not batchers:
-        return
-    deadline = time.monotonic() + max(b._exit_timeout for b in batchers)
-    for batcher in batchers:
+    """Close every open batcher at interpreter exit, sharing one bounded deadline."""
+    deadline = _exit_deadline()
+    for batcher in list(_live):
         with contextlib.suppress(Exception):
             batcher._close_at_exit(deadline)
 
@@ -668,5 +693,12 @@ def _after_fork_in_child() -> None:
 
 
 atexit.register(_close_all_at_exit)
+# threading._register_atexit is private, but it is the only hook a
+# multiprocessing child runs on its way out (concurrent.futures relies on it
+# for the same reason). Without it, such a child would lose its queue silently.
+_register_thread_shutdown = getattr(threading, "_register_atexit", None)
+if callable(_register_thread_shutdown):
+    with contextlib.suppress(RuntimeError):  # first imported while the interpreter exits
+        _register_thread_shutdown(_flush_all_at_thread_shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -115,6 +116,29 @@ def test_a_child_process_that_exits_without_close_delivers_all_500(
     stored = stored_ids(emu)
     assert len(tracked) == 500
     assert sorted(stored) == sorted(tracked)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_multiprocessing_child_that_returns_without_close_delivers_its_events(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # A multiprocessing child leaves by os._exit: atexit handlers never run there.
+    emu = emulator_factory(rate_limit=None)
+    with client_for(emu) as client, Batcher(client, flush_interval=60) as batcher:
+
+        def work() -> None:
+            for n in range(200):
+                batcher.track(event(n), unique_id=f"worker-{n}")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            process = multiprocessing.get_context("fork").Process(target=work)
+            process.start()
+        process.join(30)
+        assert process.exitcode == 0
+        process.close()
+        assert sorted(stored_ids(emu)) == sorted(f"worker-{n}" for n in range(200))
+        assert batcher.stats.queued == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
