@@ -196,10 +196,11 @@ class BulkResult:
 
     ``unique_ids``: accepted events, in the order their requests were sent;
     ``rejections``: events refused locally and never sent; ``duplicates``:
-    events skipped for a repeated ``uniqueId``; ``failed``: ``uniqueId``s of
-    requests that failed for good (set only on the error a failed run raises,
-    as ``error.result``); ``requests``, ``retries``, ``rate_limited``: HTTP
-    attempts, attempts after the first, 429 answers.
+    events skipped for a repeated ``uniqueId``; ``failed``: ``uniqueId``s read
+    but not delivered, those of the request that failed for good included
+    (non-empty only on the error a failed run raises, as ``error.result``);
+    ``requests``, ``retries``, ``rate_limited``: HTTP attempts, attempts after
+    the first, 429 answers.
     """
 
     unique_ids: tuple[str, ...] = ()
@@ -504,19 +505,21 @@ class RedoClient:
         at a time; an event too large to share a request goes alone through
         the single-event endpoint.
 
-        When a request fails for good, no new request starts, those in flight
-        finish, and the typed error is raised with ``error.result``: a
-        :class:`BulkResult` of what was delivered, whose ``failed`` lists the
-        ``uniqueId``s not delivered. Events not yet read from ``events`` stay
-        in the iterator.
+        When a request fails for good, no new request starts and no more input
+        is read; requests in flight finish, and the typed error is raised with
+        ``error.result``: a :class:`BulkResult` of what was delivered, whose
+        ``failed`` lists every ``uniqueId`` read but not delivered. Events not
+        yet read from ``events`` stay in the iterator.
         """
         rejections: list[Rejection] = []
         duplicates: list[Duplicate] = []
         seen: dict[str, int] = {}
         tally = _Tally()
+        # Events read from the input but not yet handed out in a request: on a
+        # failure they are reported as not delivered, never forgotten.
+        building: list[PreparedEvent] = []
 
         def chunks() -> Iterator[tuple[str, list[PreparedEvent], bytes]]:
-            batch: list[PreparedEvent] = []
             size = _ENVELOPE_BYTES
             for index, event in enumerate(events):
                 try:
@@ -536,16 +539,23 @@ class RedoClient:
                 if len(prepared.body) + _ENVELOPE_BYTES > MAX_REQUEST_BYTES:
                     yield _SINGLE, [prepared], prepared.body
                     continue
-                grown = size + len(prepared.body) + (1 if batch else 0)
-                if batch and (len(batch) == MAX_BULK_EVENTS or grown > MAX_REQUEST_BYTES):
-                    yield _BULK, batch, _bulk_body(batch)
-                    batch, grown = [], _ENVELOPE_BYTES + len(prepared.body)
-                batch.append(prepared)
+                grown = size + len(prepared.body) + (1 if building else 0)
+                if building and (len(building) == MAX_BULK_EVENTS or grown > MAX_REQUEST_BYTES):
+                    full = building[:]
+                    building[:] = [prepared]
+                    size = _ENVELOPE_BYTES + len(prepared.body)
+                    yield _BULK, full, _bulk_body(full)
+                    continue
+                building.append(prepared)
                 size = grown
-            if batch:
-                yield _BULK, batch, _bulk_body(batch)
+            if building:
+                last = building[:]
+                building.clear()
+                yield _BULK, last, _bulk_body(last)
 
         delivered, failed, error = self._deliver(chunks(), tally)
+        if error is not None:
+            failed.extend(p.unique_id for p in building)
 
         result = BulkResult(
             unique_ids=tuple(delivered),
@@ -598,16 +608,20 @@ class RedoClient:
             max_workers=self._config.concurrency, thread_name_prefix="redo-kit-bulk"
         ) as pool:
             try:
-                for endpoint, batch, body in chunks:
+                while True:
+                    # Wait for room before reading more input, so that nothing is
+                    # read after a failure is known.
                     while len(in_flight) >= self._config.concurrency:
                         self._settle(in_flight, record, block=True)
-                    if error is not None:
-                        break
-                    future = pool.submit(self._post, endpoint, body, tally, events=len(batch))
-                    in_flight[future] = batch
                     self._settle(in_flight, record, block=False)
                     if error is not None:
                         break
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    endpoint, batch, body = chunk
+                    future = pool.submit(self._post, endpoint, body, tally, events=len(batch))
+                    in_flight[future] = batch
             finally:
                 while in_flight:
                     self._settle(in_flight, record, block=True)
