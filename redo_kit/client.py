@@ -194,7 +194,7 @@ class SendResult:
 class BulkResult:
     """What a ``send_bulk`` run did.
 
-    ``unique_ids``: accepted events, in the order their requests were sent;
+    ``unique_ids``: accepted events, in the order their requests succeeded;
     ``rejections``: events refused locally and never sent; ``duplicates``:
     events skipped for a repeated ``uniqueId``; ``failed``: ``uniqueId``s read
     but not delivered, those of the request that failed for good included
