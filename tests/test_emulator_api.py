@@ -15,6 +15,7 @@ import orjson
 import pytest
 import urllib3
 
+from redo_kit._spec import document
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID, ApiKey, Emulator
 from redo_kit.errors import ConfigurationError
 
@@ -814,3 +815,62 @@ def test_extra_may_nest_up_to_100_levels_in_all(api: Api) -> None:
     assert rejected["problems"][0]["rule"] == "depth"
     assert rejected["problems"][0]["path"] == "$.events[0]"
     assert len(api.inspect("events")) == 2
+
+
+def test_an_oversized_body_with_expect_100_continue_gets_413_without_sending_it(
+    emu: Emulator,
+) -> None:
+    with socket.create_connection((emu.host, emu.port), timeout=5) as sock:
+        sock.sendall(
+            f"POST /v2.2/stores/{STORE}/events HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {KEY}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {10 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n".encode()
+        )
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in answer
+
+
+# -- the guide's own examples --------------------------------------------------
+
+
+def _examples(path: str) -> list[Any]:
+    operation = document()["paths"][path]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    return [example["value"] for example in examples.values()]
+
+
+def test_every_example_of_the_spec_is_accepted_and_stored_by_the_rules(api: Api) -> None:
+    singles = _examples("/stores/{storeId}/events")
+    bulks = _examples("/stores/{storeId}/events/bulk")
+    for example in singles:
+        accepted(api.event(example))
+    for example in bulks:
+        accepted(api.bulk(example))
+    events = api.inspect("events")
+    # Every example is stored once, except the uniqueIds seen before.
+    assert len(events) == len(singles) + sum(len(b["events"]) for b in bulks)
+    assert api.inspect("rejected") == []
+    by_unique_id = {e["uniqueId"]: e for e in events}
+    shape = by_unique_id["milestone-test-001"]
+    assert shape["propertyTypes"]["Enrolled At"] == "date"
+    assert shape["value"] == 299.99
+    customers = api.inspect("customers")
+    # The examples name stewart@example.com and an unknown customer id: one customer.
+    assert [c["email"] for c in customers] == ["stewart@example.com"]
+    [stewart] = customers
+    assert stewart["firstName"] == "Stewart"
+    assert stewart["phoneNumber"] == "+11234567890"
+    assert stewart["location"]["city"] == "Seattle"
+    assert stewart["customFieldTypes"] == {
+        "Age at Signup": "number",
+        "Birthday": "date",
+        "Loyalty Tier": "string",
+        "Accepts Marketing": "boolean",
+    }
+    # Replaying every example stores nothing new where a uniqueId is set.
+    with_ids = sum(1 for example in singles if "uniqueId" in example)
+    assert with_ids > 0
+    for example in singles:
+        accepted(api.event(example))
+    assert len(api.inspect("events")) == len(events) + len(singles) - with_ids
