@@ -231,11 +231,19 @@ class EventStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                # Property rows of the whole request go in with one statement.
+                properties: list[tuple[int, str, str, str, Any]] = []
                 for event in events:
-                    if self._insert_event(db, store_id, event, received_at):
+                    if self._insert_event(db, store_id, event, received_at, properties):
                         stored += 1
                     else:
                         deduplicated += 1
+                if properties:
+                    db.executemany(
+                        "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        properties,
+                    )
                 rows = [
                     (
                         store_id,
@@ -260,8 +268,14 @@ class EventStore:
         return Outcome(stored=stored, deduplicated=deduplicated, rejected=dropped)
 
     def _insert_event(
-        self, db: sqlite3.Connection, store_id: str, event: Mapping[str, Any], received_at: str
+        self,
+        db: sqlite3.Connection,
+        store_id: str,
+        event: Mapping[str, Any],
+        received_at: str,
+        properties: list[tuple[int, str, str, str, Any]],
     ) -> bool:
+        """Store one event, its property rows appended to ``properties``; False for a duplicate."""
         unique_id = event.get("uniqueId")
         if (
             unique_id is not None
@@ -272,7 +286,7 @@ class EventStore:
             return False
         customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
         data: dict[str, Any] = {}
-        properties: list[tuple[str, str, Any]] = []
+        typed: list[tuple[str, str, Any]] = []
         for key, value in (event.get("data") or {}).items():
             if key == EXTRA:
                 data[key] = value
@@ -282,7 +296,7 @@ class EventStore:
             data[key] = value
             kind = detect_type(value)
             if kind is not None:
-                properties.append((key, kind, _index_value(kind, value)))
+                typed.append((key, kind, _index_value(kind, value)))
         value = event.get("value")
         if isinstance(value, int) and value not in _INT64:
             value = float(value)
@@ -303,13 +317,9 @@ class EventStore:
                 _json(data),
             ),
         )
-        if properties:
-            seq = cursor.lastrowid
-            db.executemany(
-                "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(seq, store_id, key, kind, stored) for key, kind, stored in properties],
-            )
+        seq = cursor.lastrowid
+        if seq is not None:
+            properties.extend((seq, store_id, key, kind, stored) for key, kind, stored in typed)
         return True
 
     def _resolve_customer(
