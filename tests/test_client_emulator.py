@@ -17,6 +17,7 @@ from redo_kit.client import RedoClient
 from redo_kit.emulator import Emulator
 from redo_kit.errors import AuthenticationError, NotFoundError, RateLimitError
 from redo_kit.retry import NO_RETRY, RetryPolicy
+from redo_kit.testing.plugin import EmulatorFactory
 from redo_kit.testing.strategies import INVALID_CASES, invalid_events, valid_events
 
 FAULTS = "503=0.1,429=0.05,reset=0.05,lost-ack=0.05"
@@ -62,13 +63,13 @@ def inspect_events(emu: Emulator, store_id: str, api_key: str) -> list[dict[str,
 
 
 @pytest.mark.slow
-def test_10000_events_through_send_bulk_with_faults_are_stored_exactly_once() -> None:
-    with (
-        Emulator(faults=FAULTS, seed=5) as emu,
-        RedoClient(
-            store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, retry=FAST_RETRY
-        ) as client,
-    ):
+def test_10000_events_through_send_bulk_with_faults_are_stored_exactly_once(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(faults=FAULTS, seed=5)
+    with RedoClient(
+        store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, retry=FAST_RETRY
+    ) as client:
         result = client.send_bulk(page_view(n) for n in range(10_000))
         stored = [e["uniqueId"] for e in inspect_events(emu, emu.store_id, emu.api_key)]
         stats = emu.stats()
@@ -87,13 +88,13 @@ def test_10000_events_through_send_bulk_with_faults_are_stored_exactly_once() ->
 
 
 @pytest.mark.slow
-def test_500_events_through_send_with_faults_are_stored_exactly_once() -> None:
-    with (
-        Emulator(faults=FAULTS, seed=11) as emu,
-        RedoClient(
-            store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, retry=FAST_RETRY
-        ) as client,
-    ):
+def test_500_events_through_send_with_faults_are_stored_exactly_once(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(faults=FAULTS, seed=11)
+    with RedoClient(
+        store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, retry=FAST_RETRY
+    ) as client:
         # One client shared by eight threads, as in a web server.
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(client.send, (page_view(n) for n in range(500))))
@@ -107,11 +108,9 @@ def test_500_events_through_send_with_faults_are_stored_exactly_once() -> None:
     assert sum(r.retries for r in results) > 0
 
 
-def test_a_paced_client_sees_no_429_in_steady_state() -> None:
-    with (
-        Emulator(seed=1) as emu,
-        RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url) as client,
-    ):
+def test_a_paced_client_sees_no_429_in_steady_state(emulator_factory: EmulatorFactory) -> None:
+    emu = emulator_factory()  # Redo's limit: 100 requests/s per store and endpoint
+    with RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url) as client:
         # 150 requests: past the server's one-second allowance, into its steady state.
         result = client.send_bulk(page_view(n) for n in range(15_000))
         assert result.rate_limited == 0
@@ -138,22 +137,29 @@ def test_without_pacing_traffic_over_the_limit_is_refused_with_429() -> None:
         assert caught.value.result.accepted < 100_000
 
 
-def test_refusals_come_back_as_typed_errors_without_retries() -> None:
-    with Emulator() as emu:
-        with (
-            RedoClient(store_id=emu.store_id, api_key="wrong_key", base_url=emu.base_url) as client,
-            pytest.raises(AuthenticationError) as caught,
-        ):
-            client.send(page_view(1))
-        assert caught.value.status == 401
-        assert caught.value.result.requests == 1
-        assert "REDO_API_KEY" in str(caught.value)
-        with (
-            RedoClient(store_id="no-such-store", api_key=emu.api_key, base_url=emu.base_url) as c,
-            pytest.raises((NotFoundError, AuthenticationError)),
-        ):
-            c.send(page_view(2))
-        assert emu.events() == []
+def test_refusals_come_back_as_typed_errors_without_retries(emulator: Emulator) -> None:
+    with (
+        RedoClient(
+            store_id=emulator.store_id, api_key="wrong_key", base_url=emulator.base_url
+        ) as client,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        client.send(page_view(1))
+    assert caught.value.status == 401
+    assert caught.value.result.requests == 1
+    assert "REDO_API_KEY" in str(caught.value)
+    with (
+        RedoClient(
+            store_id="no-such-store", api_key=emulator.api_key, base_url=emulator.base_url
+        ) as other,
+        pytest.raises((NotFoundError, AuthenticationError)),
+    ):
+        other.send(page_view(2))
+    assert emulator.events() == []
+    assert (
+        emulator.stats()["requests"] == {"401": 1, "404": 1}
+        or sum(emulator.stats()["requests"].values()) == 2
+    )
 
 
 # The API lets unknown top-level keys through (the client refuses them unless
