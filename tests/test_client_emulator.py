@@ -156,10 +156,8 @@ def test_refusals_come_back_as_typed_errors_without_retries(emulator: Emulator) 
     ):
         other.send(page_view(2))
     assert emulator.events() == []
-    assert (
-        emulator.stats()["requests"] == {"401": 1, "404": 1}
-        or sum(emulator.stats()["requests"].values()) == 2
-    )
+    # Two requests in all: neither refusal was retried.
+    assert sum(emulator.stats()["requests"].values()) == 2
 
 
 # The API lets unknown top-level keys through (the client refuses them unless
