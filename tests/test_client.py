@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -565,3 +566,15 @@ def test_batcher_sends_through_this_client() -> None:
         batcher.track(event(1))
         batcher.track(event(2))
     assert sorted(uid for r in mock.requests for uid in bulk_ids(r)) == ["order-1", "order-2"]
+
+
+def test_retry_after_as_an_http_date_is_honoured(caplog: pytest.LogCaptureFixture) -> None:
+    from email.utils import formatdate
+
+    when = formatdate(time.time() + 3, usegmt=True)
+    mock = MockTransport(responses=[Response(503, {"Retry-After": when}), 202])
+    with caplog.at_level(logging.INFO, logger="redo_kit"):
+        client(mock).send(event(1))
+    (line,) = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    waited = float(line.split("retrying in ")[1].split(" s")[0])
+    assert 1.5 <= waited <= 3.0
