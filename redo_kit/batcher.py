@@ -236,6 +236,7 @@ class Batcher:
             "move_nested_to_extra": move_nested_to_extra,
         }
         self._owned_client: RedoClient | None = None
+        self._forked = False
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
@@ -249,6 +250,7 @@ class Batcher:
         self._settled = threading.Condition(self._lock)  # flush waits for deliveries
         self._close_lock = threading.Lock()
         self._dead_letter_lock = threading.Lock()
+        self._client_lock = threading.Lock()
         self._queue: deque[_Item] = deque()
         self._queue_bytes = 0
         self._seq = 0
@@ -280,8 +282,12 @@ class Batcher:
         an event (reported to ``on_drop``) and the ``uniqueId`` is still
         returned.
         """
-        if isinstance(event, PreparedEvent) and unique_id is None:
+        if isinstance(event, PreparedEvent):
             prepared = event
+            if unique_id is not None and unique_id != event.unique_id:
+                prepared = prepare_event(
+                    event.payload, unique_id=unique_id, **self._prepare_options
+                )
         else:
             prepared = prepare_event(event, unique_id=unique_id, **self._prepare_options)
         size = len(prepared.body)
@@ -435,7 +441,12 @@ class Batcher:
         return client.send_chunk(events).retries
 
     def _sending_client(self) -> RedoClient:
-        return self._owned_client if self._owned_client is not None else self._client
+        if not self._forked:
+            return self._client
+        with self._client_lock:
+            if self._owned_client is None:
+                self._owned_client = _child_client(self._client)
+            return self._owned_client
 
     # -- reporting -----------------------------------------------------------
 
@@ -575,8 +586,13 @@ class Batcher:
                     result.in_flight,
                     result.elapsed,
                 )
-            if not result.in_flight and self._owned_client is not None:
-                self._owned_client.close()
+            owned = self._owned_client
+            if not result.in_flight and owned is not None and owned is not self._client:
+                # The child's copy of the client does not own the pool made for it.
+                owned.close()
+                close_pool = getattr(owned.transport, "close", None)
+                if callable(close_pool):
+                    close_pool()
             self._closed = True
             self._close_result = result
             _live.discard(self)
@@ -620,10 +636,11 @@ class Batcher:
     def _after_fork_in_child(self) -> None:
         """Forget the parent's queue and threads; use connections of the child's own."""
         self._fresh_state()
-        if self._closed:
-            self._stopping = True
-            return
-        self._owned_client = _child_client(self._client)
+        self._stopping = self._closed
+        # The child's own connections are opened on its first request, not here:
+        # the fewer things an at-fork hook does, the fewer can go wrong in it.
+        self._forked = True
+        self._owned_client = None
 
     def _close_at_exit(self, deadline: float) -> None:
         if self._closed:
@@ -642,17 +659,17 @@ def _retries_of(error: BaseException) -> int:
     return retries if isinstance(retries, int) else 0
 
 
-def _child_client(client: RedoClient) -> RedoClient | None:
+def _child_client(client: RedoClient) -> RedoClient:
     """A client for a forked child that shares none of the parent's pooled sockets.
 
     A keep-alive connection inherited from the parent is the same socket in
     both processes: answers would be read by the wrong one. Only the default
-    urllib3 transport pools connections; a given transport is kept.
+    urllib3 transport pools connections; another transport is kept as it is.
     """
     from redo_kit.transport import Urllib3Transport
 
     if type(client.transport) is not Urllib3Transport:
-        return None
+        return client
     verify = getattr(getattr(client, "_config", None), "verify", True)
     return client.with_options(transport=Urllib3Transport(verify=verify))
 
