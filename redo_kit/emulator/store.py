@@ -73,7 +73,7 @@ CREATE INDEX IF NOT EXISTS customer_properties_by_value
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     store_id TEXT NOT NULL,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     event_name TEXT NOT NULL,
     customer_id TEXT NOT NULL,
     event_timestamp TEXT NOT NULL,
@@ -87,16 +87,16 @@ CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_unique_id
     ON events (store_id, unique_id) WHERE unique_id IS NOT NULL;
 
+-- The typed property index: one row per segmentable value, ordered for
+-- "key K of type T in a range" queries; the table is the index.
 CREATE TABLE IF NOT EXISTS event_properties (
-    event_seq INTEGER NOT NULL,
     store_id TEXT NOT NULL,
     key TEXT NOT NULL,
     type TEXT NOT NULL,
-    value,
-    PRIMARY KEY (event_seq, key)
-);
-CREATE INDEX IF NOT EXISTS event_properties_by_value
-    ON event_properties (store_id, key, type, value);
+    value NOT NULL,
+    event_seq INTEGER NOT NULL,
+    PRIMARY KEY (store_id, key, type, value, event_seq)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY,
@@ -163,15 +163,29 @@ def _json(value: Any) -> str:
 def _index_value(kind: str, value: Any) -> Any:
     """``value`` as the property index holds it: dates as epoch seconds, booleans as 0/1."""
     if kind == "date":
-        try:
-            return parse_datetime(value).timestamp()
-        except (ValueError, OverflowError):
-            return value
+        return _epoch_seconds(value)
     if kind == "boolean":
         return int(value)
     if isinstance(value, int) and value not in _INT64:
         return float(value)
     return value
+
+
+def _epoch_seconds(text: str) -> float | str:
+    """An RFC 3339 date-time as seconds since 1970 (the text itself if out of range)."""
+    try:
+        # The C parser reads the common forms (Python 3.11+); the rest, leap
+        # seconds and lower-case 't'/'z' among them, go to the full reader.
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            return text
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError):
+        return text
 
 
 def _custom_field_type(value: Any) -> str:
@@ -217,7 +231,7 @@ class EventStore:
     def ingest(
         self,
         store_id: str,
-        events: Iterable[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]],
         rejected: Iterable[Rejection] = (),
     ) -> Outcome:
         """Store valid ``events`` in order and record ``rejected`` items, in one transaction.
@@ -226,24 +240,11 @@ class EventStore:
         were stored and how many were duplicates of a stored ``uniqueId``.
         """
         received_at = now_rfc3339()
-        stored = deduplicated = dropped = 0
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                # Property rows of the whole request go in with one statement.
-                properties: list[tuple[int, str, str, str, Any]] = []
-                for event in events:
-                    if self._insert_event(db, store_id, event, received_at, properties):
-                        stored += 1
-                    else:
-                        deduplicated += 1
-                if properties:
-                    db.executemany(
-                        "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        properties,
-                    )
+                stored, deduplicated = self._insert_events(db, store_id, events, received_at)
                 rows = [
                     (
                         store_id,
@@ -260,67 +261,90 @@ class EventStore:
                         "VALUES (?, ?, ?, ?, ?)",
                         rows,
                     )
-                    dropped = len(rows)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return Outcome(stored=stored, deduplicated=deduplicated, rejected=dropped)
+        return Outcome(stored=stored, deduplicated=deduplicated, rejected=len(rows))
 
-    def _insert_event(
+    def _insert_events(
         self,
         db: sqlite3.Connection,
         store_id: str,
-        event: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
         received_at: str,
-        properties: list[tuple[int, str, str, str, Any]],
-    ) -> bool:
-        """Store one event, its property rows appended to ``properties``; False for a duplicate."""
-        unique_id = event.get("uniqueId")
-        if (
-            unique_id is not None
-            and db.execute(
-                "SELECT 1 FROM events WHERE store_id = ? AND unique_id = ?", (store_id, unique_id)
-            ).fetchone()
-        ):
-            return False
-        customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
-        data: dict[str, Any] = {}
-        typed: list[tuple[str, str, Any]] = []
-        for key, value in (event.get("data") or {}).items():
-            if key == EXTRA:
+    ) -> tuple[int, int]:
+        """Write ``events`` inside the open transaction: ``(stored, deduplicated)``."""
+        # One query finds which uniqueIds the store already holds; the set then
+        # also catches repeats within the request (first occurrence wins).
+        unique_ids = [e["uniqueId"] for e in events if e.get("uniqueId") is not None]
+        seen: set[str] = set()
+        if unique_ids:
+            marks = ", ".join("?" * len(unique_ids))
+            seen = {
+                row[0]
+                for row in db.execute(
+                    "SELECT unique_id FROM events WHERE store_id = ? "  # noqa: S608 - placeholders only
+                    f"AND unique_id IN ({marks})",
+                    (store_id, *unique_ids),
+                )
+            }
+        # The writer holds the lock, so it can number the rows itself and insert
+        # events and their property rows with one statement each.
+        (last,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+        event_rows: list[tuple[Any, ...]] = []
+        property_rows: list[tuple[int, str, str, str, Any]] = []
+        deduplicated = 0
+        for event in events:
+            unique_id = event.get("uniqueId")
+            if unique_id is not None:
+                if unique_id in seen:
+                    deduplicated += 1
+                    continue
+                seen.add(unique_id)
+            customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
+            last += 1
+            data: dict[str, Any] = {}
+            for key, value in (event.get("data") or {}).items():
+                if key == EXTRA:
+                    data[key] = value
+                    continue
+                if is_ignored(value):
+                    continue
                 data[key] = value
-                continue
-            if is_ignored(value):
-                continue
-            data[key] = value
-            kind = detect_type(value)
-            if kind is not None:
-                typed.append((key, kind, _index_value(kind, value)))
-        value = event.get("value")
-        if isinstance(value, int) and value not in _INT64:
-            value = float(value)
-        cursor = db.execute(
-            "INSERT INTO events (store_id, id, event_name, customer_id, event_timestamp, "
+                kind = detect_type(value)
+                if kind is not None:
+                    property_rows.append((last, store_id, key, kind, _index_value(kind, value)))
+            value = event.get("value")
+            if isinstance(value, int) and value not in _INT64:
+                value = float(value)
+            event_rows.append(
+                (
+                    last,
+                    store_id,
+                    self._ids.next(),
+                    event["eventName"],
+                    customer_id,
+                    event.get("eventTimestamp") or received_at,
+                    received_at,
+                    value,
+                    event.get("valueCurrency"),
+                    unique_id,
+                    _json(data),
+                )
+            )
+        db.executemany(
+            "INSERT INTO events (seq, store_id, id, event_name, customer_id, event_timestamp, "
             "received_at, value, value_currency, unique_id, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                store_id,
-                self._ids.next(),
-                event["eventName"],
-                customer_id,
-                event.get("eventTimestamp") or received_at,
-                received_at,
-                value,
-                event.get("valueCurrency"),
-                unique_id,
-                _json(data),
-            ),
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            event_rows,
         )
-        seq = cursor.lastrowid
-        if seq is not None:
-            properties.extend((seq, store_id, key, kind, stored) for key, kind, stored in typed)
-        return True
+        db.executemany(
+            "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
+            "VALUES (?, ?, ?, ?, ?)",
+            property_rows,
+        )
+        return len(event_rows), deduplicated
 
     def _resolve_customer(
         self, db: sqlite3.Connection, store_id: str, sent: Mapping[str, Any], now: str
