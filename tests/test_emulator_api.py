@@ -7,6 +7,7 @@ import http.client
 import re
 import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -874,3 +875,67 @@ def test_every_example_of_the_spec_is_accepted_and_stored_by_the_rules(api: Api)
     for example in singles:
         accepted(api.event(example))
     assert len(api.inspect("events")) == len(events) + len(singles) - with_ids
+
+
+def test_the_pytest_fixture_gives_a_running_emulator_without_rate_limit(
+    emulator: Emulator,
+) -> None:
+    client = Api(emulator)
+    try:
+        statuses = {
+            client.event(order(), store=DEMO_STORE_ID, key=DEMO_API_KEY).status for _ in range(150)
+        }
+    finally:
+        client.close()
+    assert statuses == {202}
+    assert len(emulator.events()) == 150
+
+
+def test_it_listens_on_ipv6_loopback_too() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        emu = Emulator(host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        assert emu.base_url == f"http://[::1]:{emu.port}/v2.2"
+        client = Api(emu)
+        try:
+            accepted(client.event(order(), store=DEMO_STORE_ID, key=DEMO_API_KEY))
+        finally:
+            client.close()
+    finally:
+        emu.close()
+
+
+def test_concurrent_retries_store_each_unique_id_once(emu: Emulator) -> None:
+    bodies = [
+        orjson.dumps(
+            {"events": [order(f"c{n % 7}@example.com", uniqueId=f"r{r}-{n}") for n in range(50)]}
+        )
+        for r in range(6)
+    ]
+    failures: list[int] = []
+
+    def send() -> None:
+        client = Api(emu)
+        try:
+            for body in bodies:
+                response = client.post(f"/stores/{STORE}/events/bulk", body)
+                if response.status != 202:
+                    failures.append(response.status)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    events = emu.events(STORE)
+    assert len(events) == 300
+    assert len({e["uniqueId"] for e in events}) == 300
+    assert len(emu.customers(STORE)) == 7
+    assert emu.stats()["deduplicated"] == 900

@@ -87,6 +87,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.app = app
         self._open: dict[socket.socket, threading.Thread] = {}
         self._open_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
