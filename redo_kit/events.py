@@ -86,8 +86,16 @@ def prepare_event(
     """
     problems: list[Problem] = []
     wire = _wire(payload, problems)
+    # The wire converter has already written a model's values as JSON.
+    json_ready = not isinstance(payload, Mapping)
     return _prepare(
-        wire, problems, allow_unknown_keys, default_region, unique_id, move_nested_to_extra
+        wire,
+        problems,
+        allow_unknown_keys,
+        default_region,
+        unique_id,
+        move_nested_to_extra,
+        json_ready=json_ready,
     )
 
 
@@ -237,9 +245,12 @@ def _prepare(
     default_region: str | None,
     unique_id: str | None,
     move_nested_to_extra: bool,
+    *,
+    json_ready: bool = False,
 ) -> PreparedEvent:
     warnings: list[Problem] = []
-    _convert_scalars(wire, problems)
+    if not json_ready:
+        _convert_scalars(wire, problems)
 
     customer = wire.get("customer")
     if type(customer) is not dict and attrs.has(type(customer)):
@@ -249,13 +260,14 @@ def _prepare(
         if found:
             problems.extend(found)
         fields = customer.get("customFields")
-        if type(fields) is dict and not _scalars_only(fields):
+        if not json_ready and type(fields) is dict and not _scalars_only(fields):
             customer["customFields"] = _converted(fields, "$.customer.customFields", problems)
         wire["customer"] = customer
 
     data = wire.get("data")
     if type(data) is dict or isinstance(data, Mapping):
-        cleaned, dropped, found = _clean(data, move_nested_to_extra, _to_json, "$.data")
+        convert = None if json_ready else _to_json
+        cleaned, dropped, found = _clean(data, move_nested_to_extra, convert, "$.data")
         wire["data"] = cleaned
         if found:
             problems.extend(found)
@@ -286,7 +298,7 @@ def _prepare(
         elif chosen is not None:
             wire["uniqueId"] = chosen
 
-    found, body = _check(wire, allow_unknown_keys, "$")
+    found, body = _check(wire, allow_unknown_keys, "$", data_cleaned=True)
     if found:
         # A value already reported while converting or normalizing is not reported twice.
         located = {p.path for p in problems}

@@ -186,8 +186,14 @@ def validate_bulk(
     return envelope, per_event
 
 
-def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Problem], bytes | None]:
-    """The problems with one event, and its serialized body when it could be written."""
+def _check(
+    payload: Any, allow_unknown_keys: bool, root: str, *, data_cleaned: bool = False
+) -> tuple[list[Problem], bytes | None]:
+    """The problems with one event, and its serialized body when it could be written.
+
+    ``data_cleaned`` says the caller already removed the ignored values, so
+    the fast path need not look for them.
+    """
     if type(payload) is dict:
         # The fast path, for an event with nothing to report: one compiled
         # check, one serialization, a few set and membership tests.
@@ -203,12 +209,13 @@ def _check(payload: Any, allow_unknown_keys: bool, root: str) -> tuple[list[Prob
             # orjson writes NaN and infinities as null, so no "null" means none of them.
             if b"null" not in body and len(body) <= MAX_STRING_BYTES:
                 data = payload.get("data")
-                if type(data) is not dict:
+                if data_cleaned or type(data) is not dict:
                     return [], body
                 values = data.values()
-                # `0 in values` also matches False: the slow path sorts it out.
-                if not (None in values or "" in values or 0 in values):
-                    return [], body
+                # `0 in values` also matches False, which _ignored_values tells apart.
+                if None in values or "" in values or 0 in values:
+                    return list(_ignored_values(data, root)), body
+                return [], body
     return _check_fully(payload, allow_unknown_keys, root)
 
 
@@ -332,9 +339,12 @@ def _unknown_top_level(payload: dict[Any, Any], allowed: bool, root: str) -> Ite
 
 def _ignored_values(data: dict[Any, Any], root: str) -> Iterator[Problem]:
     for key, value in data.items():
-        if value is None or value == "" or (value == 0 and type(value) in (int, float)):
-            if key == "$extra":
-                continue
+        cls = type(value)
+        if (
+            value is None
+            or (cls is str and not value)
+            or ((cls is int or cls is float) and not value)
+        ) and key != "$extra":
             yield Problem(
                 path=wire_path(["data", str(key)], root),
                 rule="ignored-value",
