@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import redo_kit
 
 
@@ -19,12 +21,8 @@ def test_all_names_every_export_and_each_resolves() -> None:
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="DoesNotExist"):
         redo_kit.DoesNotExist  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "DoesNotExist" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
 
 
 def test_import_is_lazy() -> None:
