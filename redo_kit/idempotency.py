@@ -79,6 +79,10 @@ def content_unique_id(event: Any) -> str:
     its data and writing datetimes as RFC 3339 ``Z``, without ``uniqueId``
     itself. So it is the same in every process and for any key order, and it
     changes when anything that is sent changes.
+
+    ``prepare_event(event, unique_id="content")`` hashes the event after it
+    has normalized the customer's identifiers, so its id equals
+    ``content_unique_id(prepared.payload)``.
     """
     return CONTENT_PREFIX + _content_digest(_canonical(event))
 

@@ -106,7 +106,13 @@ def detect_type(value: object) -> PropertyType | None:
 
 
 def is_date(value: str) -> bool:
-    """Whether ``value`` is, as a whole, an RFC 3339 date-time (the spec's date rule)."""
+    """Whether ``value`` is, as a whole, an RFC 3339 date-time (the spec's date rule).
+
+    Decided by the same compiled ``format: date-time`` check that validates
+    ``eventTimestamp``, so a string is a date here exactly when it would be a
+    valid timestamp. That check is laxer than RFC 3339 about the year digits
+    (it takes ``+024-01-01T00:00:00Z``); the spec is where to tighten it.
+    """
     return _date_time_shape(value) and bool(_date_time_validator().is_valid(value))
 
 
