@@ -15,6 +15,9 @@ does not share this process's GIL; ``--in-process`` runs it in a thread):
   them; the clock stops when the last one is stored. Ceiling: 100 bulk
   requests/s x 100 events = 10,000 events/s. Target >= 9,500 events/s,
   nothing lost or duplicated.
+- ``send_bulk (ref.)``: the same number of events, prepared beforehand and
+  sent by one ``send_bulk`` call: the client's own bulk path, for reference
+  (no tracking threads, no queue).
 - ``send() per event``: the same traffic, 8 threads each calling
   ``RedoClient.send`` per event, for ``--send-seconds`` (default 10); its
   events/s gives the time 100,000 events would take and the speed-up.
@@ -49,7 +52,12 @@ from redo_kit.events import prepare_event
 
 BULK_CEILING = 10_000.0
 THREADS = 8
-STORES = {"latency-store": "latency_key", "batch-store": "batch_key", "send-store": "send_key"}
+STORES = {
+    "latency-store": "latency_key",
+    "batch-store": "batch_key",
+    "bulk-store": "bulk_key",
+    "send-store": "send_key",
+}
 
 
 def event(kind: str, n: int) -> dict[str, Any]:
@@ -194,6 +202,16 @@ def bench_batcher(base_url: str, count: int) -> dict[str, Any]:
     }
 
 
+def bench_send_bulk(base_url: str, count: int) -> dict[str, Any]:
+    """The reference: the same events, built beforehand, through one send_bulk call."""
+    prepared = [prepare_event(event("bulk", n)) for n in range(count)]
+    with client(base_url, "bulk-store") as sender:
+        started = time.perf_counter()
+        result = sender.send_bulk(prepared)
+        elapsed = time.perf_counter() - started
+    return {"ids": [p.unique_id for p in prepared], "seconds": elapsed, "result": result}
+
+
 def bench_send(base_url: str, seconds: float) -> dict[str, Any]:
     sent: list[list[str]] = [[] for _ in range(THREADS)]
     stop = threading.Event()
@@ -267,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         batch_rate = len(set(stored)) / batch["seconds"]
         stats = batch["stats"]
 
+        bulk = bench_send_bulk(base_url, args.events)
+        bulk_stored = stored_ids(root, "bulk-store")
+        bulk_lost, bulk_dups = check(bulk["ids"], bulk_stored)
+        bulk_rate = len(set(bulk_stored)) / bulk["seconds"]
+
         single = bench_send(base_url, args.send_seconds)
         sent_stored = stored_ids(root, "send-store")
         send_lost, send_dups = check(single["ids"], sent_stored)
@@ -282,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     for name, ids, stored_list, seconds, rate, gone, twice in (
         ("batcher.track()", batch["ids"], stored, batch["seconds"], batch_rate, lost, dups),
+        (
+            "send_bulk (ref.)",
+            bulk["ids"],
+            bulk_stored,
+            bulk["seconds"],
+            bulk_rate,
+            bulk_lost,
+            bulk_dups,
+        ),
         (
             "send() per event",
             single["ids"],
