@@ -189,7 +189,13 @@ def _wire_customer(customer: Any, problems: list[Problem]) -> dict[str, Any]:
             wire = unstructure(customer)
         except ConversionError as exc:
             problems.extend(attrs.evolve(p, path="$.customer" + p.path[1:]) for p in exc.problems)
-            return {}
+            # Keep the identifiers, so that the report does not add a missing one.
+            names = (("id", "id"), ("email", "email"), ("phoneNumber", "phone_number"))
+            return {
+                wire: getattr(customer, name)
+                for wire, name in names
+                if isinstance(getattr(customer, name, None), str)
+            }
         if isinstance(wire, dict):
             return wire
     problems.append(

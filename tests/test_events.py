@@ -286,3 +286,56 @@ def test_model_wire_round_trip(event: dict[str, Any]) -> None:
     again = prepare_event(model)
     assert structure(again.payload, models.Event) == model
     assert again.unique_id == prepared.unique_id
+
+
+def test_build_event_refuses_a_customer_of_another_type() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_event(event_name="x", customer=42, email="a@b.co")
+    assert ("type", "$.customer") in {(p.rule, p.path) for p in caught.value.errors}
+
+
+def test_typed_customer_problems_are_located_under_customer() -> None:
+    customer = models.Customer(email="a@b.co", custom_fields={"Seen": datetime(2024, 1, 1)})  # type: ignore[dict-item]
+    with pytest.raises(ValidationError) as caught:
+        build_event(event_name="x", customer=customer)
+    assert [p.path for p in caught.value.errors] == ["$.customer.customFields.Seen"]
+
+
+def test_data_that_is_not_an_object_is_reported_by_the_schema() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_event(event_name="x", email="a@b.co", data=[1])  # type: ignore[arg-type]
+    assert [(p.rule, p.path) for p in caught.value.errors] == [("type", "$.data")]
+
+
+def test_extra_cannot_merge_into_an_extra_that_is_not_an_object() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_event(event_name="x", email="a@b.co", data={"$extra": [1]}, extra={"a": 1})
+    assert ("type", "$.data['$extra']") in {(p.rule, p.path) for p in caught.value.errors}
+
+
+def test_a_typed_customer_inside_a_wire_dict_is_converted() -> None:
+    event = {"eventName": "x", "customer": models.Customer(email="a@b.co")}
+    assert prepare_event(event).payload["customer"] == {"email": "a@b.co"}
+
+
+def test_custom_field_datetimes_are_written_as_rfc3339() -> None:
+    moment = datetime(1976, 7, 4, 14, tzinfo=timezone(timedelta(hours=2)))
+    event = {
+        "eventName": "x",
+        "customer": {"email": "a@b.co", "customFields": {"Birthday": moment}},
+    }
+    fields = prepare_event(event).payload["customer"]["customFields"]
+    assert fields == {"Birthday": "1976-07-04T12:00:00Z"}
+
+
+def test_values_that_cannot_be_written_are_reported_even_for_content_ids() -> None:
+    event = {"eventName": "x", "customer": {"email": "a@b.co"}, "data": {"Blob": object()}}
+    with pytest.raises(ValidationError) as caught:
+        prepare_event(event, unique_id="content")
+    assert [p.path for p in caught.value.errors] == ["$.data.Blob"]
+
+
+def test_non_finite_decimal_value_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_event(event_name="x", email="a@b.co", value=Decimal("NaN"))
+    assert [p.path for p in caught.value.errors] == ["$.value"]
