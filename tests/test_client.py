@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from redo_kit import pacing, retry
 from redo_kit.client import (
@@ -578,3 +580,39 @@ def test_retry_after_as_an_http_date_is_honoured(caplog: pytest.LogCaptureFixtur
     (line,) = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     waited = float(line.split("retrying in ")[1].split(" s")[0])
     assert 1.5 <= waited <= 3.0
+
+
+@given(
+    plan=st.lists(
+        st.tuples(st.integers(0, 60), st.booleans()),  # (uniqueId number, valid?)
+        max_size=320,
+    )
+)
+def test_send_bulk_accounts_for_every_event_once(plan: list[tuple[int, bool]]) -> None:
+    pacing.reset()
+    events = [
+        event(number) if valid else {"eventName": "Bad", "uniqueId": f"order-{number}"}
+        for number, valid in plan
+    ]
+    mock = MockTransport()
+    result = client(mock, concurrency=1).send_bulk(iter(events))
+
+    kept: dict[str, int] = {}
+    expected_duplicates = []
+    for index, (number, valid) in enumerate(plan):
+        if not valid:
+            continue
+        uid = f"order-{number}"
+        if uid in kept:
+            expected_duplicates.append((index, uid, kept[uid]))
+        else:
+            kept[uid] = index
+    sent = [uid for request in mock.requests for uid in bulk_ids(request)]
+    assert sent == list(kept)
+    assert result.unique_ids == tuple(kept)
+    assert [r.index for r in result.rejections] == [i for i, (_, v) in enumerate(plan) if not v]
+    assert [(d.index, d.unique_id, d.first_index) for d in result.duplicates] == (
+        expected_duplicates
+    )
+    assert all(1 <= len(r.json()["events"]) <= 100 for r in mock.requests)
+    assert len(mock.requests) == -(-len(kept) // 100)
