@@ -418,3 +418,17 @@ def test_bulk_passes_allow_unknown_keys_to_each_event() -> None:
     body = {"events": [{**BASE, "timestamp": "x"}]}
     assert _errors(validate_bulk(body)[1][0]) == [("unknown-key", "$.events[0].timestamp")]
     assert _errors(validate_bulk(body, allow_unknown_keys=True)[1][0]) == []
+
+
+def test_values_only_the_schema_validator_reads_are_still_reported() -> None:
+    # jsonschema-rs takes a Decimal for a number, orjson cannot write one.
+    event = {**BASE, "data": {"d": Decimal("1"), "$extra": {"l": [datetime(2024, 1, 1)]}}}
+    assert _errors(validate_event(event)) == [
+        ("json-type", "$.data.d"),
+        ("json-type", "$.data['$extra'].l[0]"),
+    ]
+
+
+def test_a_string_over_the_byte_limit_is_reported_once() -> None:
+    event = {**BASE, "customer": {"email": "a@b.co", "firstName": "x" * (MAX_STRING_BYTES + 1)}}
+    assert _errors(validate_event(event)) == [("string-size", "$.customer.firstName")]
