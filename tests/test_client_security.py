@@ -292,3 +292,14 @@ def test_tls_verification_is_on_by_default_and_turning_it_off_warns() -> None:
 def test_errors_are_redo_errors() -> None:
     assert issubclass(ConfigurationError, RedoError)
     assert issubclass(APIConnectionError, RedoError)
+
+
+def test_the_env_handler_masks_bearer_tokens_logged_by_anyone() -> None:
+    from redo_kit._logging import RedactingFilter
+
+    record = logging.LogRecord(
+        "redo_kit", logging.INFO, __file__, 1, "sent %s", (f"Authorization: Bearer {KEY}",), None
+    )
+    assert RedactingFilter().filter(record)
+    assert KEY not in record.getMessage()
+    assert record.getMessage() == "sent Authorization: Bearer [redacted]"
