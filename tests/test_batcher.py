@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from redo_kit import batcher as batcher_module
 from redo_kit import retry
 from redo_kit.batcher import Batcher, QueueFullError
 from redo_kit.client import RedoClient
@@ -581,3 +583,97 @@ def test_a_process_that_exits_without_close_delivers_its_queue(tmp_path: Path) -
     sent = log.read_text().split()
     assert len(tracked) == 500
     assert sorted(sent) == sorted(tracked)
+
+
+def test_the_client_makes_batchers(mock: tuple[MockTransport, RedoClient]) -> None:
+    transport, client = mock
+    with client.batcher(flush_interval=60) as batcher:
+        assert isinstance(batcher, Batcher)
+        unique = batcher.track(event(1))
+        assert "queued=1" in repr(batcher)
+    assert sent_ids(transport) == [unique]
+    assert "closed" in repr(batcher)
+
+
+def test_a_prepared_event_keeps_its_unique_id(mock: tuple[MockTransport, RedoClient]) -> None:
+    _, client = mock
+    prepared = prepare_event({**event(1), "uniqueId": "kept"})
+    with Batcher(client) as batcher:
+        assert batcher.track(prepared, unique_id="kept") == "kept"
+        with pytest.raises(ValidationError, match="uniqueId"):
+            batcher.track(prepared, unique_id="other")
+        assert batcher.stats.queued == 1
+
+
+def test_without_callbacks_drops_and_failures_are_logged(
+    gate: tuple[Gate, RedoClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    held, client = gate
+    caplog.set_level(logging.DEBUG, logger="redo_kit")
+    with Batcher(client, overflow="drop_newest", max_events=1, senders=1, flush_interval=0) as b:
+        fill(held, b, 1)
+        b.track(event(2))
+        b.track(event(3))
+        held.release.set()
+    drops = [r for r in caplog.records if "dropped event" in r.getMessage()]
+    # The first drop of a kind is a warning; the ones after it are debug lines.
+    assert [r.levelno for r in drops] == [logging.WARNING, logging.DEBUG]
+
+    caplog.clear()
+    failing = MockTransport(responses=[400])
+    with make_client(failing) as other, Batcher(other) as batcher:
+        batcher.track(event(1))
+        batcher.flush(5)
+    assert any(
+        r.levelno == logging.ERROR and "not delivered" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_a_failing_on_drop_is_logged_not_raised(
+    gate: tuple[Gate, RedoClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    held, client = gate
+
+    def broken(event: Any, reason: str) -> None:
+        raise RuntimeError("callback bug")
+
+    with Batcher(
+        client, overflow="drop_newest", max_events=1, senders=1, flush_interval=0, on_drop=broken
+    ) as batcher:
+        fill(held, batcher, 1)
+        batcher.track(event(2))
+        assert batcher.stats.dropped == 1
+        held.release.set()
+    assert any("on_drop raised" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unwritable_dead_letter_file_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = MockTransport(responses=[400])
+    failures: list[int] = []
+    with (
+        make_client(failing) as client,
+        Batcher(
+            client, dead_letter=tmp_path, on_error=lambda events, exc: failures.append(len(events))
+        ) as batcher,
+    ):
+        batcher.track(event(1))
+        batcher.flush(5)
+    assert failures == [1]
+    assert any("dead-letter file" in r.getMessage() for r in caplog.records)
+
+
+def test_the_exit_hooks_flush_then_close_every_open_batcher(
+    mock: tuple[MockTransport, RedoClient],
+) -> None:
+    transport, client = mock
+    batcher = Batcher(client, flush_interval=60)
+    first = batcher.track(event(1))
+    batcher_module._flush_all_at_thread_shutdown()
+    assert sent_ids(transport) == [first]
+    assert not batcher.closed
+    second = batcher.track(event(2))
+    batcher_module._close_all_at_exit()
+    assert batcher.closed
+    assert sent_ids(transport) == [first, second]
