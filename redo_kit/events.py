@@ -87,7 +87,7 @@ def prepare_event(
     problems: list[Problem] = []
     wire = _wire(payload, problems)
     # The wire converter has already written a model's values as JSON.
-    json_ready = not isinstance(payload, Mapping)
+    json_ready = _is_model(payload)
     return _prepare(
         wire,
         problems,
@@ -157,16 +157,23 @@ def build_event(
     return prepared.payload
 
 
+def _is_model(value: Any) -> bool:
+    # attrs.has() without its generic-alias handling: this runs for every event.
+    return getattr(type(value), "__attrs_attrs__", None) is not None
+
+
 def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
-    if type(payload) is dict or isinstance(payload, Mapping):
+    if type(payload) is dict:
         return dict(payload)
-    if attrs.has(type(payload)):
+    if _is_model(payload):
         try:
             wire = unstructure(payload)
         except ConversionError as exc:
             raise ValidationError(exc.problems) from exc
         if isinstance(wire, dict):
             return wire
+    elif isinstance(payload, Mapping):
+        return dict(payload)
     problems.append(
         Problem(
             path="$",
@@ -259,7 +266,7 @@ def _prepare(
         _convert_scalars(wire, problems)
 
     customer = wire.get("customer")
-    if type(customer) is not dict and attrs.has(type(customer)):
+    if type(customer) is not dict and _is_model(customer):
         customer = _wire_customer(customer, problems)
     if type(customer) is dict or isinstance(customer, Mapping):
         customer, found = _normalize_customer(customer, default_region, "$.customer")
