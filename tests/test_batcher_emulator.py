@@ -11,12 +11,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from redo_kit import pacing, retry
+from redo_kit import cli, pacing, retry
 from redo_kit.batcher import Batcher, Overflow, QueueFullError
 from redo_kit.client import RedoClient
 from redo_kit.emulator import Emulator
@@ -259,3 +260,42 @@ def test_flush_and_close_keep_their_deadlines_while_the_api_is_slow(
             threading.Event().wait(0.01)
         assert late in stored_ids(emu)
         assert batcher.stats.sent == 11
+
+
+def test_the_dead_letter_file_replays_with_redo_kit_import(
+    emulator_factory: EmulatorFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = emulator_factory(rate_limit=None, faults="503=1")
+    dead = tmp_path / "undelivered.jsonl"
+    failed: list[str] = []
+    with (
+        client_for(down, retry=RetryPolicy(attempts=2)) as client,
+        Batcher(
+            client,
+            dead_letter=dead,
+            on_error=lambda events, exc: failed.extend(e.unique_id for e in events),
+        ) as batcher,
+    ):
+        tracked = [batcher.track(event(n)) for n in range(150)]
+        assert batcher.flush(10).completed
+    assert sorted(failed) == sorted(tracked)
+    assert down.events() == []
+
+    up = emulator_factory(rate_limit=None)
+    code = cli.main(
+        [
+            "import",
+            str(dead),
+            "--no-checkpoint",
+            "--api-key",
+            up.api_key,
+            "--store-id",
+            up.store_id,
+            "--base-url",
+            up.base_url,
+        ]
+    )
+    capsys.readouterr()
+    assert code == 0
+    # Replayed with their own uniqueIds: a second replay would store nothing new.
+    assert sorted(stored_ids(up)) == sorted(tracked)
