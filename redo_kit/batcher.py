@@ -260,7 +260,8 @@ class Batcher:
         self._flush_upto = 0  # every event with seq <= this is due now
         self._stopping = False
         self._blocked = 0
-        self._in_flight: dict[int, tuple[int, int, int]] = {}  # id -> (first seq, events, bytes)
+        # batch id -> (first sequence number, its events, their bytes)
+        self._in_flight: dict[int, tuple[int, list[PreparedEvent], int]] = {}
         self._batch_ids = 0
         self._threads: list[threading.Thread] = []
         self._queued = 0
@@ -370,10 +371,10 @@ class Batcher:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                batch_id, items = batch
-            self._deliver(batch_id, items)
+                batch_id, events = batch
+            self._deliver(batch_id, events)
 
-    def _next_batch(self) -> tuple[int, list[_Item]] | None:
+    def _next_batch(self) -> tuple[int, list[PreparedEvent]] | None:
         """Wait until a request is due and take its events; ``None`` to stop. Lock held."""
         queue = self._queue
         while True:
@@ -406,15 +407,15 @@ class Batcher:
         taken = size - _ENVELOPE_BYTES - (len(items) - 1)
         self._queue_bytes -= taken
         self._batch_ids += 1
-        self._in_flight[self._batch_ids] = (items[0][1], len(items), taken)
+        events = [item[0] for item in items]
+        self._in_flight[self._batch_ids] = (items[0][1], events, taken)
         if self._blocked:
             self._room.notify(len(items))
         if queue:
             self._wake.notify()  # another sender may take the rest
-        return self._batch_ids, items
+        return self._batch_ids, events
 
-    def _deliver(self, batch_id: int, items: list[_Item]) -> None:
-        events = [item[0] for item in items]
+    def _deliver(self, batch_id: int, events: list[PreparedEvent]) -> None:
         retries = 0
         error: BaseException | None = None
         try:
@@ -513,7 +514,7 @@ class Batcher:
                 failed=self._failed,
                 retried=self._retried,
                 requests=self._requests,
-                pending=len(self._queue) + sum(f[1] for f in in_flight),
+                pending=len(self._queue) + sum(len(f[1]) for f in in_flight),
                 pending_bytes=self._queue_bytes + sum(f[2] for f in in_flight),
             )
 
@@ -547,7 +548,10 @@ class Batcher:
         Waits at most ``timeout`` seconds. Events still queued at the
         deadline are dropped as ``closed`` (to ``on_drop`` and the dead-letter
         file) and counted in ``abandoned``; a request still being tried is
-        left to its daemon thread and counted in ``in_flight``. Idempotent:
+        left to its daemon thread and counted in ``in_flight``; its events
+        are written to the dead-letter file too, since the process may end
+        before they are delivered (a replay of a delivered one is
+        deduplicated by its ``uniqueId``). Idempotent:
         a second call returns the first one's result. ``track`` after close
         drops the event as ``closed``.
         """
@@ -584,10 +588,14 @@ class Batcher:
                 )
                 result = attrs.evolve(result, completed=result.completed and not abandoned)
             if result.in_flight:
+                with self._lock:
+                    unsure = [e for f in self._in_flight.values() for e in f[1]]
+                self._write_dead_letter(unsure)
                 logger.warning(
-                    "redo-kit batcher closed with %d event(s) still in flight after %.1f s",
+                    "redo-kit batcher closed with %d event(s) still in flight after %.1f s%s",
                     result.in_flight,
                     result.elapsed,
+                    f"; written to {self._dead_letter}" if self._dead_letter else "",
                 )
             owned = self._owned_client
             if not result.in_flight and owned is not None and owned is not self._client:
@@ -616,7 +624,7 @@ class Batcher:
         return FlushResult(
             completed=self._settled_through(target),
             queued=len(self._queue),
-            in_flight=sum(f[1] for f in self._in_flight.values()),
+            in_flight=sum(len(f[1]) for f in self._in_flight.values()),
             elapsed=time.monotonic() - started,
         )
 
