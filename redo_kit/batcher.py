@@ -104,9 +104,9 @@ class BatcherStats:
     ``pending``: events waiting in the queue or in a request now;
     ``pending_bytes``: their serialized size.
 
-    Every queued event ends up sent, failed, dropped (``evicted`` or
-    ``closed``) or pending: ``queued == sent + failed + evicted + abandoned +
-    pending``, where the last two are the drops of queued events.
+    Every queued event is pending until it is sent, failed, or dropped from
+    the queue (``evicted``, or ``closed`` when ``close`` ran out of time);
+    ``dropped`` also counts events refused before they were queued.
     """
 
     queued: int
