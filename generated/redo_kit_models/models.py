@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 22e1562e65ad20f37100092e003c4bbf84c08be6685acf91858b854fcd87ba9a)
+# Generated from spec/redo-events.openapi.yaml (sha256 1aaebaafb96a286a1ee81fa5499f476b23ef81b7be2bad3b90310b33f1f9200e)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 from __future__ import annotations
