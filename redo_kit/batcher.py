@@ -243,6 +243,9 @@ class Batcher:
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
+        # Started now rather than on the first track(), which would pay for
+        # starting them (milliseconds); a forked child starts its own lazily.
+        self._start_senders()
         _live.add(self)
 
     def _fresh_state(self) -> None:
