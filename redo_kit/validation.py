@@ -38,6 +38,7 @@ from redo_kit._spec import bulk_envelope_validator, component, validator, wire_p
 from redo_kit.errors import Problem, ValidationError
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_EVENT_BYTES",
     "MAX_PROPERTIES",
     "MAX_STRING_BYTES",
@@ -52,6 +53,10 @@ MAX_EVENT_BYTES = 5_242_880
 """Largest serialized event, in bytes of UTF-8 JSON (5 MB)."""
 MAX_PROPERTIES = 400
 """Most top-level properties in ``data`` (``$extra`` counts as one)."""
+MAX_DEPTH = 100
+"""Most levels of nested objects and arrays in one event, the event itself being level 1."""
+# The event (1), data (2) and $extra (3) come before what the caller nests.
+_EXTRA_DEPTH = MAX_DEPTH - 2
 
 _IDENTIFIERS = "customer needs at least one of id, email, phoneNumber"
 
@@ -207,8 +212,10 @@ def _check(
             except (TypeError, orjson.JSONEncodeError):
                 body = b"null"
             # orjson writes NaN and infinities as null, so no "null" means none of them.
-            if b"null" not in body and len(body) <= MAX_STRING_BYTES:
-                data = payload.get("data")
+            data = payload.get("data")
+            extra = data.get("$extra") if type(data) is dict else None
+            shallow = extra is None or not _deeper_than(extra, _EXTRA_DEPTH)
+            if shallow and b"null" not in body and len(body) <= MAX_STRING_BYTES:
                 if data_cleaned or type(data) is not dict:
                     return [], body
                 values = data.values()
@@ -219,9 +226,35 @@ def _check(
     return _check_fully(payload, allow_unknown_keys, root)
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels (itself is 1)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    # Iterative, so that no nesting a JSON parser admits can exhaust the stack.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def _check_fully(
     payload: Any, allow_unknown_keys: bool, root: str
 ) -> tuple[list[Problem], bytes | None]:
+    if _deeper_than(payload, MAX_DEPTH):
+        # Nothing deeper can be checked safely: the schema validator and the
+        # serializer both have recursion limits of their own.
+        return [
+            Problem(
+                path=root,
+                rule="depth",
+                message=f"the event nests objects and arrays more than {MAX_DEPTH} levels deep",
+                hint="flatten data['$extra'], or keep deeply nested documents in your own storage",
+            )
+        ], None
     problems: list[Problem] = []
     is_dict = isinstance(payload, dict)
     if is_dict and not payload.keys() <= _known_keys():

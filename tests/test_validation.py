@@ -432,3 +432,26 @@ def test_values_only_the_schema_validator_reads_are_still_reported() -> None:
 def test_a_string_over_the_byte_limit_is_reported_once() -> None:
     event = {**BASE, "customer": {"email": "a@b.co", "firstName": "x" * (MAX_STRING_BYTES + 1)}}
     assert _errors(validate_event(event)) == [("string-size", "$.customer.firstName")]
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """An event whose objects nest exactly ``levels`` deep (the event itself is level 1)."""
+    inner: dict[str, Any] = {}
+    for _ in range(levels - 3):
+        inner = {"a": inner}
+    return {"eventName": "x", "customer": {"email": "a@example.com"}, "data": {"$extra": inner}}
+
+
+@pytest.mark.parametrize(("levels", "valid"), [(100, True), (101, False), (5000, False)])
+def test_nesting_is_bounded_without_exhausting_the_stack(levels: int, valid: bool) -> None:
+    problems = validate_event(_nested(levels))
+    assert (problems == []) is valid
+    if not valid:
+        assert [(p.path, p.rule) for p in problems] == [("$", "depth")]
+
+
+def test_a_too_deep_event_in_bulk_is_dropped_alone() -> None:
+    ok = {"eventName": "x", "customer": {"email": "a@example.com"}}
+    envelope, per_event = validate_bulk({"events": [ok, _nested(5000), ok]})
+    assert envelope == []
+    assert [[p.rule for p in problems] for problems in per_event] == [[], ["depth"], []]
