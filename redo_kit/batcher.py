@@ -238,8 +238,6 @@ class Batcher:
             "default_region": default_region,
             "move_nested_to_extra": move_nested_to_extra,
         }
-        self._owned_client: RedoClient | None = None
-        self._forked = False
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
@@ -256,7 +254,6 @@ class Batcher:
         self._settled = threading.Condition(self._lock)  # flush waits for deliveries
         self._close_lock = threading.Lock()
         self._dead_letter_lock = threading.Lock()
-        self._client_lock = threading.Lock()
         self._queue: deque[_Item] = deque()
         self._queue_bytes = 0
         self._seq = 0
@@ -441,19 +438,11 @@ class Batcher:
 
     def _send(self, events: list[PreparedEvent]) -> int:
         """Send one request; return the retries it took. Raises when it failed for good."""
-        client = self._sending_client()
+        client = self._client
         if len(events) == 1 and len(events[0].body) + _ENVELOPE_BYTES > _MAX_REQUEST_BYTES:
             # Too large to wrap in a bulk body: the single-event endpoint takes it.
             return client.send(events[0]).retries
         return client.send_chunk(events).retries
-
-    def _sending_client(self) -> RedoClient:
-        if not self._forked:
-            return self._client
-        with self._client_lock:
-            if self._owned_client is None:
-                self._owned_client = _child_client(self._client)
-            return self._owned_client
 
     # -- reporting -----------------------------------------------------------
 
@@ -600,13 +589,6 @@ class Batcher:
                     result.elapsed,
                     f"; written to {self._dead_letter}" if self._dead_letter else "",
                 )
-            owned = self._owned_client
-            if not result.in_flight and owned is not None and owned is not self._client:
-                # The child's copy of the client does not own the pool made for it.
-                owned.close()
-                close_pool = getattr(owned.transport, "close", None)
-                if callable(close_pool):
-                    close_pool()
             self._closed = True
             self._close_result = result
             _live.discard(self)
@@ -648,13 +630,13 @@ class Batcher:
     # -- process events ------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        """Forget the parent's queue and threads; use connections of the child's own."""
+        """Forget the parent's queue, counters and threads (the senders restart lazily).
+
+        The client's default transport renews its connection pool in the
+        child by itself, so the child never reads from the parent's sockets.
+        """
         self._fresh_state()
         self._stopping = self._closed
-        # The child's own connections are opened on its first request, not here:
-        # the fewer things an at-fork hook does, the fewer can go wrong in it.
-        self._forked = True
-        self._owned_client = None
 
     def _close_at_exit(self, deadline: float) -> None:
         if self._closed:
@@ -671,21 +653,6 @@ def _retries_of(error: BaseException) -> int:
     result = getattr(error, "result", None)
     retries = getattr(result, "retries", 0)
     return retries if isinstance(retries, int) else 0
-
-
-def _child_client(client: RedoClient) -> RedoClient:
-    """A client for a forked child that shares none of the parent's pooled sockets.
-
-    A keep-alive connection inherited from the parent is the same socket in
-    both processes: answers would be read by the wrong one. Only the default
-    urllib3 transport pools connections; another transport is kept as it is.
-    """
-    from redo_kit.transport import Urllib3Transport
-
-    if type(client.transport) is not Urllib3Transport:
-        return client
-    verify = getattr(getattr(client, "_config", None), "verify", True)
-    return client.with_options(transport=Urllib3Transport(verify=verify))
 
 
 _live: weakref.WeakSet[Batcher] = weakref.WeakSet()

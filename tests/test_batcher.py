@@ -408,6 +408,8 @@ def test_exhausted_retries_go_to_on_error_and_the_dead_letter_file(tmp_path: Pat
     assert sorted(i for batch, _ in failures for i in batch) == sorted(ids)
     assert all(isinstance(exc, InternalServerError) for _, exc in failures)
     assert (stats.failed, stats.sent, stats.pending) == (150, 0, 0)
+    # Two requests, each tried three times.
+    assert stats.retried == 4
     lines = dead.read_bytes().splitlines()
     replay = [orjson.loads(line) for line in lines]
     assert sorted(item["uniqueId"] for item in replay) == sorted(ids)
