@@ -192,7 +192,7 @@ def bench_batcher(base_url: str, count: int) -> dict[str, Any]:
         tracked_at = time.perf_counter() - started
         result = batcher.flush(timeout=count / 1_000 + 60)
         elapsed = time.perf_counter() - started
-        stats = batcher.stats
+        stats = batcher.stats()
     return {
         "ids": [i for slot in tracked for i in slot],
         "seconds": elapsed,

@@ -494,9 +494,8 @@ class Batcher:
         self._warned.add(key)
         logger.log(level, message, *args)
 
-    @property
     def stats(self) -> BatcherStats:
-        """The counters now, as one consistent snapshot."""
+        """The counters now, as one consistent snapshot; cheap enough to poll."""
         with self._lock:
             in_flight = self._in_flight.values()
             return BatcherStats(
@@ -620,7 +619,7 @@ class Batcher:
         self.close()
 
     def __repr__(self) -> str:
-        stats = self.stats
+        stats = self.stats()
         state = "closed" if self._closed else "open"
         return (
             f"<Batcher {state} queued={stats.queued} sent={stats.sent} "

@@ -115,7 +115,7 @@ def test_an_invalid_event_raises_on_the_callers_thread_and_is_never_queued(
         with pytest.raises(ValidationError) as caught:
             batcher.track({"eventName": "Order Placed", "customer": {"email": "not-an-email"}})
         assert any(p.path == "$.customer.email" for p in caught.value.errors)
-        stats = batcher.stats
+        stats = batcher.stats()
     assert (stats.queued, stats.dropped, stats.pending) == (0, 0, 0)
     assert drops == []
     assert transport.requests == []
@@ -166,7 +166,7 @@ def test_a_full_request_goes_out_without_waiting_for_the_interval(
             batcher.track(event(n))
         assert wait_until(lambda: len(transport.requests) == 1)
         assert len(transport.requests[0].json()["events"]) == 100
-        assert batcher.stats.pending == 30
+        assert batcher.stats().pending == 30
 
 
 def test_a_partial_request_goes_out_after_the_flush_interval(
@@ -203,7 +203,7 @@ def test_an_event_too_large_for_a_bulk_body_goes_alone_to_the_single_endpoint(
         batcher.track(event(1))
         batcher.track(huge)
         assert batcher.flush(10).completed
-        assert batcher.stats.sent == 2
+        assert batcher.stats().sent == 2
     urls = sorted(r.url.rsplit("/", 1)[-1] for r in transport.requests)
     assert urls == ["bulk", "events"]
 
@@ -225,7 +225,7 @@ def test_threads_tracking_at_once_send_every_event_once(
         for thread in threads:
             thread.join()
         assert batcher.flush(10).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     ids = sent_ids(transport)
     assert len(ids) == len(set(ids)) == 8_000
     assert set(ids) == {i for slot in tracked for i in slot}
@@ -267,10 +267,10 @@ def test_drop_newest_refuses_the_new_event_and_reports_it(
         kept = fill(held, batcher, 5)
         refused = batcher.track(event(99))
         assert drops == [(refused, "queue-full")]
-        assert batcher.stats.dropped == 1
+        assert batcher.stats().dropped == 1
         held.release.set()
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert sorted(sent_ids(held.transport)) == sorted(kept)
     assert (stats.queued, stats.sent, stats.dropped) == (6, 6, 1)
 
@@ -291,7 +291,7 @@ def test_drop_oldest_evicts_the_oldest_queued_event(gate: tuple[Gate, RedoClient
         assert drops == [(ids[1], "evicted")]
         held.release.set()
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert sorted(sent_ids(held.transport)) == sorted([ids[0], *ids[2:], newest])
     assert (stats.queued, stats.sent, stats.dropped) == (7, 6, 1)
 
@@ -313,7 +313,7 @@ def test_raise_refuses_with_an_error_and_keeps_the_queue(gate: tuple[Gate, RedoC
         assert caught.value.event.unique_id == "refused-99"
         held.release.set()
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert drops == []
     assert sorted(sent_ids(held.transport)) == sorted(kept)
     assert (stats.queued, stats.sent, stats.dropped) == (6, 6, 0)
@@ -330,7 +330,7 @@ def test_block_waits_for_room_then_queues(gate: tuple[Gate, RedoClient]) -> None
         waited = time.monotonic() - started
         timer.join()
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert 0.05 <= waited < 4
     assert sorted(sent_ids(held.transport)) == sorted(kept)
     assert (stats.queued, stats.sent, stats.dropped) == (7, 7, 0)
@@ -372,7 +372,7 @@ def test_the_queue_is_bounded_by_bytes_too(gate: tuple[Gate, RedoClient]) -> Non
         fill(held, batcher, 3)
         batcher.track(event(4))
         assert drops == ["queue-full"]
-        assert batcher.stats.pending_bytes <= 4 * size + 10
+        assert batcher.stats().pending_bytes <= 4 * size + 10
         held.release.set()
 
 
@@ -384,7 +384,7 @@ def test_retries_are_counted(mock: tuple[MockTransport, RedoClient]) -> None:
     with make_client(transport) as client, Batcher(client) as batcher:
         batcher.track(event(1))
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert (stats.sent, stats.retried, stats.requests, stats.failed) == (1, 2, 1, 0)
     assert transport.requests[0].body == transport.requests[2].body
 
@@ -404,7 +404,7 @@ def test_exhausted_retries_go_to_on_error_and_the_dead_letter_file(tmp_path: Pat
     ):
         ids = [batcher.track(event(n)) for n in range(150)]
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert sorted(i for batch, _ in failures for i in batch) == sorted(ids)
     assert all(isinstance(exc, InternalServerError) for _, exc in failures)
     assert (stats.failed, stats.sent, stats.pending) == (150, 0, 0)
@@ -428,7 +428,7 @@ def test_a_failing_callback_does_not_stop_delivery(mock: tuple[MockTransport, Re
         batcher.flush(5)
         batcher.track(event(2))
         assert batcher.flush(5).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     assert (stats.failed, stats.sent) == (1, 1)
 
 
@@ -481,7 +481,7 @@ def test_close_keeps_its_deadline_and_hands_back_what_was_left(
     assert drops[-1] == "closed"
     assert batcher.close() is result
     held.release.set()
-    assert wait_until(lambda: batcher.stats.sent == 100)
+    assert wait_until(lambda: batcher.stats().sent == 100)
 
 
 def test_close_delivers_what_is_queued(mock: tuple[MockTransport, RedoClient]) -> None:
@@ -529,7 +529,7 @@ def test_a_forked_child_sends_its_own_events_and_none_of_the_parents(
         code = 1
         try:
             os.close(read_end)
-            before = batcher.stats
+            before = batcher.stats()
             child_ids = [batcher.track(event(n)) for n in range(20)]
             result = batcher.close(5)
             report = {
@@ -552,7 +552,7 @@ def test_a_forked_child_sends_its_own_events_and_none_of_the_parents(
     assert sorted(report["sent"]) == sorted(report["tracked"])
     assert not set(report["sent"]) & set(parent_ids)
     # The parent's queue was left as it was, and is delivered by the parent.
-    assert batcher.stats.pending == 30
+    assert batcher.stats().pending == 30
     assert batcher.close(5).completed
     assert sorted(sent_ids(transport)) == sorted(parent_ids)
 
@@ -605,7 +605,7 @@ def test_a_prepared_event_keeps_its_unique_id(mock: tuple[MockTransport, RedoCli
         assert batcher.track(prepared, unique_id="kept") == "kept"
         with pytest.raises(ValidationError, match="uniqueId"):
             batcher.track(prepared, unique_id="other")
-        assert batcher.stats.queued == 1
+        assert batcher.stats().queued == 1
 
 
 def test_without_callbacks_drops_and_failures_are_logged(
@@ -645,7 +645,7 @@ def test_a_failing_on_drop_is_logged_not_raised(
     ) as batcher:
         fill(held, batcher, 1)
         batcher.track(event(2))
-        assert batcher.stats.dropped == 1
+        assert batcher.stats().dropped == 1
         held.release.set()
     assert any("on_drop raised" in r.getMessage() for r in caplog.records)
 

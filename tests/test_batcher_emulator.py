@@ -79,7 +79,7 @@ def test_8_threads_tracking_20000_events_with_faults_store_each_exactly_once(
         for thread in threads:
             thread.join()
         assert batcher.flush(60).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     stored = stored_ids(emu)
     faults = emu.stats()
     assert len(stored) == 20_000
@@ -139,7 +139,7 @@ def test_a_multiprocessing_child_that_returns_without_close_delivers_its_events(
         assert process.exitcode == 0
         process.close()
         assert sorted(stored_ids(emu)) == sorted(f"worker-{n}" for n in range(200))
-        assert batcher.stats.queued == 0
+        assert batcher.stats().queued == 0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -176,7 +176,7 @@ def test_a_forked_child_delivers_its_own_events_and_none_of_the_parents(
         assert report["completed"]
         # The child delivered its 20 events and none of the 30 its parent had queued.
         assert sorted(stored_ids(emu)) == sorted([warm, *report["ids"]])
-        assert batcher.stats.pending == 30
+        assert batcher.stats().pending == 30
         assert batcher.flush(10).completed
     assert sorted(stored_ids(emu)) == sorted([warm, *report["ids"], *queued])
     assert emu.stats()["deduplicated"] == 0
@@ -210,7 +210,7 @@ def test_each_overflow_policy_against_a_slow_api(
             except QueueFullError:
                 refused += 1
         assert batcher.flush(30).completed
-        stats = batcher.stats
+        stats = batcher.stats()
     stored = stored_ids(emu)
     dropped = {unique for unique, _ in drops}
     assert len(stored) == len(set(stored))
@@ -254,10 +254,10 @@ def test_flush_and_close_keep_their_deadlines_while_the_api_is_slow(
         assert (closed.completed, closed.in_flight) == (False, 1)
         # The request in flight still lands once the slow answer comes.
         deadline = time.monotonic() + 10
-        while batcher.stats.sent < 11 and time.monotonic() < deadline:
+        while batcher.stats().sent < 11 and time.monotonic() < deadline:
             threading.Event().wait(0.01)
         assert late in stored_ids(emu)
-        assert batcher.stats.sent == 11
+        assert batcher.stats().sent == 11
 
 
 def test_the_dead_letter_file_replays_with_redo_kit_import(
