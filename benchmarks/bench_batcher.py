@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nbatcher: {stats.requests:,} bulk requests, {stats.retried:,} retries, "
         f"{stats.dropped:,} dropped, {stats.failed:,} failed; the {THREADS} threads were done "
-        f"tracking after {batch['tracking_seconds']:.2f} s (the queue held them back)"
+        f"tracking after {batch['tracking_seconds']:.2f} s"
     )
     print(
         f"send() per event: {args.events:,} events would take "
