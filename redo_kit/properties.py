@@ -12,7 +12,6 @@ field values as sent, ``0`` and ``""`` included.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -20,7 +19,7 @@ from typing import Any, Literal
 
 import jsonschema_rs
 
-from redo_kit._spec import component, wire_path
+from redo_kit._spec import validator, wire_path
 from redo_kit.errors import ConversionError, Problem, ValidationError
 
 __all__ = ["EXTRA", "PropertyType", "clean_data", "detect_type", "is_date", "is_ignored"]
@@ -116,12 +115,10 @@ def is_date(value: str) -> bool:
     return _date_time_shape(value) and bool(_date_time_validator().is_valid(value))
 
 
-@functools.cache
 def _date_time_validator() -> jsonschema_rs.Draft202012Validator:
-    # eventTimestamp's own schema: the same `format: date-time` that the spec
-    # names as the date rule for data and custom fields.
-    schema = dict(component("Event")["properties"]["eventTimestamp"])
-    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    # The spec's DateTime schema: what eventTimestamp must be, and the rule
+    # x-redo-date-detection names for data and custom fields.
+    return validator("DateTime")
 
 
 def _clean(

@@ -591,7 +591,7 @@ def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
                 ),
                 hint="convert the value to a string, number or boolean",
             )
-    elif rule == "anyOf" and parts == ["data", "$extra"]:
+    elif rule in ("anyOf", "type") and parts == ["data", "$extra"]:
         yield Problem(
             path=path,
             rule="type",
@@ -635,7 +635,8 @@ def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
             message=f"{_json_text(value)} is not a valid email address",
             hint="write an address such as 'name@example.com', without surrounding spaces",
         )
-    elif rule == "format":
+    elif rule == "format" or (rule == "pattern" and field == "eventTimestamp"):
+        # The DateTime schema states the rule twice (format and pattern): one problem.
         yield Problem(
             path=path,
             rule="format",

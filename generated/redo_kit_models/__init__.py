@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 1aaebaafb96a286a1ee81fa5499f476b23ef81b7be2bad3b90310b33f1f9200e)
+# Generated from spec/redo-events.openapi.yaml (sha256 2aefc4d8b5ee8af5b48728f32a5f1c891e17039ce2952b65c73688857a32e615)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""
@@ -9,6 +9,7 @@ from redo_kit_models.models import (
     CurrencyCode,
     CustomFields,
     Customer,
+    DateTime,
     Event,
     EventData,
     Extra,
@@ -24,6 +25,7 @@ __all__ = [
     "CurrencyCode",
     "CustomFields",
     "Customer",
+    "DateTime",
     "Event",
     "EventData",
     "Extra",

@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 1aaebaafb96a286a1ee81fa5499f476b23ef81b7be2bad3b90310b33f1f9200e)
+# Generated from spec/redo-events.openapi.yaml (sha256 2aefc4d8b5ee8af5b48728f32a5f1c891e17039ce2952b65c73688857a32e615)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ CustomFields: TypeAlias = dict[str, str | float | bool]
 """
 Custom profile fields of the customer: string, number or boolean values.
 RFC 3339 date-time strings are detected and indexed as dates.
+
+"""
+
+
+DateTime: TypeAlias = datetime
+"""
+An RFC 3339 date-time, for example `2026-04-02T12:00:00Z`. The same
+rule decides which strings of data and customFields are dates.
 
 """
 
@@ -145,7 +153,7 @@ class Event:
     event_name: str = attrs.field(metadata={"wire": "eventName"})
     """The event's name, for example `Order Placed`."""
     customer: Customer = attrs.field(metadata={"wire": "customer"})
-    event_timestamp: datetime | None = attrs.field(
+    event_timestamp: DateTime | None = attrs.field(
         default=None, metadata={"wire": "eventTimestamp"}
     )
     """When the event happened, as an RFC 3339 date-time (for example

@@ -431,8 +431,12 @@ def _nested_data(event: dict[str, Any]) -> Broken:
 
 
 def _extra_not_object(event: dict[str, Any]) -> Broken:
-    # The schema lets a scalar `$extra` through (PropertyValue); an array it refuses.
-    bad = st.lists(st.integers(-1000, 1000), max_size=3)
+    bad = st.one_of(
+        st.lists(st.integers(-1000, 1000), max_size=3),
+        st.integers(-1000, 1000),
+        st.text(max_size=5),
+        st.booleans(),
+    )
     return bad.map(
         lambda x: ({**event, "data": {**_data(event), "$extra": x}}, "type", "$.data['$extra']")
     )
