@@ -32,7 +32,16 @@ def format_datetime(value: datetime, *, path: str = "$") -> str:
             hint="pass an aware datetime: datetime.now(timezone.utc), dt.replace(tzinfo=...)",
         )
         raise ConversionError(str(problem), [problem])
-    utc = value.astimezone(timezone.utc)
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        problem = Problem(
+            path=path,
+            rule="datetime-range",
+            message=f"{value.isoformat()} falls outside years 1 to 9999 in UTC",
+            hint="use a date between 0001-01-01 and 9999-12-31 UTC",
+        )
+        raise ConversionError(str(problem), [problem]) from exc
     # Not strftime: "%Y" drops the zero padding of years before 1000 on glibc.
     text = (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"

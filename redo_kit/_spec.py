@@ -99,11 +99,30 @@ def schema_problems(
     check = validator_ or validator(name)
     if check.is_valid(instance):
         return []
-    return [_problem(error, root) for error in check.iter_errors(instance)]
+    return [_problem(error, instance, root) for error in check.iter_errors(instance)]
 
 
-def _problem(error: Any, root: str) -> Problem:
-    parts = list(error.instance_path)
+def _as_written(instance: Any, path: Sequence[str | int]) -> list[str | int]:
+    # jsonschema-rs reports an object key that looks like a number ("0") as an
+    # int: read the key back from the instance so the path names it as written.
+    parts: list[str | int] = []
+    current = instance
+    for part in path:
+        if isinstance(current, dict):
+            key = str(part)
+            parts.append(key)
+            current = current.get(key)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            parts.append(part)
+            current = current[part]
+        else:
+            parts.append(part)
+            current = None
+    return parts
+
+
+def _problem(error: Any, instance: Any, root: str) -> Problem:
+    parts = _as_written(instance, list(error.instance_path))
     kind = error.kind
     rule = str(kind.name)
     message = str(error.message)

@@ -54,11 +54,51 @@ def _json_number(value: Any, path: str = "$") -> int | float:
     return value
 
 
+class _NotJSON(Exception):
+    """Raised by the fast path; the slow path then finds and names the culprit."""
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _NotJSON
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotJSON
+            out[key] = _plain(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    if kind is Decimal and value.is_finite():
+        return _json_number(value)
+    if kind is datetime and value.tzinfo is not None:
+        try:
+            return format_datetime(value)
+        except ConversionError as exc:
+            raise _NotJSON from exc
+    raise _NotJSON
+
+
 def to_json_value(value: Any, path: str = "$") -> Any:
     """``value`` with datetimes as RFC 3339 ``Z`` strings and Decimals as numbers, recursively.
 
     Refuses non-finite numbers and anything JSON cannot hold, naming the path.
     """
+    try:
+        return _plain(value)
+    except _NotJSON:
+        return _located(value, path)
+
+
+def _located(value: Any, path: str) -> Any:
+    # The slow path: the same conversion, building each value's wire path so
+    # that an error can name it.
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, (float, Decimal)):
@@ -70,10 +110,10 @@ def to_json_value(value: Any, path: str = "$") -> Any:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise _problem(path, "type", f"object keys must be strings, got {key!r}")
-            out[key] = to_json_value(item, wire_path([key], path))
+            out[key] = _located(item, wire_path([key], path))
         return out
     if isinstance(value, (list, tuple)):
-        return [to_json_value(item, wire_path([i], path)) for i, item in enumerate(value)]
+        return [_located(item, wire_path([i], path)) for i, item in enumerate(value)]
     raise _problem(path, "type", f"{type(value).__name__} cannot be written as JSON")
 
 
