@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 2aefc4d8b5ee8af5b48728f32a5f1c891e17039ce2952b65c73688857a32e615)
+# Generated from spec/redo-events.openapi.yaml (sha256 50c945a9c3ea517449b87e1846070d61c8dbb9473e52fd93545b6da07d9afe4a)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ booleans or `null`, and are segmentable. Objects and arrays belong under
 
 
 @attrs.frozen(kw_only=True)
-class Problem:
+class ProblemDetails:
     """An RFC 7807 problem details body."""
 
     type: str | None = attrs.field(default=None, metadata={"wire": "type"})
