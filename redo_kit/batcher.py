@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from redo_kit._logging import logger
-from redo_kit.errors import RedoError
+from redo_kit.errors import QueueFullError
 from redo_kit.events import PreparedEvent, prepare_event
 
 if TYPE_CHECKING:
@@ -77,18 +77,6 @@ _MAX_EVENTS_PER_REQUEST = 100
 _MAX_REQUEST_BYTES = 5_242_880
 # b'{"events":[' and b']}' around the comma-separated bodies.
 _ENVELOPE_BYTES = 13
-
-
-class QueueFullError(RedoError):
-    """``track`` found the queue full and the overflow policy is ``raise``.
-
-    The event was not queued and is not counted as dropped: the caller still
-    holds it. ``event`` is the prepared event.
-    """
-
-    def __init__(self, message: str, event: PreparedEvent) -> None:
-        super().__init__(message)
-        self.event = event
 
 
 @attrs.frozen(kw_only=True)

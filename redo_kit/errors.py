@@ -4,6 +4,7 @@
     ├── ConfigurationError        bad arguments or environment (API key, base URL, store id)
     ├── ValidationError           an event broke the spec's rules; nothing was sent
     ├── ConversionError           a Python value cannot be written to the wire (naive datetime, NaN)
+    ├── QueueFullError            a batcher's queue is full and its overflow policy is "raise"
     └── APIError                  something went wrong talking to the API
         ├── APIConnectionError    the request never got an HTTP answer
         │   └── APITimeoutError   connect or read timeout
@@ -26,9 +27,12 @@ attribute of these errors ever holds an API key.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    from redo_kit.events import PreparedEvent
 
 __all__ = [
     "APIConnectionError",
@@ -44,6 +48,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "Problem",
+    "QueueFullError",
     "RateLimitError",
     "RedoError",
     "UnprocessableEntityError",
@@ -120,6 +125,18 @@ class ValidationError(RedoError, ValueError):
     def errors(self) -> tuple[Problem, ...]:
         """The problems that make the event invalid (warnings left out)."""
         return tuple(p for p in self.problems if p.severity == "error")
+
+
+class QueueFullError(RedoError):
+    """``Batcher.track`` found the queue full and the overflow policy is ``raise``.
+
+    The event was not queued and is not counted as dropped: the caller still
+    holds it. ``event`` is the prepared event.
+    """
+
+    def __init__(self, message: str, event: PreparedEvent) -> None:
+        super().__init__(message)
+        self.event = event
 
 
 class APIError(RedoError):
