@@ -35,16 +35,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import orjson
-import urllib3
+import _emulator
 
 from redo_kit.batcher import Batcher
 from redo_kit.client import RedoClient
@@ -82,45 +78,8 @@ def event(kind: str, n: int) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def emulator(in_process: bool) -> Iterator[tuple[str, str]]:
-    """``(base_url, root_url)`` of an emulator at its default rate limit."""
-    if in_process:
-        from redo_kit.emulator import Emulator
-
-        with Emulator(dict(STORES)) as emu:
-            yield emu.base_url, emu.url
-        return
-    args = [sys.executable, "-m", "redo_kit.emulator", "--port", "0"]
-    for store, key in STORES.items():
-        args += ["--store", f"{store}={key}"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline().strip()
-        if not first.startswith("listening on "):
-            raise RuntimeError(f"emulator did not start: {first!r}")
-        base_url = first.removeprefix("listening on ")
-        yield base_url, base_url.rsplit("/", 1)[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
-
-
 def stored_ids(root: str, store: str) -> list[str]:
-    with urllib3.PoolManager() as http:
-        answer = http.request(
-            "GET",
-            f"{root}/_emulator/stores/{store}/events",
-            headers={"Authorization": f"Bearer {STORES[store]}"},
-            retries=False,
-            timeout=120,
-        )
-    if answer.status != 200:
-        raise RuntimeError(f"inspection answered {answer.status}")
-    return [e["uniqueId"] for e in orjson.loads(answer.data)["events"]]
+    return _emulator.stored_ids(root, store, STORES[store])
 
 
 def client(base_url: str, store: str) -> RedoClient:
@@ -260,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "at 100 requests/s per store and endpoint"
     )
     failed = False
-    with emulator(args.in_process) as (base_url, root):
+    with _emulator.emulator(STORES, in_process=args.in_process) as (base_url, root):
         latency = bench_latency(base_url, args.latency_events)
         lost, dups = check(latency["ids"], stored_ids(root, "latency-store"))
         failed |= bool(lost or dups)

@@ -31,14 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import orjson
+import _emulator
 import urllib3
 
 from redo_kit.client import RedoClient
@@ -70,45 +67,8 @@ def event(kind: str, n: int) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def emulator(in_process: bool) -> Iterator[tuple[str, str]]:
-    """``(base_url, root_url)`` of an emulator at its default rate limit."""
-    if in_process:
-        from redo_kit.emulator import Emulator
-
-        with Emulator(dict(STORES)) as emu:
-            yield emu.base_url, emu.url
-        return
-    args = [sys.executable, "-m", "redo_kit.emulator", "--port", "0"]
-    for store, key in STORES.items():
-        args += ["--store", f"{store}={key}"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline().strip()
-        if not first.startswith("listening on "):
-            raise RuntimeError(f"emulator did not start: {first!r}")
-        base_url = first.removeprefix("listening on ")
-        yield base_url, base_url.rsplit("/", 1)[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
-
-
 def stored_ids(root: str, store: str) -> list[str]:
-    with urllib3.PoolManager() as http:
-        answer = http.request(
-            "GET",
-            f"{root}/_emulator/stores/{store}/events",
-            headers={"Authorization": f"Bearer {STORES[store]}"},
-            retries=False,
-            timeout=60,
-        )
-    if answer.status != 200:
-        raise RuntimeError(f"inspection answered {answer.status}")
-    return [e["uniqueId"] for e in orjson.loads(answer.data)["events"]]
+    return _emulator.stored_ids(root, store, STORES[store])
 
 
 def bench_bulk(base_url: str, count: int) -> dict[str, Any]:
@@ -190,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         f"emulator {'in-process' if args.in_process else 'in its own process'} "
         "at 100 requests/s per store and endpoint"
     )
-    with emulator(args.in_process) as (base_url, root):
+    with _emulator.emulator(STORES, in_process=args.in_process) as (base_url, root):
         rows = [
             ("send_bulk", "bulk-store", BULK_CEILING, bench_bulk(base_url, args.bulk_events)),
             ("send() loop", "send-store", SINGLE_CEILING, bench_send(base_url, args.single_events)),
@@ -201,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         checks = {store: stored_ids(root, store) for _, store, _, _ in rows}
 
     header = (
-        f"{'pattern':<22}{'events':>8}{'stored':>8}{'lost':>6}{'dups':>6}{'seconds':>9}"
+        f"{'pattern':<22}{'events':>8}{'stored':>8}{'lost':>8}{'dups':>6}{'seconds':>9}"
         f"{'events/s':>10}{'ceiling':>9}{'fraction':>10}{'of 10k':>8}{'429s':>8}"
     )
     print(header)
@@ -216,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = stored / row["seconds"]
         share = row["rate_limited"] / row["requests"] if row["requests"] else 0.0
         print(
-            f"{name:<22}{row['sent']:>8,}{stored:>8,}{lost:>6,}{dups:>6,}{row['seconds']:>9.2f}"
+            f"{name:<22}{row['sent']:>8,}{stored:>8,}{lost:>8,}{dups:>6,}{row['seconds']:>9.2f}"
             f"{rate:>10,.0f}{ceiling:>9,.0f}{rate / ceiling:>10.3f}{rate / BULK_CEILING:>8.3f}"
             f"{share:>8.1%}"
         )

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _emulator
 import orjson
 import urllib3
 
@@ -31,28 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_bench"
 CEILING = 10_000.0
-
-
-def start_emulator(db: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "redo_kit.cli", "emulator", "--port", "0", "--db", str(db),
-         "--store", f"{STORE}={KEY}"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    match = re.search(r"(http://\S+/v2\.2)", process.stdout.readline())
-    assert match, "emulator did not start"
-    return process, match.group(1)
-
-
-def stored_count(http: urllib3.PoolManager, base_url: str) -> int:
-    root = base_url.rsplit("/v2.2", 1)[0]
-    response = http.request(
-        "GET", f"{root}/_emulator/stats", headers={"Authorization": f"Bearer {KEY}"}
-    )
-    stats = orjson.loads(response.data)
-    return int(stats["stored"])
 
 
 def naive(base_url: str, events: list[bytes], seconds: float) -> float:
@@ -79,6 +56,8 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--naive-seconds", type=float, default=10.0)
+    parser.add_argument("--db", help="SQLite file for the emulator (default: in memory)")
+    parser.add_argument("--concurrency", default="8", help="redo-kit import --concurrency")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,9 +71,8 @@ def main() -> None:
         lines = source.stat().st_size
         print(f"input: {args.events:,} valid events (+8 invalid lines), {lines / 1e6:.0f} MB")
 
-        emulator, base_url = start_emulator(Path(tmp) / "emulator.sqlite3")
-        http = urllib3.PoolManager()
-        try:
+        extra = ["--db", args.db] if args.db else []
+        with _emulator.emulator({STORE: KEY}, extra=extra) as (base_url, root):
             env = {
                 **os.environ,
                 "REDO_API_KEY": KEY,
@@ -104,7 +82,7 @@ def main() -> None:
             start = time.perf_counter()
             importer = subprocess.Popen(
                 [sys.executable, "-m", "redo_kit.cli", "import", str(source), "--no-checkpoint",
-                 "--max-rejects", "8", "--progress-every", "10"],
+                 "--max-rejects", "8", "--progress-every", "10", "--concurrency", args.concurrency],
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -112,10 +90,12 @@ def main() -> None:
             _, status, usage = os.wait4(importer.pid, 0)
             elapsed = time.perf_counter() - start
             output = importer.stdout.read() if importer.stdout else ""
+            if importer.stdout is not None:
+                importer.stdout.close()
             importer.returncode = os.waitstatus_to_exitcode(status)
-            stored = stored_count(http, base_url)
+            stored = int(_emulator.stats(root, KEY)["stored"])
             rate = stored / elapsed
-            peak_mb = usage.ru_maxrss / 1024
+            cpu = usage.ru_utime + usage.ru_stime
             print(output.strip().splitlines()[-1] if output else "")
             print(
                 f"import: {stored:,} events stored in {elapsed:.1f} s (exit {importer.returncode})"
@@ -124,7 +104,8 @@ def main() -> None:
                 f"  rate: {rate:,.0f} events/s = {rate / CEILING:.3f} of the 10,000 events/s "
                 "ceiling (target >= 0.95)"
             )
-            print(f"  importer peak RSS: {peak_mb:.0f} MB (target <= 150 MB)")
+            print(f"  importer peak RSS: {usage.ru_maxrss / 1024:.0f} MB (target <= 150 MB)")
+            print(f"  importer CPU: {cpu:.1f} s ({cpu / elapsed:.0%} of one core)")
             print(f"  lost or duplicated: {args.events - stored:,}")
 
             with source.open("rb") as fh:
@@ -134,15 +115,11 @@ def main() -> None:
                     if line.startswith(b'{"eventName"')
                 ]
             naive_rate = naive(base_url, sample, args.naive_seconds)
-            print(f"naive (one POST per event, no retry): {naive_rate:,.0f} events/s "
-                  f"= {naive_rate / CEILING:.3f} of the ceiling")  # fmt: skip
+            print(
+                f"naive (one POST per event, no retry): {naive_rate:,.0f} events/s "
+                f"= {naive_rate / CEILING:.3f} of the ceiling"
+            )
             print(f"ratio import / naive: {rate / naive_rate:.1f}x")
-        finally:
-            http.clear()
-            emulator.send_signal(signal.SIGINT)
-            emulator.wait(timeout=30)
-            if emulator.stdout is not None:
-                emulator.stdout.close()
 
 
 if __name__ == "__main__":

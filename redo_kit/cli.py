@@ -520,7 +520,7 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     parser.add_argument("--no-checkpoint", action="store_true", help="keep no checkpoint")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="bulk requests in flight (default: 4)"
+        "--concurrency", type=int, default=8, help="bulk requests in flight (default: 8)"
     )
     parser.add_argument(
         "--progress-every",
