@@ -28,6 +28,7 @@ Customer Fields event with the cache emptied before every event.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -47,7 +48,7 @@ import jsonschema
 import orjson
 
 import redo_kit_models as models
-from redo_kit._spec import document
+from redo_kit._spec import document, request_examples
 from redo_kit.converter import structure
 from redo_kit.events import build_event, prepare_event
 from redo_kit.identity import _phone_cached
@@ -55,36 +56,8 @@ from redo_kit.identity import _phone_cached
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "redo-events.openapi.yaml"
 
-CUSTOMER_FIELDS: dict[str, Any] = {
-    "eventName": "Order Placed",
-    "customer": {
-        "id": "665f1a2b3c4d5e6f7a8b9c0d",
-        "email": "stewart@example.com",
-        "phoneNumber": "+11234567890",
-        "firstName": "Stewart",
-        "lastName": "Thompson",
-        "location": {
-            "street1": "123 Main St",
-            "street2": "Apt 4B",
-            "city": "Seattle",
-            "state": "Washington",
-            "stateCode": "WA",
-            "postalCode": "98101",
-            "country": "United States",
-            "countryCode": "US",
-            "ianaTimeZoneName": "America/Los_Angeles",
-            "latitude": 47.6062,
-            "longitude": -122.3321,
-        },
-        "customFields": {
-            "Age at Signup": 25,
-            "Birthday": "1976-07-04T12:00:00Z",
-            "Loyalty Tier": "Gold",
-            "Accepts Marketing": True,
-        },
-    },
-    "data": {"Order Id": "ord_456"},
-}
+# The guide's "Customer Fields" example, as the spec carries it.
+CUSTOMER_FIELDS: dict[str, Any] = copy.deepcopy(request_examples()["customerFields"])
 
 
 def _data_heavy() -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "bulk_envelope_validator",
     "component",
     "document",
+    "request_examples",
     "schema_problems",
     "validator",
     "wire_path",
@@ -38,6 +39,13 @@ def document() -> dict[str, Any]:
     raw = resources.files("redo_kit_models").joinpath("openapi.json").read_bytes()
     loaded: dict[str, Any] = orjson.loads(raw)
     return loaded
+
+
+def request_examples(*, bulk: bool = False) -> dict[str, Any]:
+    """The guide's examples the spec carries for one operation, by name (do not mutate)."""
+    path = "/stores/{storeId}/events/bulk" if bulk else "/stores/{storeId}/events"
+    body = document()["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    return {name: example["value"] for name, example in body["examples"].items()}
 
 
 def component(name: str) -> dict[str, Any]:

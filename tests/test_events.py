@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, given
 
 import redo_kit_models as models
+from redo_kit._spec import request_examples
 from redo_kit.converter import structure
 from redo_kit.errors import ConversionError, ValidationError
 from redo_kit.events import PreparedEvent, build_event, prepare_event
@@ -21,36 +22,8 @@ from redo_kit.idempotency import content_unique_id
 from redo_kit.testing import strategies as rs
 from redo_kit.validation import validate_event
 
-CUSTOMER_FIELDS: dict[str, Any] = {
-    "eventName": "Order Placed",
-    "customer": {
-        "id": "665f1a2b3c4d5e6f7a8b9c0d",
-        "email": "stewart@example.com",
-        "phoneNumber": "+11234567890",
-        "firstName": "Stewart",
-        "lastName": "Thompson",
-        "location": {
-            "street1": "123 Main St",
-            "street2": "Apt 4B",
-            "city": "Seattle",
-            "state": "Washington",
-            "stateCode": "WA",
-            "postalCode": "98101",
-            "country": "United States",
-            "countryCode": "US",
-            "ianaTimeZoneName": "America/Los_Angeles",
-            "latitude": 47.6062,
-            "longitude": -122.3321,
-        },
-        "customFields": {
-            "Age at Signup": 25,
-            "Birthday": "1976-07-04T12:00:00Z",
-            "Loyalty Tier": "Gold",
-            "Accepts Marketing": True,
-        },
-    },
-    "data": {"Order Id": "ord_456"},
-}
+# The guide's "Customer Fields" example, as the spec carries it.
+CUSTOMER_FIELDS: dict[str, Any] = copy.deepcopy(request_examples()["customerFields"])
 
 
 def _four_digit_utc_year(moment: datetime | None) -> bool:

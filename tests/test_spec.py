@@ -19,9 +19,7 @@ BULK = "/stores/{storeId}/events/bulk"
 
 
 def _examples(path: str) -> dict[str, Any]:
-    operation = _spec.document()["paths"][path]["post"]
-    examples: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["examples"]
-    return {name: example["value"] for name, example in examples.items()}
+    return _spec.request_examples(bulk=path == BULK)
 
 
 def test_spec_is_valid_openapi_31() -> None:
