@@ -223,12 +223,17 @@ class _RejectsReport:
         if path is None:
             return
         target = Path(path)
-        if keep_lines is None or not target.exists():
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Resuming keeps the lines written up to the checkpoint, and drops the rest.
+            kept = (
+                target.read_bytes().splitlines(keepends=True)[:keep_lines]
+                if keep_lines is not None and target.exists()
+                else []
+            )
             self._file = target.open("wb")
-            return
-        # Resuming: keep the lines written up to the checkpoint, drop the rest.
-        kept = target.read_bytes().splitlines(keepends=True)[:keep_lines]
-        self._file = target.open("wb")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the rejects report {path}: {exc}") from exc
         self._file.writelines(kept)
 
     def __call__(self, rejection: LineRejection) -> None:

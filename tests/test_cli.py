@@ -273,9 +273,18 @@ def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
         "REDO_BASE_URL": "",
     }
     outputs = []
+    rejects = tmp_path / "home" / "reports" / "rejects.jsonl"  # a folder that does not exist yet
     for _ in range(2):
         done = subprocess.run(
-            _redo_kit("import", str(EXAMPLES), "--no-checkpoint", "--max-rejects", "8"),
+            _redo_kit(
+                "import",
+                str(EXAMPLES),
+                "--no-checkpoint",
+                "--max-rejects",
+                "8",
+                "--rejects",
+                str(rejects),
+            ),
             capture_output=True,
             text=True,
             env=env,
@@ -284,6 +293,7 @@ def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
     first, second = outputs
+    assert len(rejects.read_text().splitlines()) == 8
     assert "Nothing is sent to Redo" in first
     assert str(tmp_path / "home" / "emulator.sqlite3") in first
     assert "holds 1,200 events" in first
