@@ -366,7 +366,7 @@ def _unknown_top_level(payload: dict[Any, Any], allowed: bool, root: str) -> Ite
                 path=wire_path([name], root),
                 rule="unknown-key",
                 message=f"unknown top-level key {name!r}: the API would silently ignore it",
-                hint=f"{hint} (pass allow_unknown_keys=True to send it anyway)",
+                hint=f"{hint} (to send it anyway: allow_unknown_keys=True or --allow-unknown-keys)",
             )
 
 
