@@ -41,6 +41,7 @@ import time
 from typing import Any
 
 import _emulator
+from _events import request_shape
 
 from redo_kit.batcher import Batcher
 from redo_kit.client import RedoClient
@@ -58,24 +59,9 @@ STORES = {
 
 def event(kind: str, n: int) -> dict[str, Any]:
     """The guide's "Request Shape" event; the batcher gives it a uniqueId."""
-    return {
-        "eventName": "Purchase Milestone Reached",
-        "customer": {
-            "email": f"customer{n % 1000}@example.com",
-            "firstName": "Stewart",
-            "lastName": "Thompson",
-        },
-        "eventTimestamp": "2026-04-02T12:00:00Z",
-        "value": 299.99,
-        "valueCurrency": "USD",
-        "data": {
-            "Milestone Type": "100th_purchase",
-            "Total Spent": 5000,
-            "VIP Tier": "gold",
-            "Enrolled At": "2025-01-01T00:00:00Z",
-            "Source": f"{kind}-{n}",
-        },
-    }
+    built = request_shape(n)
+    built["data"]["Source"] = f"{kind}-{n}"
+    return built
 
 
 def stored_ids(root: str, store: str) -> list[str]:

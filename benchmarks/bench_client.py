@@ -37,6 +37,7 @@ from typing import Any
 
 import _emulator
 import urllib3
+from _events import request_shape
 
 from redo_kit.client import RedoClient
 
@@ -47,24 +48,7 @@ STORES = {"bulk-store": "bulk_key", "send-store": "send_key", "naive-store": "na
 
 def event(kind: str, n: int) -> dict[str, Any]:
     """The guide's "Request Shape" event, made unique."""
-    return {
-        "eventName": "Purchase Milestone Reached",
-        "customer": {
-            "email": f"customer{n % 1000}@example.com",
-            "firstName": "Stewart",
-            "lastName": "Thompson",
-        },
-        "eventTimestamp": "2026-04-02T12:00:00Z",
-        "value": 299.99,
-        "valueCurrency": "USD",
-        "uniqueId": f"{kind}-{n}",
-        "data": {
-            "Milestone Type": "100th_purchase",
-            "Total Spent": 5000,
-            "VIP Tier": "gold",
-            "Enrolled At": "2025-01-01T00:00:00Z",
-        },
-    }
+    return {**request_shape(n), "uniqueId": f"{kind}-{n}"}
 
 
 def stored_ids(root: str, store: str) -> list[str]:
