@@ -7,8 +7,12 @@ runs many more examples. Pick one with HYPOTHESIS_PROFILE=dev.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from redo_kit import pacing, retry
 
 settings.register_profile(
     "ci",
@@ -20,3 +24,20 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 pytest_plugins = ["redo_kit.testing.plugin"]
+
+
+@pytest.fixture
+def no_waits() -> Iterator[None]:
+    """Retries and pacing do not sleep, and every test starts with fresh pacing buckets."""
+    retry.set_testing(True)
+    pacing.reset()
+    yield
+    retry.set_testing(False)
+    pacing.reset()
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, no_waits: None) -> None:
+    """``no_waits``, and none of the REDO_* variables of the machine running the tests."""
+    for name in ("REDO_API_KEY", "REDO_STORE_ID", "REDO_BASE_URL", "REDO_LOG"):
+        monkeypatch.delenv(name, raising=False)

@@ -18,7 +18,6 @@ import orjson
 import pytest
 
 from redo_kit import batcher as batcher_module
-from redo_kit import retry
 from redo_kit.batcher import Batcher, QueueFullError
 from redo_kit.client import RedoClient
 from redo_kit.errors import InternalServerError, ValidationError
@@ -29,11 +28,7 @@ from redo_kit.transport import MockTransport, Request, Response
 STORE = "64e5a8a1af49a89df37e4ee7"
 
 
-@pytest.fixture(autouse=True)
-def _no_waits() -> Iterator[None]:
-    retry.set_testing(True)
-    yield
-    retry.set_testing(False)
+pytestmark = pytest.mark.usefixtures("no_waits")
 
 
 def event(n: int, **extra: Any) -> dict[str, Any]:

@@ -10,14 +10,14 @@ import textwrap
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from redo_kit import cli, pacing, retry
+from redo_kit import cli
 from redo_kit.batcher import Batcher, Overflow, QueueFullError
 from redo_kit.client import RedoClient
 from redo_kit.emulator import Emulator
@@ -32,14 +32,7 @@ MANY_TRIES = RetryPolicy(attempts=12)
 EmulatorFactory = Callable[..., Emulator]
 
 
-@pytest.fixture(autouse=True)
-def _no_waits() -> Iterator[None]:
-    # Retries and pacing do not sleep; the emulators here run without a rate limit.
-    retry.set_testing(True)
-    pacing.reset()
-    yield
-    retry.set_testing(False)
-    pacing.reset()
+pytestmark = pytest.mark.usefixtures("no_waits")
 
 
 def event(n: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redo_kit import pacing, retry
+from redo_kit import pacing
 from redo_kit.client import (
     DEFAULT_BASE_URL,
     MAX_REQUEST_BYTES,
@@ -45,15 +45,7 @@ STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "test_key_0123456789"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("REDO_API_KEY", "REDO_STORE_ID", "REDO_BASE_URL", "REDO_LOG"):
-        monkeypatch.delenv(name, raising=False)
-    retry.set_testing(True)
-    pacing.reset()
-    yield
-    retry.set_testing(False)
-    pacing.reset()
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def event(n: int, **extra: Any) -> dict[str, Any]:

@@ -11,12 +11,10 @@ import subprocess
 import sys
 import textwrap
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from redo_kit import pacing, retry
 from redo_kit.client import RedoClient
 from redo_kit.errors import (
     APIConnectionError,
@@ -32,15 +30,7 @@ KEY = "sk_live_SECRETvalue_4f1c2a9e"
 STORE = "64e5a8a1af49a89df37e4ee7"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("REDO_API_KEY", "REDO_STORE_ID", "REDO_BASE_URL", "REDO_LOG"):
-        monkeypatch.delenv(name, raising=False)
-    retry.set_testing(True)
-    pacing.reset()
-    yield
-    retry.set_testing(False)
-    pacing.reset()
+pytestmark = pytest.mark.usefixtures("isolated_env")
 
 
 def event(n: int) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -18,11 +17,7 @@ from redo_kit.transport import MockTransport, Request, Response
 STORE = "64e5a8a1af49a89df37e4ee7"
 
 
-@pytest.fixture(autouse=True)
-def _no_waits() -> Iterator[None]:
-    retry.set_testing(True)
-    yield
-    retry.set_testing(False)
+pytestmark = pytest.mark.usefixtures("no_waits")
 
 
 def _line(n: int, **extra: object) -> bytes:
