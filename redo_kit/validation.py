@@ -211,11 +211,10 @@ def _check(
                 body = orjson.dumps(payload)
             except (TypeError, orjson.JSONEncodeError):
                 body = b"null"
-            # orjson writes NaN and infinities as null, so no "null" means none of them.
             data = payload.get("data")
             extra = data.get("$extra") if type(data) is dict else None
             shallow = extra is None or not _deeper_than(extra, _EXTRA_DEPTH)
-            if shallow and b"null" not in body and len(body) <= MAX_STRING_BYTES:
+            if shallow and len(body) <= MAX_STRING_BYTES and _finite(body, payload):
                 if data_cleaned or type(data) is not dict:
                     return [], body
                 values = data.values()
@@ -224,6 +223,16 @@ def _check(
                     return list(_ignored_values(data, root)), body
                 return [], body
     return _check_fully(payload, allow_unknown_keys, root)
+
+
+def _finite(body: bytes, payload: dict[str, Any]) -> bool:
+    """Whether ``body`` (``payload`` as written by orjson) holds no NaN or infinity.
+
+    orjson writes those as null, so a body without "null" has none. A body
+    with a real null (common under ``$extra``) is read back: it equals
+    ``payload`` only when no number turned into null on the way.
+    """
+    return b"null" not in body or orjson.loads(body) == payload
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

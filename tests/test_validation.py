@@ -455,3 +455,14 @@ def test_a_too_deep_event_in_bulk_is_dropped_alone() -> None:
     envelope, per_event = validate_bulk({"events": [ok, _nested(5000), ok]})
     assert envelope == []
     assert [[p.rule for p in problems] for problems in per_event] == [[], ["depth"], []]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_real_null_does_not_hide_a_non_finite_number(bad: float) -> None:
+    event = {**BASE, "data": {"$extra": {"ab": None, "n": [None, bad]}}}
+    assert _errors(validate_event(event)) == [("non-finite", "$.data['$extra'].n[1]")]
+
+
+def test_an_event_with_a_null_under_extra_is_valid() -> None:
+    event = {**BASE, "data": {"$extra": {"ab": None, "tags": [None, 1.5]}}}
+    assert validate_event(event) == []
