@@ -213,7 +213,13 @@ def _check(
                 body = b"null"
             data = payload.get("data")
             extra = data.get("$extra") if type(data) is dict else None
-            shallow = extra is None or not _deeper_than(extra, _EXTRA_DEPTH)
+            # Nesting needs an opening bracket per level, so a body with few
+            # brackets (inside strings too: the count only errs high) is shallow.
+            shallow = (
+                extra is None
+                or body.count(b"{") + body.count(b"[") <= _EXTRA_DEPTH
+                or not _deeper_than(extra, _EXTRA_DEPTH)
+            )
             if shallow and len(body) <= MAX_STRING_BYTES and _finite(body, payload):
                 if data_cleaned or type(data) is not dict:
                     return [], body
