@@ -84,9 +84,12 @@ def _customers(rng: random.Random, count: int) -> list[dict[str, object]]:
 
 def _identity(rng: random.Random, person: dict[str, object]) -> dict[str, object]:
     # Customers come back by id, by email or by phone, sometimes with a profile.
+    # A Redo customer id comes from Redo, so a system that keeps it keeps the
+    # email too and sends both, as the guide's example does: an id the store
+    # does not know falls back to the email instead of creating a customer.
     way = rng.random()
     if way < 0.3:
-        customer: dict[str, object] = {"id": person["id"]}
+        customer: dict[str, object] = {"id": person["id"], "email": person["email"]}
     elif way < 0.75:
         customer = {"email": person["email"]}
     else:
