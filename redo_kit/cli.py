@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import os
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -178,22 +177,18 @@ def _default_base_url() -> str:
 
 
 def _print_stored(emulator: Emulator, out: IO[str], top: int = 8) -> None:
-    events = emulator.events()
-    customers = len(emulator.customers())
+    summary = emulator.summary(top=top)
     stats = emulator.stats()
     print(
-        f"The embedded emulator now holds {len(events):,} events for {customers:,} customers "
-        f"(this run: {stats['stored']:,} stored, {stats['deduplicated']:,} already there and "
-        "deduplicated by uniqueId).",
+        f"The embedded emulator now holds {summary['events']:,} events for "
+        f"{summary['customers']:,} customers (this run: {stats['stored']:,} stored, "
+        f"{stats['deduplicated']:,} already there and deduplicated by uniqueId).",
         file=out,
     )
-    seen: Counter[tuple[str, str]] = Counter(
-        (key, kind) for event in events for key, kind in event["propertyTypes"].items()
-    )
-    if seen:
+    if summary["properties"]:
         print("Top event properties, with the type Redo indexes them as:", file=out)
-        for (key, kind), count in seen.most_common(top):
-            print(f"  {key:<24} {kind:<8} in {count:,} events", file=out)
+        for item in summary["properties"]:
+            print(f"  {item['key']:<24} {item['type']:<8} in {item['events']:,} events", file=out)
     print(
         "Nothing was sent to Redo. Set REDO_API_KEY and REDO_STORE_ID to send for real.", file=out
     )

@@ -756,6 +756,109 @@ def test_a_file_database_keeps_events_and_unique_ids_across_restarts(tmp_path: A
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def test_the_summary_counts_without_reading_every_event(api: Api, emu: Emulator) -> None:
+    accepted(api.event(order(data={"Total": 10, "Placed At": "2025-01-01T00:00:00Z"})))
+    accepted(api.event(order("ana@example.com", data={"Total": 12, "Coupon": ""})))
+    accepted(api.event(order(data={"Total": "twelve"})))
+    accepted(api.bulk([order(), {"eventName": "No Customer"}]))
+    accepted(api.event(order(), store=OTHER_STORE, key=OTHER_KEY))
+
+    summary = emu.summary(STORE, top=3)
+    assert summary == {
+        "events": 4,
+        "customers": 2,
+        "rejected": 1,
+        "properties": [
+            {"key": "Total", "type": "number", "events": 2},
+            {"key": "Placed At", "type": "date", "events": 1},
+            {"key": "Total", "type": "string", "events": 1},
+        ],
+    }
+    response = api.request("GET", f"/_emulator/stores/{STORE}/summary")
+    assert response.status == 200, response.data
+    assert orjson.loads(response.data) == emu.summary(STORE)
+    assert emu.summary(OTHER_STORE)["events"] == 1
+
+
+# The first layout of a file database (PRAGMA user_version 0), as redo-kit 0.1
+# wrote it before the property types moved into the events table.
+_FIRST_LAYOUT = """
+CREATE TABLE customers (
+    store_id TEXT NOT NULL, id TEXT NOT NULL, email TEXT, email_key TEXT,
+    phone_number TEXT, first_name TEXT, last_name TEXT, location TEXT,
+    custom_fields TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (store_id, id)
+);
+CREATE TABLE customer_properties (
+    store_id TEXT NOT NULL, customer_id TEXT NOT NULL, key TEXT NOT NULL,
+    type TEXT NOT NULL, value, PRIMARY KEY (store_id, customer_id, key)
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, store_id TEXT NOT NULL, id TEXT NOT NULL,
+    event_name TEXT NOT NULL, customer_id TEXT NOT NULL, event_timestamp TEXT NOT NULL,
+    received_at TEXT NOT NULL, value, value_currency TEXT, unique_id TEXT, data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_unique_id ON events (store_id, unique_id)
+    WHERE unique_id IS NOT NULL;
+CREATE TABLE event_properties (
+    store_id TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value NOT NULL,
+    event_seq INTEGER NOT NULL, PRIMARY KEY (store_id, key, type, value, event_seq)
+) WITHOUT ROWID;
+CREATE TABLE rejected (
+    seq INTEGER PRIMARY KEY, store_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    position INTEGER NOT NULL, event TEXT NOT NULL, problems TEXT NOT NULL
+);
+INSERT INTO customers VALUES ('64e5a8a1af49a89df37e4ee7', '0000000000000000000000c1',
+    'ana@example.com', 'ana@example.com', NULL, NULL, NULL, NULL, '{"Tier":"gold"}',
+    '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+INSERT INTO customer_properties VALUES ('64e5a8a1af49a89df37e4ee7',
+    '0000000000000000000000c1', 'Tier', 'string', 'gold');
+INSERT INTO events VALUES (1, '64e5a8a1af49a89df37e4ee7', '0000000000000000000000e1',
+    'Order Placed', '0000000000000000000000c1', '2026-01-01T00:00:00Z',
+    '2026-01-01T00:00:00Z', 10, 'USD', 'old-1',
+    '{"Total":10,"At":"2025-01-01T00:00:00Z","$extra":{"x":1}}');
+INSERT INTO event_properties VALUES
+    ('64e5a8a1af49a89df37e4ee7', 'Total', 'number', 10, 1),
+    ('64e5a8a1af49a89df37e4ee7', 'At', 'date', 1735689600.0, 1);
+"""
+
+
+def test_a_database_of_the_first_layout_is_brought_up_to_date(tmp_path: Any) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript(_FIRST_LAYOUT)
+    with Emulator({STORE: KEY}, db=path, rate_limit=None) as emu:
+        [event] = emu.events()
+        assert event["uniqueId"] == "old-1"
+        assert event["propertyTypes"] == {"Total": "number", "At": "date"}
+        [customer] = emu.customers()
+        assert customer["customFieldTypes"] == {"Tier": "string"}
+        client = Api(emu)
+        try:
+            accepted(client.event(order("ana@example.com", uniqueId="old-1")))
+            accepted(client.event(order("ana@example.com", data={"Total": 3})))
+        finally:
+            client.close()
+        assert [e["propertyTypes"] for e in emu.events()] == [
+            {"Total": "number", "At": "date"},
+            {"Total": "number"},
+        ]
+        assert len(emu.customers()) == 1
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert "event_properties" not in tables
+        assert "customer_properties" not in tables
+
+
+def test_a_database_of_a_newer_layout_is_refused_not_misread(tmp_path: Any) -> None:
+    path = tmp_path / "new.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA user_version = 7")
+    with pytest.raises(ConfigurationError, match=r"newer redo-kit \(layout 7.*upgrade"):
+        Emulator({STORE: KEY}, db=path).start()
+
+
 def test_the_demo_store_is_served_by_default() -> None:
     with Emulator() as emu:
         assert emu.store_id == DEMO_STORE_ID

@@ -167,6 +167,14 @@ class Emulator:
         """The customers of ``store_id`` (default: the first store), oldest first."""
         return self._running()[1].store.customers(store_id or self.store_id)
 
+    def summary(self, store_id: str | None = None, top: int = 10) -> dict[str, Any]:
+        """Counts for ``store_id`` (default: the first store), without reading every event.
+
+        ``{"events": N, "customers": N, "rejected": N, "properties": [{"key", "type",
+        "events"}, ...]}``, the ``top`` properties by the number of events carrying them.
+        """
+        return self._running()[1].store.summary(store_id or self.store_id, top)
+
     def rejected(self, store_id: str | None = None) -> list[dict[str, Any]]:
         """The bulk items dropped for ``store_id`` (default: the first store), with problems."""
         return self._running()[1].store.rejected(store_id or self.store_id)

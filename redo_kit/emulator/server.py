@@ -50,7 +50,7 @@ MAX_BODY_BYTES = MAX_EVENT_BYTES
 _log = logging.getLogger("redo_kit.emulator")
 
 _EVENTS = re.compile(r"^/v2\.2/stores/([^/]+)/events(/bulk)?/?$")
-_INSPECT = re.compile(r"^/_emulator/stores/([^/]+)(?:/(events|customers|rejected))?/?$")
+_INSPECT = re.compile(r"^/_emulator/stores/([^/]+)(?:/(events|customers|rejected|summary))?/?$")
 _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 _IDLE_SECONDS = 60.0
 
@@ -313,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
         if view is None:
             app.store.clear(store_id)
             return _Response(204)
+        if view == "summary":
+            return _json_response(app.store.summary(store_id))
         return _json_response({view: readers[view](store_id)})
 
     def _read_body(self) -> bytes | _Response:

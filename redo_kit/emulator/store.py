@@ -1,4 +1,4 @@
-"""SQLite storage: customers, events, unique ids and a typed property index, per store.
+"""SQLite storage: customers, events, unique ids and property types, per store.
 
 One connection, one writer at a time: each request's events are written in one
 transaction, committed before the request is answered. A file database runs in
@@ -19,7 +19,12 @@ What is stored follows the spec:
 - top-level data without its ignored values (``x-redo-ignored-values``),
   ``$extra`` verbatim and never indexed (``x-redo-extra``), and one type per
   segmentable value (``x-redo-property-types``), dates detected as the spec's
-  ``format: date-time`` decides.
+  ``format: date-time`` decides. The types are decided once, on write, and
+  kept beside the event's data.
+
+A database written by an older version is brought up to date when opened
+(``PRAGMA user_version`` numbers the layout); one written by a newer version
+is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -35,8 +41,8 @@ from typing import Any
 import attrs
 import orjson
 
-from redo_kit._rfc3339 import format_datetime, parse_datetime
-from redo_kit.errors import Problem
+from redo_kit._rfc3339 import format_datetime
+from redo_kit.errors import ConfigurationError, Problem
 from redo_kit.properties import EXTRA, detect_type, is_ignored
 
 __all__ = ["EventStore", "Outcome", "Rejection"]
@@ -59,17 +65,6 @@ CREATE TABLE IF NOT EXISTS customers (
 CREATE INDEX IF NOT EXISTS customers_by_email ON customers (store_id, email_key);
 CREATE INDEX IF NOT EXISTS customers_by_phone ON customers (store_id, phone_number);
 
-CREATE TABLE IF NOT EXISTS customer_properties (
-    store_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    type TEXT NOT NULL,
-    value,
-    PRIMARY KEY (store_id, customer_id, key)
-);
-CREATE INDEX IF NOT EXISTS customer_properties_by_value
-    ON customer_properties (store_id, key, type, value);
-
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     store_id TEXT NOT NULL,
@@ -81,22 +76,14 @@ CREATE TABLE IF NOT EXISTS events (
     value,
     value_currency TEXT,
     unique_id TEXT,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    -- The type each top-level data value is indexed as, decided on write:
+    -- {"Order Total": "number", "Placed At": "date"}.
+    types TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_unique_id
     ON events (store_id, unique_id) WHERE unique_id IS NOT NULL;
-
--- The typed property index: one row per segmentable value, ordered for
--- "key K of type T in a range" queries; the table is the index.
-CREATE TABLE IF NOT EXISTS event_properties (
-    store_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    type TEXT NOT NULL,
-    value NOT NULL,
-    event_seq INTEGER NOT NULL,
-    PRIMARY KEY (store_id, key, type, value, event_seq)
-) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY,
@@ -117,9 +104,7 @@ _CUSTOMER_BY_ID = _CUSTOMER + "id = ?"
 _CUSTOMER_BY_EMAIL = _CUSTOMER + "email_key = ? ORDER BY rowid LIMIT 1"
 _CUSTOMER_BY_PHONE = _CUSTOMER + "phone_number = ? ORDER BY rowid LIMIT 1"
 _CLEAR = (
-    "DELETE FROM event_properties WHERE store_id = ?",
     "DELETE FROM events WHERE store_id = ?",
-    "DELETE FROM customer_properties WHERE store_id = ?",
     "DELETE FROM customers WHERE store_id = ?",
     "DELETE FROM rejected WHERE store_id = ?",
 )
@@ -160,32 +145,57 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _index_value(kind: str, value: Any) -> Any:
-    """``value`` as the property index holds it: dates as epoch seconds, booleans as 0/1."""
-    if kind == "date":
-        return _epoch_seconds(value)
-    if kind == "boolean":
-        return int(value)
-    if isinstance(value, int) and value not in _INT64:
-        return float(value)
-    return value
+_LAYOUT = 1
+"""The layout of the database this version writes, kept in ``PRAGMA user_version``.
+
+0: the first, with the property types in two tables of their own
+(``event_properties``, ``customer_properties``). 1: each event keeps its types
+in ``events.types``; a custom field's type follows from its value.
+"""
 
 
-def _epoch_seconds(text: str) -> float | str:
-    """An RFC 3339 date-time as seconds since 1970 (the text itself if out of range)."""
+def _prepare_layout(db: sqlite3.Connection) -> None:
+    """Create the tables, or bring a database written by an older version up to date."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version == _LAYOUT:
+        return
+    if version > _LAYOUT:
+        raise ConfigurationError(
+            f"the emulator database was written by a newer redo-kit (layout {version}, this "
+            f"version reads up to {_LAYOUT}): upgrade redo-kit, or give the emulator another "
+            "database file"
+        )
+    db.execute("BEGIN IMMEDIATE")
     try:
-        # The C parser reads the common forms (Python 3.11+); the rest, leap
-        # seconds and lower-case 't'/'z' among them, go to the full reader.
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            parsed = parse_datetime(text)
-        except ValueError:
-            return text
-    try:
-        return parsed.timestamp()
-    except (OverflowError, ValueError):
-        return text
+        # Another process may have done it while this one waited for the lock.
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version < _LAYOUT:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            if "event_properties" in tables:
+                _from_first_layout(db)
+            # One statement at a time: executescript would commit first.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {_LAYOUT}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _from_first_layout(db: sqlite3.Connection) -> None:
+    """Layout 0 to 1: move each event's property types into ``events.types``."""
+    db.execute("ALTER TABLE events ADD COLUMN types TEXT NOT NULL DEFAULT '{}'")
+    types: dict[int, dict[str, str]] = {}
+    for seq, key, kind in db.execute("SELECT event_seq, key, type FROM event_properties"):
+        types.setdefault(seq, {})[key] = kind
+    db.executemany(
+        "UPDATE events SET types = ? WHERE seq = ?",
+        [(_json(found), seq) for seq, found in types.items()],
+    )
+    db.execute("DROP TABLE event_properties")
+    db.execute("DROP TABLE customer_properties")
 
 
 def _custom_field_type(value: Any) -> str:
@@ -218,8 +228,8 @@ class EventStore:
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error:
+            _prepare_layout(self._db)
+        except BaseException:
             self._db.close()
             raise
 
@@ -293,7 +303,6 @@ class EventStore:
         # events and their property rows with one statement each.
         (last,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         event_rows: list[tuple[Any, ...]] = []
-        property_rows: list[tuple[int, str, str, str, Any]] = []
         deduplicated = 0
         for event in events:
             unique_id = event.get("uniqueId")
@@ -305,6 +314,7 @@ class EventStore:
             customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
             last += 1
             data: dict[str, Any] = {}
+            types: dict[str, str] = {}
             for key, value in (event.get("data") or {}).items():
                 if key == EXTRA:
                     data[key] = value
@@ -314,7 +324,7 @@ class EventStore:
                 data[key] = value
                 kind = detect_type(value)
                 if kind is not None:
-                    property_rows.append((last, store_id, key, kind, _index_value(kind, value)))
+                    types[key] = kind
             value = event.get("value")
             if isinstance(value, int) and value not in _INT64:
                 value = float(value)
@@ -331,18 +341,14 @@ class EventStore:
                     event.get("valueCurrency"),
                     unique_id,
                     _json(data),
+                    _json(types),
                 )
             )
         db.executemany(
             "INSERT INTO events (seq, store_id, id, event_name, customer_id, event_timestamp, "
-            "received_at, value, value_currency, unique_id, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "received_at, value, value_currency, unique_id, data, types) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event_rows,
-        )
-        db.executemany(
-            "INSERT INTO event_properties (event_seq, store_id, key, type, value) "
-            "VALUES (?, ?, ?, ?, ?)",
-            property_rows,
         )
         return len(event_rows), deduplicated
 
@@ -385,16 +391,6 @@ class EventStore:
         else:
             customer_id = row[0]
             self._patch_customer(db, store_id, row, sent, now)
-        if fields:
-            db.executemany(
-                "INSERT OR REPLACE INTO customer_properties "
-                "(store_id, customer_id, key, type, value) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (store_id, customer_id, key, kind, _index_value(kind, value))
-                    for key, value in fields.items()
-                    for kind in (_custom_field_type(value),)
-                ],
-            )
         return str(customer_id)
 
     def _patch_customer(
@@ -434,20 +430,16 @@ class EventStore:
         """Every stored event of ``store_id``, oldest first, as the inspection API shows it."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, id, event_name, customer_id, event_timestamp, received_at, value, "
-                "value_currency, unique_id, data FROM events WHERE store_id = ? ORDER BY seq",
+                "SELECT id, event_name, customer_id, event_timestamp, received_at, value, "
+                "value_currency, unique_id, data, types FROM events "
+                "WHERE store_id = ? ORDER BY seq",
                 (store_id,),
             ).fetchall()
-            types: dict[int, dict[str, str]] = {}
-            for seq, key, kind in self._db.execute(
-                "SELECT event_seq, key, type FROM event_properties WHERE store_id = ?",
-                (store_id,),
-            ):
-                types.setdefault(seq, {})[key] = kind
         out = []
-        for seq, *values in rows:
-            event_id, name, customer_id, timestamp, received_at, value, currency, uid, data = values
-            stored_data: dict[str, Any] = orjson.loads(data)
+        for row in rows:
+            event_id, name, customer_id, timestamp, received_at, value, currency, uid = row[:8]
+            stored_data: dict[str, Any] = orjson.loads(row[8])
+            types: dict[str, str] = orjson.loads(row[9])
             out.append(
                 {
                     "id": event_id,
@@ -459,11 +451,7 @@ class EventStore:
                     "valueCurrency": currency,
                     "uniqueId": uid,
                     "data": stored_data,
-                    "propertyTypes": {
-                        key: types.get(seq, {})[key]
-                        for key in stored_data
-                        if key in types.get(seq, {})
-                    },
+                    "propertyTypes": {key: types[key] for key in stored_data if key in types},
                 }
             )
         return out
@@ -476,12 +464,6 @@ class EventStore:
                 "FROM customers WHERE store_id = ? ORDER BY rowid",
                 (store_id,),
             ).fetchall()
-            types: dict[str, dict[str, str]] = {}
-            for customer_id, key, kind in self._db.execute(
-                "SELECT customer_id, key, type FROM customer_properties WHERE store_id = ?",
-                (store_id,),
-            ):
-                types.setdefault(customer_id, {})[key] = kind
         out = []
         for customer_id, email, phone, first, last, location, fields in rows:
             custom_fields: dict[str, Any] = orjson.loads(fields)
@@ -495,12 +477,46 @@ class EventStore:
                     "location": None if location is None else orjson.loads(location),
                     "customFields": custom_fields,
                     "customFieldTypes": {
-                        key: types.get(customer_id, {}).get(key, _custom_field_type(value))
-                        for key, value in custom_fields.items()
+                        key: _custom_field_type(value) for key, value in custom_fields.items()
                     },
                 }
             )
         return out
+
+    def summary(self, store_id: str, top: int = 10) -> dict[str, Any]:
+        """Counts for ``store_id`` without reading every event into memory.
+
+        ``events``, ``customers`` and ``rejected`` (bulk items dropped), and
+        ``properties``: the ``top`` (key, type) pairs by the number of events
+        carrying them, most frequent first.
+        """
+        with self._lock:
+            db = self._db
+            counts = [
+                db.execute(
+                    f"SELECT count(*) FROM {table} WHERE store_id = ?",  # noqa: S608 - fixed names
+                    (store_id,),
+                ).fetchone()[0]
+                for table in ("events", "customers", "rejected")
+            ]
+            # Events of one kind share their set of types: few distinct texts to read.
+            shapes = db.execute(
+                "SELECT types, count(*) FROM events WHERE store_id = ? GROUP BY types",
+                (store_id,),
+            ).fetchall()
+        carried: Counter[tuple[str, str]] = Counter()
+        for text, events in shapes:
+            for pair in orjson.loads(text).items():
+                carried[pair] += events
+        ranked = sorted(carried.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return {
+            "events": counts[0],
+            "customers": counts[1],
+            "rejected": counts[2],
+            "properties": [
+                {"key": key, "type": kind, "events": events} for (key, kind), events in ranked
+            ],
+        }
 
     def rejected(self, store_id: str) -> list[dict[str, Any]]:
         """Every bulk item dropped for ``store_id``, oldest first, with its problems."""
