@@ -96,11 +96,33 @@ def test_a_file_database_is_kept(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
 
 
+def test_scopes_make_a_read_only_key_and_a_key_with_none() -> None:
+    options = ("--store", "shop=sk_rw", "--store", "shop=sk_ro", "--store", "shop=sk_none")
+    scopes = ("--scopes", "sk_ro=customer_events_read", "--scopes", "sk_none=")
+    with _emulator(*options, *scopes, "--rate-limit", "0") as (process, base_url):
+        assert _post(base_url, "shop", "sk_rw") == 202
+        assert _post(base_url, "shop", "sk_ro") == 403
+        assert _post(base_url, "shop", "sk_none") == 403
+        root = base_url.removesuffix("/v2.2")
+        with urllib3.PoolManager() as http:
+            response = http.request(
+                "GET",
+                f"{root}/_emulator/stores/shop/events",
+                headers={"Authorization": "Bearer sk_ro"},
+            )
+        assert response.status == 200
+        assert len(orjson.loads(response.data)["events"]) == 1
+        process.send_signal(signal.SIGTERM)
+
+
 @pytest.mark.parametrize(
     "options",
     [
         ("--store", "no-key"),
         ("--store", "bad/id=k"),
+        ("--store", "shop=sk", "--scopes", "sk_secret_other=customer_events_read"),
+        ("--scopes", "sk=customer_events_read"),
+        ("--store", "shop=sk", "--scopes", "no-equals"),
         ("--faults", "teapot=1"),
         ("--faults", "503=2"),
     ],
@@ -116,6 +138,7 @@ def test_bad_options_exit_2_with_a_message(options: tuple[str, ...]) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert "redo-kit emulator:" in done.stderr
+    assert "sk_secret_other" not in done.stderr
 
 
 def test_the_parser_has_the_documented_options_and_defaults() -> None:

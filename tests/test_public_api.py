@@ -34,9 +34,6 @@ def test_unknown_attribute_raises_attribute_error() -> None:
 def test_import_is_lazy() -> None:
     """``import redo_kit`` loads none of the heavy parts until they are used."""
     heavy = ["urllib3", "jsonschema_rs", "cattrs", "redo_kit_models", "phonenumbers", "sqlite3"]
-    code = (
-        "import sys, redo_kit; "
-        f"print([m for m in {heavy!r} if m in sys.modules])"
-    )
+    code = f"import sys, redo_kit; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

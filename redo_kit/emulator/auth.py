@@ -36,6 +36,11 @@ DEMO_API_KEY = "sk_emulator_demo"
 _STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
+    # A named converter: mypy's attrs plugin cannot type the generic ``frozenset``.
+    return frozenset(scopes)
+
+
 @attrs.frozen
 class ApiKey:
     """A Bearer key and its scopes (default: ``customer_events_write`` only).
@@ -44,7 +49,7 @@ class ApiKey:
     """
 
     secret: str = attrs.field(repr=False)
-    scopes: frozenset[str] = attrs.field(default=frozenset({WRITE_SCOPE}), converter=frozenset)
+    scopes: frozenset[str] = attrs.field(default=frozenset({WRITE_SCOPE}), converter=_scope_set)
 
 
 StoresArg = Mapping[str, "str | ApiKey | Iterable[str | ApiKey]"]

@@ -13,7 +13,7 @@ import threading
 from types import FrameType
 
 from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
-from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID
+from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
 from redo_kit.emulator.faults import FAULT_KINDS
 from redo_kit.errors import ConfigurationError
 
@@ -36,6 +36,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="a store and its API key; repeat for more stores or keys "
         f"(default: demo store {DEMO_STORE_ID} with key {DEMO_API_KEY})",
+    )
+    parser.add_argument(
+        "--scopes",
+        metavar="API_KEY=SCOPE[,SCOPE]",
+        action="append",
+        default=[],
+        help=f"the scopes of a key given with --store (default {WRITE_SCOPE}); "
+        f"'sk_ro=customer_events_read' makes a key that can read the inspection API but "
+        "not send, 'sk_none=' one with no scope at all",
     )
     parser.add_argument(
         "--rate-limit",
@@ -62,19 +71,36 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _stores(items: list[str]) -> dict[str, list[str]]:
-    stores: dict[str, list[str]] = {}
+def _stores(items: list[str], scope_items: list[str]) -> dict[str, list[ApiKey]]:
+    scopes: dict[str, frozenset[str]] = {}
+    for item in scope_items:
+        key, sep, names = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--scopes takes API_KEY=SCOPE[,SCOPE], not {item!r}")
+        scopes[key.strip()] = frozenset(n.strip() for n in names.split(",") if n.strip())
+    stores: dict[str, list[ApiKey]] = {}
     for item in items:
         store_id, sep, key = item.partition("=")
         if not sep or not store_id or not key:
             raise ConfigurationError(f"--store takes STORE_ID=API_KEY, not {item!r}")
-        stores.setdefault(store_id.strip(), []).append(key.strip())
+        key = key.strip()
+        granted = scopes.get(key, frozenset({WRITE_SCOPE}))
+        stores.setdefault(store_id.strip(), []).append(ApiKey(key, scopes=granted))
+    given = {key.secret for keys in stores.values() for key in keys}
+    if unknown := scopes.keys() - given:
+        # Named by count, not by secret: the key itself stays out of the output.
+        raise ConfigurationError(
+            f"--scopes names {len(unknown)} key(s) that no --store gives; "
+            "give each key with --store STORE_ID=API_KEY first"
+        )
     return stores
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code (0 after a clean stop)."""
-    stores = _stores(args.store) if args.store else None
+    if args.scopes and not args.store:
+        raise ConfigurationError("--scopes applies to keys given with --store; give those too")
+    stores = _stores(args.store, args.scopes) if args.store else None
     emulator = Emulator(
         stores,
         host=args.host,
