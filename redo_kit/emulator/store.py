@@ -299,9 +299,6 @@ class EventStore:
                     (store_id, *unique_ids),
                 )
             }
-        # The writer holds the lock, so it can number the rows itself and insert
-        # events and their property rows with one statement each.
-        (last,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         event_rows: list[tuple[Any, ...]] = []
         deduplicated = 0
         for event in events:
@@ -312,7 +309,6 @@ class EventStore:
                     continue
                 seen.add(unique_id)
             customer_id = self._resolve_customer(db, store_id, event["customer"], received_at)
-            last += 1
             data: dict[str, Any] = {}
             types: dict[str, str] = {}
             for key, value in (event.get("data") or {}).items():
@@ -330,7 +326,6 @@ class EventStore:
                 value = float(value)
             event_rows.append(
                 (
-                    last,
                     store_id,
                     self._ids.next(),
                     event["eventName"],
@@ -345,9 +340,9 @@ class EventStore:
                 )
             )
         db.executemany(
-            "INSERT INTO events (seq, store_id, id, event_name, customer_id, event_timestamp, "
+            "INSERT INTO events (store_id, id, event_name, customer_id, event_timestamp, "
             "received_at, value, value_currency, unique_id, data, types) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event_rows,
         )
         return len(event_rows), deduplicated
