@@ -43,7 +43,10 @@ __all__ = [
     "ImportResult",
     "LineRejection",
     "Position",
+    "Reader",
+    "Record",
     "import_events",
+    "read_jsonl",
 ]
 
 MAX_EVENTS_PER_REQUEST = 100
@@ -234,13 +237,32 @@ class _Run:
             )
 
 
-def _lines(source: IO[bytes], start: Position) -> Iterator[tuple[int, int, bytes]]:
-    """Yield (line number, offset after the line, raw line) from ``start`` on."""
+Record = tuple[int, Position, Any, tuple[Problem, ...]]
+"""What a reader yields for each record of its input: ``(line, end, event, problems)``.
+
+``line`` is the 1-based line the record starts on (what a rejects report names),
+``end`` the position just after it, ``event`` the wire event as far as it could
+be read (``None`` when not at all) and ``problems`` what stopped the reading;
+an event with problems is still checked, so the report has every problem. A
+blank record is ``(line, end, None, ())``: skipped, but counted in the position.
+"""
+
+Reader = Callable[[IO[bytes], Position], Iterator[Record]]
+"""Reads records from a binary input already positioned at the given start."""
+
+
+def read_jsonl(source: IO[bytes], start: Position) -> Iterator[Record]:
+    """The records of JSON Lines: one wire event per line."""
     number, offset = start.line, start.offset
     for raw in source:
         number += 1
         offset += len(raw)
-        yield number, offset, raw
+        end = Position(line=number, offset=offset)
+        if not raw.strip():
+            yield number, end, None, ()
+            continue
+        payload, problem = _parse(raw)
+        yield number, end, payload, () if problem is None else (problem,)
 
 
 def _parse(raw: bytes) -> tuple[Any, Problem | None]:
@@ -273,15 +295,18 @@ def import_events(
     allow_unknown_keys: bool = False,
     default_region: str | None = None,
     concurrency: int = 4,
+    reader: Reader = read_jsonl,
     rejected_before: int = 0,
     on_reject: Callable[[LineRejection], None] | None = None,
     on_progress: Callable[[ImportProgress], None] | None = None,
     on_watermark: Callable[[Position, int], None] | None = None,
     progress_every: float = 0.5,
 ) -> ImportResult:
-    """Import every line of ``source`` (binary, one JSON event per line) through ``client``.
+    """Import every record of ``source`` (binary) through ``client``.
 
-    ``client=None`` only validates. ``start`` resumes after a checkpoint
+    ``reader`` turns the input into records: JSON Lines by default, or
+    :func:`redo_kit.csv_input.read_csv` with a column mapping. ``client=None``
+    only validates. ``start`` resumes after a checkpoint
     (``source`` must already be positioned there); ``content_ids`` gives events
     without a ``uniqueId`` one derived from their content (turn it off only for
     data where two identical lines are two real events). ``on_reject`` gets each
@@ -347,13 +372,14 @@ def import_events(
 
     def chunks() -> Iterator[_Chunk]:
         current = _Chunk(events=[], end=run.position, rejected=run.rejected)
-        for number, offset, raw in _lines(source, run.position):
+        for line, end, payload, problems in reader(source, run.position):
             with run.lock:
-                run.lines, run.bytes_read = number, offset
-            current.end, current.rejected = Position(line=number, offset=offset), run.rejected
-            if not raw.strip():
+                run.lines, run.bytes_read = end.line, end.offset
+            previous_end = current.end
+            current.end, current.rejected = end, run.rejected
+            if payload is None and not problems:
                 continue
-            prepared = _prepare_line(raw, number, options, run, on_reject)
+            prepared = _prepare_record(payload, problems, line, options, run, on_reject)
             current.rejected = run.rejected
             if prepared is None:
                 continue
@@ -361,7 +387,6 @@ def import_events(
             if current.events and (
                 len(current.events) == MAX_EVENTS_PER_REQUEST or grown > MAX_REQUEST_BYTES
             ):
-                previous_end = Position(line=number - 1, offset=offset - len(raw))
                 yield _Chunk(
                     events=current.events,
                     end=previous_end,
@@ -420,18 +445,15 @@ def import_events(
     )
 
 
-def _prepare_line(
-    raw: bytes,
+def _prepare_record(
+    payload: Any,
+    problems: tuple[Problem, ...],
     number: int,
     options: dict[str, Any],
     run: _Run,
     on_reject: Callable[[LineRejection], None] | None,
 ) -> PreparedEvent | None:
-    payload, problem = _parse(raw)
-    problems: tuple[Problem, ...]
-    if problem is not None:
-        problems = (problem,)
-    else:
+    if isinstance(payload, dict):
         try:
             prepared = prepare_event(
                 payload,
@@ -444,11 +466,12 @@ def _prepare_line(
                 else None,
             )
         except ValidationError as exc:
-            problems = exc.problems
+            problems = (*problems, *exc.problems)
         else:
-            with run.lock:
-                run.valid += 1
-            return prepared
+            if not problems:
+                with run.lock:
+                    run.valid += 1
+                return prepared
     unique = payload.get("uniqueId") if isinstance(payload, dict) else None
     rejection = LineRejection(
         line=number,
