@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "ConfigurationError": "redo_kit.errors",
     "ConversionError": "redo_kit.errors",
     "CountryCode": "redo_kit_models",
+    "CsvInput": "redo_kit.csv_input",
     "CurrencyCode": "redo_kit_models",
     "CustomFields": "redo_kit_models",
     "Customer": "redo_kit_models",
@@ -108,6 +109,7 @@ __all__ = [
     "ConfigurationError",
     "ConversionError",
     "CountryCode",
+    "CsvInput",
     "CurrencyCode",
     "CustomFields",
     "Customer",
@@ -188,6 +190,7 @@ if TYPE_CHECKING:
     from redo_kit.codegen import (
         spec_path,
     )
+    from redo_kit.csv_input import CsvInput
     from redo_kit.emulator import (
         Emulator,
     )

@@ -301,3 +301,100 @@ def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
     assert re.search(r"Requested At\s+date", first)
     assert "holds 1,200 events" in second
     assert "0 stored, 1,200 already there" in second
+
+
+ORDERS_CSV = (
+    "Order Id,Email,Total,Currency,Placed At,Zip,Notes\n"
+    "ord_1,ana@example.com,59.99,USD,2025-03-01T10:00:00Z,02134,first\n"
+    "ord_2,bob@example.com,ten,USD,2025-03-02T10:00:00Z,10001,\n"
+    'ord_3,cy@example.com,12.5,EUR,2025-03-03T10:00:00Z,94107,"two\nlines"\n'
+    ",dee@example.com,7,USD,2025-03-04T10:00:00Z,,\n"
+)
+ORDERS_MAPPING = [
+    "--event-name", "Order Placed", "--column", "Email=customer.email", "--column",
+    "Total=value", "--column", "Currency=valueCurrency", "--column", "Placed At=eventTimestamp",
+    "--column", "Order Id=uniqueId", "--column", "Notes=", "--column", "Zip=data.Zip:string",
+]  # fmt: skip
+
+
+def test_import_csv_through_a_column_mapping(emulator: RunningEmulator, tmp_path: Path) -> None:
+    source = tmp_path / "orders.tsv"
+    source.write_text(ORDERS_CSV.replace(",", "\t"))
+    rejects = tmp_path / "rejects.jsonl"
+    for run in range(2):
+        done = subprocess.run(
+            _redo_kit("import", str(source), *ORDERS_MAPPING, "--rejects", str(rejects)),
+            capture_output=True,
+            text=True,
+            env=emulator.env(),
+            check=False,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "1 lines rejected" in done.stdout, run
+    [report] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert report["line"] == 3
+    assert report["uniqueId"] == "ord_2"
+    assert [(p["path"], p["rule"]) for p in report["problems"]] == [("$.value", "type")]
+
+    events = emulator.get("events")
+    assert len(events) == 3  # the second run stored nothing twice
+    first, third, fourth = events
+    assert first["uniqueId"] == "ord_1"
+    assert first["value"] == 59.99
+    assert first["eventTimestamp"] == "2025-03-01T10:00:00Z"
+    assert first["data"] == {"Zip": "02134"}
+    assert third["data"] == {"Zip": "94107"}
+    assert fourth["uniqueId"]  # derived from the row's content
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("orders.csv", [], "no column gives eventName"),
+        ("orders.csv", [*ORDERS_MAPPING, "--column", "Totl=value"], "did you mean 'Total'?"),
+        ("orders.jsonl", ["--column", "Email=customer.email"], "apply to CSV input"),
+        ("orders.csv", [*ORDERS_MAPPING, "--delimiter", ";;"], "one character"),
+    ],
+)
+def test_csv_mapping_mistakes_exit_2_before_anything_is_read(
+    tmp_path: Path, name: str, options: list[str], message: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(ORDERS_CSV)
+    done = subprocess.run(
+        _redo_kit("validate", str(source), *options),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_csv_import_resumes_after_its_checkpoint(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from redo_kit.importer import Checkpoint, Position
+
+    source = tmp_path / "orders.csv"
+    source.write_text(ORDERS_CSV)
+    # As a run stopped after the first two data rows (lines 1 to 3) would have left it.
+    after = len("".join(ORDERS_CSV.splitlines(keepends=True)[:3]).encode())
+    Checkpoint.beside(source).save(Position(line=3, offset=after), rejected=1)
+    done = subprocess.run(
+        _redo_kit("import", str(source), *ORDERS_MAPPING),
+        capture_output=True,
+        text=True,
+        env=emulator.env(),
+        check=False,
+    )
+    # The row rejected before the stop still counts.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 lines rejected" in done.stdout
+    assert "resuming" in done.stdout
+    assert [e["eventTimestamp"][:10] for e in emulator.get("events")] == [
+        "2025-03-03",
+        "2025-03-04",
+    ]
+    assert not Checkpoint.beside(source).path.exists()

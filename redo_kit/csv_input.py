@@ -1,0 +1,382 @@
+"""Events from CSV: each row is one wire event, built through a column mapping.
+
+The header row names the columns. A header that is a wire path puts its cells
+there: ``eventName``, ``eventTimestamp``, ``value``, ``valueCurrency``,
+``uniqueId``, ``customer.email`` (any field of the spec's Customer),
+``customer.location.city`` (any field of Location),
+``customer.customFields.KEY``, ``data.KEY`` and ``data.$extra.KEY``. Any other
+header becomes a data property of that name. A mapping entry
+``HEADER -> "PATH[:TYPE]"`` sends a column elsewhere; an empty path leaves it
+out.
+
+Cells are text, and their JSON type comes from the spec where the spec fixes
+one: ``value`` and the location's ``latitude``/``longitude`` are numbers, and
+identifiers, names and codes stay text even when they look like numbers (a
+``postalCode`` of 02134 keeps its zero). Free-form keys (data, custom fields,
+``$extra``) take a cell as JSON when it is a JSON number, ``true``, ``false``
+or ``null``, and as text otherwise, so ``02134`` and ``1,000`` stay text.
+That is decided cell by cell: a column of postal codes would give Redo both
+numbers and text under one key. ``:string``, ``:number`` or ``:boolean`` after a
+path fixes the type of a whole column. An empty
+cell leaves its field out: CSV cannot tell an empty string from a missing
+value, and Redo ignores both.
+
+The mapping is checked against the header before any row is read, so a
+misspelt path or a missing customer identifier stops the run at once, with
+the fix. Row problems (a cell that is not of its column's type, a row with the
+wrong number of cells, bytes that are not UTF-8) reject that row alone, beside
+whatever else the row's event breaks.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, Any
+
+import attrs
+import orjson
+
+from redo_kit._spec import component, wire_path
+from redo_kit.errors import ConfigurationError, Problem
+from redo_kit.importer import Position, Record
+
+__all__ = ["TYPES", "CsvInput", "scalar"]
+
+TYPES = ("string", "number", "boolean")
+"""The types a mapping may fix for a column (``PATH:TYPE``)."""
+
+_AUTO = "auto"
+_IDENTIFIERS = (("customer", "id"), ("customer", "email"), ("customer", "phoneNumber"))
+
+
+def scalar(text: str) -> Any:
+    """``59.99`` -> 59.99, ``true`` -> True, ``null`` -> None, ``"true"`` -> "true".
+
+    Anything else stays text: a JSON number has no leading zeros, thousands
+    separators or spaces, so ``02134`` and ``1,000`` stay text. A JSON string
+    literal gives its content, the way to keep ``true`` or ``12`` as text.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return text if isinstance(value, (dict, list)) else value
+
+
+@attrs.frozen
+class _Column:
+    index: int
+    header: str
+    path: tuple[str, ...]
+    kind: str
+
+
+class CsvInput:
+    """A CSV input's header, checked against a column mapping, and a reader of its rows.
+
+    Build it with :meth:`open`, which reads the header; pass :meth:`read` to
+    :func:`redo_kit.importer.import_events` as its ``reader``.
+    """
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        header_end: Position,
+        *,
+        columns: Mapping[str, str] | None = None,
+        event_name: str | None = None,
+        delimiter: str = ",",
+    ) -> None:
+        self.header = list(header)
+        self.header_end = header_end
+        self.event_name = event_name
+        self.delimiter = delimiter
+        self.columns = _map(self.header, dict(columns or {}), event_name)
+
+    @classmethod
+    def open(
+        cls,
+        source: IO[bytes],
+        *,
+        columns: Mapping[str, str] | None = None,
+        event_name: str | None = None,
+        delimiter: str = ",",
+    ) -> CsvInput:
+        """Read the header row from the start of ``source`` and check the mapping against it.
+
+        Raises ``ConfigurationError`` naming every column the mapping cannot
+        place, and what to pass instead.
+        """
+        lines = _Lines(source, Position())
+        try:
+            header = next(csv.reader(lines, delimiter=delimiter), None)
+        except csv.Error as exc:
+            raise ConfigurationError(f"the CSV header row cannot be read: {exc}") from exc
+        if not header:
+            raise ConfigurationError("the CSV input is empty: its first row must name the columns")
+        if lines.bad:
+            raise ConfigurationError("the CSV header row is not UTF-8: save the file as UTF-8")
+        header[0] = header[0].removeprefix("\ufeff")
+        return cls(
+            [name.strip() for name in header],
+            lines.position(),
+            columns=columns,
+            event_name=event_name,
+            delimiter=delimiter,
+        )
+
+    def read(self, source: IO[bytes], start: Position) -> Iterator[Record]:
+        """The records of the rows after ``start`` (``source`` must be positioned there).
+
+        A ``start`` inside the header means just after it.
+        """
+        lines = _Lines(source, self.header_end if start.offset < self.header_end.offset else start)
+        rows = csv.reader(lines, delimiter=self.delimiter)
+        while True:
+            first = lines.line + 1
+            lines.bad = False
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield first, lines.position(), None, (_row_problem(f"not valid CSV: {exc}"),)
+                continue
+            if not any(cell.strip() for cell in row):
+                yield first, lines.position(), None, ()
+                continue
+            event, problems = self._event(row)
+            if lines.bad:
+                problems.append(
+                    Problem(
+                        path="$",
+                        rule="encoding",
+                        message="the row is not valid UTF-8",
+                        hint="save the file as UTF-8",
+                    )
+                )
+            yield first, lines.position(), event, tuple(problems)
+
+    def _event(self, row: Sequence[str]) -> tuple[dict[str, Any], list[Problem]]:
+        problems: list[Problem] = []
+        if len(row) != len(self.header):
+            problems.append(
+                _row_problem(
+                    f"the row has {len(row)} cells; the header has {len(self.header)}",
+                )
+            )
+        event: dict[str, Any] = {}
+        for column in self.columns:
+            text = row[column.index] if column.index < len(row) else ""
+            if text == "":
+                continue
+            value = _cast(text, column.kind)
+            if value is _NOT:
+                dotted = ".".join(column.path)
+                problems.append(
+                    Problem(
+                        path=wire_path(list(column.path)),
+                        rule="type",
+                        message=f"column {column.header!r}: {text!r} is not a {column.kind}",
+                        hint=f"fix the cell, or read the column as text: "
+                        f"--column '{column.header}={dotted}:string'",
+                    )
+                )
+                continue
+            target = event
+            for part in column.path[:-1]:
+                target = target.setdefault(part, {})
+            target[column.path[-1]] = value
+        if self.event_name is not None and "eventName" not in event:
+            event["eventName"] = self.event_name
+        return event, problems
+
+
+_NOT = object()
+
+
+def _cast(text: str, kind: str) -> Any:
+    """``text`` as a value of ``kind``, or ``_NOT`` when it is not one."""
+    if kind == "string":
+        return text
+    if kind == _AUTO:
+        return scalar(text)
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text.strip().lower(), _NOT)
+    value = scalar(text.strip())
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else _NOT
+
+
+def _row_problem(message: str) -> Problem:
+    return Problem(
+        path="$",
+        rule="csv",
+        message=message,
+        hint="quote cells that hold the delimiter, a quote or a line break",
+    )
+
+
+class _Lines:
+    """Decoded lines of a binary input, counting lines and bytes as ``csv`` takes them."""
+
+    def __init__(self, source: IO[bytes], start: Position) -> None:
+        self.line, self.offset = start.line, start.offset
+        self.bad = False
+        self._lines = iter(source)
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = next(self._lines)
+        self.line += 1
+        self.offset += len(raw)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad = True
+            return raw.decode("utf-8", "replace")
+
+    def position(self) -> Position:
+        return Position(line=self.line, offset=self.offset)
+
+
+def _map(header: list[str], columns: dict[str, str], event_name: str | None) -> list[_Column]:
+    """Where each column goes; raises ``ConfigurationError`` with every mistake at once."""
+    mistakes: list[str] = []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            mistakes.append(f"column {name!r} appears twice in the header: rename one")
+        seen.add(name)
+    for name in columns:
+        if name not in seen:
+            close = difflib.get_close_matches(name, header, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            mistakes.append(f"--column {name!r}: no such column in the header{guess}")
+    mapped: list[_Column] = []
+    targets: dict[tuple[str, ...], str] = {}
+    for index, name in enumerate(header):
+        spec = columns.get(name)
+        try:
+            placed = _place(name, spec)
+        except ValueError as exc:
+            mistakes.append(str(exc))
+            continue
+        if placed is None:
+            continue
+        path, kind = placed
+        if path in targets:
+            mistakes.append(
+                f"columns {targets[path]!r} and {name!r} both go to {'.'.join(path)}: "
+                f"leave one out with --column '{name}='"
+            )
+            continue
+        targets[path] = name
+        mapped.append(_Column(index=index, header=name, path=path, kind=kind))
+    if ("eventName",) not in targets and event_name is None:
+        mistakes.append(
+            "no column gives eventName: add an eventName column, map one with "
+            "--column 'HEADER=eventName', or name every row's event with --event-name NAME"
+        )
+    if not any(path in targets for path in _IDENTIFIERS):
+        mistakes.append(_identifier_mistake(header))
+    if mistakes:
+        raise ConfigurationError("the CSV columns cannot be mapped:\n  " + "\n  ".join(mistakes))
+    return mapped
+
+
+def _identifier_mistake(header: list[str]) -> str:
+    hint = ""
+    for name in header:
+        squashed = "".join(ch for ch in name.lower() if ch.isalnum())
+        for needle, field in (("email", "email"), ("phone", "phoneNumber"), ("customerid", "id")):
+            if needle in squashed:
+                hint = f", e.g. --column '{name}=customer.{field}'"
+                break
+        if hint:
+            break
+    return (
+        "no column gives customer.id, customer.email or customer.phoneNumber, and every "
+        f"event needs one: name a column after one of them, or map one{hint}"
+    )
+
+
+def _place(header: str, spec: str | None) -> tuple[tuple[str, ...], str] | None:
+    """``(path, type)`` of a column, ``None`` when left out; ``ValueError`` says why not."""
+    if spec is None:
+        top = header.split(".", 1)[0]
+        if top not in _fields(component("Event")):
+            return ("data", header), _AUTO
+        return _resolve(header, header)
+    dotted, sep, kind = spec.rpartition(":")
+    kind = kind.strip()
+    if not sep or not (kind.isalpha() and kind.islower()):
+        # No type after the path (a key may hold a colon: 'data.Time: local').
+        dotted, kind = spec, ""
+    dotted = dotted.strip()
+    if not dotted:
+        return None
+    if kind and kind not in TYPES:
+        raise ValueError(
+            f"--column {header!r}: unknown type {kind!r}; use one of {', '.join(TYPES)}"
+        )
+    path, found = _resolve(dotted, header)
+    return path, kind or found
+
+
+def _resolve(dotted: str, header: str) -> tuple[tuple[str, ...], str]:
+    """The wire path ``dotted`` names in the spec's Event, and the type of its values."""
+    parts = dotted.split(".")
+    schema = component("Event")
+    path: list[str] = []
+    for i, part in enumerate(parts):
+        fields = _fields(schema)
+        if part in fields:
+            path.append(part)
+            schema = _deref(fields[part])
+            continue
+        if "properties" in schema:
+            where = ".".join(path) or "an event"
+            close = difflib.get_close_matches(part, list(fields), n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"column {header!r}: {where} has no field {part!r}; {guess}"
+                f"its fields are {', '.join(fields)}"
+            )
+        # A container of free-form keys (data, customFields, $extra): the rest is the key.
+        path.append(".".join(parts[i:]))
+        return tuple(path), _AUTO
+    kind = _leaf_type(schema)
+    if kind is None:
+        raise ValueError(
+            f"column {header!r}: {dotted} holds an object; name one of its fields, "
+            f"e.g. {dotted}.{next(iter(_fields(schema)), 'KEY')}"
+        )
+    return tuple(path), kind
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, Any]:
+    # EventData names $extra in its if/then branch; the fixed objects in properties.
+    return {**schema.get("then", {}).get("properties", {}), **schema.get("properties", {})}
+
+
+def _deref(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return component(ref.rsplit("/", 1)[-1])
+    return schema
+
+
+def _leaf_type(schema: dict[str, Any]) -> str | None:
+    """``None`` for an object; else the type a cell is read as."""
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema or "additionalProperties" in schema:
+        return None
+    if kind in ("number", "integer"):
+        return "number"
+    if kind in ("string", "boolean"):
+        return str(kind)
+    return _AUTO
