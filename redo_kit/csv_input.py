@@ -71,6 +71,7 @@ class _Column:
     header: str
     path: tuple[str, ...]
     kind: str
+    free: bool  # a free-form key (data, custom fields, $extra): any type is allowed
 
 
 class CsvInput:
@@ -175,13 +176,19 @@ class CsvInput:
             value = _cast(text, column.kind)
             if value is _NOT:
                 dotted = ".".join(column.path)
+                hint = (
+                    f"fix the cell, or read the column as text: "
+                    f"--column '{column.header}={dotted}:string'"
+                    if column.free
+                    else f"the spec makes {dotted} a {column.kind}: fix the cell, "
+                    f"or leave the column out with --column '{column.header}='"
+                )
                 problems.append(
                     Problem(
                         path=wire_path(list(column.path)),
                         rule="type",
                         message=f"column {column.header!r}: {text!r} is not a {column.kind}",
-                        hint=f"fix the cell, or read the column as text: "
-                        f"--column '{column.header}={dotted}:string'",
+                        hint=hint,
                     )
                 )
                 continue
@@ -267,7 +274,7 @@ def _map(header: list[str], columns: dict[str, str], event_name: str | None) -> 
             continue
         if placed is None:
             continue
-        path, kind = placed
+        path, kind, free = placed
         if path in targets:
             mistakes.append(
                 f"columns {targets[path]!r} and {name!r} both go to {'.'.join(path)}: "
@@ -275,7 +282,7 @@ def _map(header: list[str], columns: dict[str, str], event_name: str | None) -> 
             )
             continue
         targets[path] = name
-        mapped.append(_Column(index=index, header=name, path=path, kind=kind))
+        mapped.append(_Column(index=index, header=name, path=path, kind=kind, free=free))
     if ("eventName",) not in targets and event_name is None:
         mistakes.append(
             "no column gives eventName: add an eventName column, map one with "
@@ -304,13 +311,17 @@ def _identifier_mistake(header: list[str]) -> str:
     )
 
 
-def _place(header: str, spec: str | None) -> tuple[tuple[str, ...], str] | None:
-    """``(path, type)`` of a column, ``None`` when left out; ``ValueError`` says why not."""
+def _place(header: str, spec: str | None) -> tuple[tuple[str, ...], str, bool] | None:
+    """``(path, type, free-form)`` of a column, ``None`` when left out.
+
+    ``ValueError`` says why a column cannot be placed.
+    """
     if spec is None:
         top = header.split(".", 1)[0]
         if top not in _fields(component("Event")):
-            return ("data", header), _AUTO
-        return _resolve(header, header)
+            return ("data", header), _AUTO, True
+        path, found = _resolve(header, header)
+        return path, found, found == _AUTO
     dotted, sep, kind = spec.rpartition(":")
     kind = kind.strip()
     if not sep or not (kind.isalpha() and kind.islower()):
@@ -324,7 +335,12 @@ def _place(header: str, spec: str | None) -> tuple[tuple[str, ...], str] | None:
             f"--column {header!r}: unknown type {kind!r}; use one of {', '.join(TYPES)}"
         )
     path, found = _resolve(dotted, header)
-    return path, kind or found
+    if kind and found not in (_AUTO, kind):
+        raise ValueError(
+            f"--column {header!r}: the spec makes {dotted} a {found}; a type after the "
+            "path applies to data, custom fields and $extra"
+        )
+    return path, kind or found, found == _AUTO
 
 
 def _resolve(dotted: str, header: str) -> tuple[tuple[str, ...], str]:

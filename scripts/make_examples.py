@@ -2,17 +2,23 @@
 """Write examples/events.jsonl: a realistic, reproducible backfill of store events.
 
     python3 scripts/make_examples.py [--count 1200] [--seed 2026] [--out examples/events.jsonl]
+        [--csv examples/orders.csv]
 
 Customers come back by id, by email and by phone; events carry dates in data
 and customFields, `$extra` metadata, values with currencies, and most carry a
 uniqueId (the rest get a content-derived one on import). A few lines are
 deliberately invalid, one per common mistake, so the rejects report has
 something to show.
+
+With --csv, it also writes orders as a shop's export would have them: one CSV
+row per order, in the shop's own column names, for `redo-kit import` with a
+column mapping (see the README). Two rows are deliberately invalid.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
 from datetime import datetime, timedelta, timezone
@@ -198,6 +204,43 @@ def _event(
     return {key: event[key] for key in order if key in event}
 
 
+ORDER_COLUMNS = [
+    "Order Id", "Placed At", "Email", "Phone", "First Name", "Zip", "Total", "Currency",
+    "Items", "Discount", "Coupon", "Gift", "Channel",
+]  # fmt: skip
+
+
+def _orders(rng: random.Random, people: list[dict[str, object]], count: int) -> list[list[str]]:
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    rows = []
+    for n in range(count):
+        person = rng.choice(people)
+        when = start + timedelta(minutes=47 * n + rng.randint(0, 40))
+        total = round(rng.uniform(12, 400), 2)
+        rows.append(
+            [
+                f"SO-{20000 + n}",
+                _stamp(when),
+                str(person["email"]),
+                str(person["phoneNumber"]) if rng.random() < 0.5 else "",
+                str(person["firstName"]),
+                # Postal codes keep their leading zero only when read as text.
+                f"{rng.choice([2134, 10001, 94107, 60614, 7030]):05d}",
+                f"{total:.2f}",
+                rng.choice(CURRENCIES),
+                str(rng.randint(1, 5)),
+                f"{total * 0.1:.2f}" if rng.random() < 0.3 else "",
+                "SPRING10" if rng.random() < 0.2 else "",
+                "true" if rng.random() < 0.1 else "false",
+                rng.choice(["web", "ios", "android"]),
+            ]
+        )
+    # One per common mistake: a total that is not a number, an address that is not one.
+    rows[count // 3][6] = "n/a"
+    rows[2 * count // 3][2] = "ana at example.com"
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -205,6 +248,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1200, help="valid events to write")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", default=str(ROOT / "examples" / "events.jsonl"))
+    parser.add_argument("--csv", help="also write 200 orders as CSV here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     people = _customers(rng, 150)
@@ -222,6 +266,14 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {len(lines)} lines ({len(INVALID_LINES)} invalid) to {out}")
+    if args.csv:
+        # A generator of its own, so that the JSON Lines stay the same with or without it.
+        rows = _orders(random.Random(args.seed + 1), people, 200)
+        with Path(args.csv).open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(ORDER_COLUMNS)
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} orders (2 invalid) to {args.csv}")
 
 
 if __name__ == "__main__":

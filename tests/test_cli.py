@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -398,3 +399,21 @@ def test_a_csv_import_resumes_after_its_checkpoint(
         "2025-03-04",
     ]
     assert not Checkpoint.beside(source).path.exists()
+
+
+def test_the_readme_csv_example_imports_the_example_orders(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = readme.split("redo-kit import examples/orders.csv", 1)[1].split("```", 1)[0]
+    options = shlex.split(command.replace("\\\n", " "))
+    done = subprocess.run(
+        _redo_kit("import", str(ROOT / "examples" / "orders.csv"), *options, "--no-checkpoint"),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "REDO_KIT_HOME": str(tmp_path), "REDO_API_KEY": "", "REDO_STORE_ID": ""},
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "198 events delivered" in done.stdout
+    assert "line 68: $.value" in done.stdout
+    assert "line 135: $.customer.email" in done.stdout
+    assert re.search(r"Channel\s+string\s+in 198 events", done.stdout)

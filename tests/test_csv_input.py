@@ -132,7 +132,8 @@ def test_a_cell_not_of_its_type_is_a_problem_with_the_path_and_the_fix() -> None
     [(_, _, event, problems)] = _read(data, columns={"Total": "data.Total:number"})
     assert [(p.path, p.rule) for p in problems] == [("$.value", "type"), ("$.data.Total", "type")]
     assert "'ten' is not a number" in problems[0].message
-    assert "--column 'value=value:string'" in problems[0].hint
+    assert "the spec makes value a number" in problems[0].hint
+    assert "--column 'Total=data.Total:string'" in problems[1].hint
     assert event == {"eventName": "A", "customer": {"email": "a@example.com"}}
 
 
@@ -149,7 +150,7 @@ def test_every_mapping_mistake_is_named_at_once_with_its_fix() -> None:
     data = _csv(
         [["E-mail", "customer.emial", "customer.location", "dup", "dup", "When"], ["x"] * 6]
     )
-    columns = {"Wehn": "eventTimestamp", "When": "eventTimestamp:int"}
+    columns = {"Wehn": "eventTimestamp", "When": "eventTimestamp:int", "dup": "uniqueId:number"}
     with pytest.raises(ConfigurationError) as caught:
         CsvInput.open(io.BytesIO(data), columns=columns)
     message = str(caught.value)
@@ -158,6 +159,7 @@ def test_every_mapping_mistake_is_named_at_once_with_its_fix() -> None:
     assert "customer has no field 'emial'; did you mean 'email'?" in message
     assert "customer.location holds an object" in message
     assert "unknown type 'int'" in message
+    assert "the spec makes uniqueId a string" in message
     assert "--event-name NAME" in message
     assert "--column 'E-mail=customer.email'" in message
 
