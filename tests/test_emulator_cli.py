@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -48,6 +49,20 @@ def _post(base_url: str, store: str, key: str) -> int:
         return response.status
 
 
+def _stored(base_url: str, store: str, key: str) -> list[Any]:
+    """The events the emulator holds for ``store``, read with ``key``."""
+    root = base_url.removesuffix("/v2.2")
+    with urllib3.PoolManager() as http:
+        response = http.request(
+            "GET",
+            f"{root}/_emulator/stores/{store}/events",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert response.status == 200, response.data
+    events: list[Any] = orjson.loads(response.data)["events"]
+    return events
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_it_serves_the_configured_stores_and_stops_cleanly_on_a_signal(
     sig: signal.Signals,
@@ -85,14 +100,7 @@ def test_a_file_database_is_kept(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=10)
     with _emulator("--db", path, "--store", "shop=sk") as (process, base_url):
-        root = base_url.removesuffix("/v2.2")
-        with urllib3.PoolManager() as http:
-            response = http.request(
-                "GET",
-                f"{root}/_emulator/stores/shop/events",
-                headers={"Authorization": "Bearer sk"},
-            )
-        assert len(orjson.loads(response.data)["events"]) == 2
+        assert len(_stored(base_url, "shop", "sk")) == 2
         process.send_signal(signal.SIGTERM)
 
 
@@ -103,15 +111,7 @@ def test_scopes_make_a_read_only_key_and_a_key_with_none() -> None:
         assert _post(base_url, "shop", "sk_rw") == 202
         assert _post(base_url, "shop", "sk_ro") == 403
         assert _post(base_url, "shop", "sk_none") == 403
-        root = base_url.removesuffix("/v2.2")
-        with urllib3.PoolManager() as http:
-            response = http.request(
-                "GET",
-                f"{root}/_emulator/stores/shop/events",
-                headers={"Authorization": "Bearer sk_ro"},
-            )
-        assert response.status == 200
-        assert len(orjson.loads(response.data)["events"]) == 1
+        assert len(_stored(base_url, "shop", "sk_ro")) == 1
         process.send_signal(signal.SIGTERM)
 
 
