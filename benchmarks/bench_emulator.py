@@ -16,12 +16,11 @@ client at Redo's ceiling of 10,000 events/s per store.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import threading
 import time
 
+import _emulator
 import orjson
 import urllib3
 
@@ -67,25 +66,8 @@ def main() -> int:
     parser.add_argument("--db", help="SQLite file for the emulator (default: in memory)")
     args = parser.parse_args()
 
-    command = [
-        sys.executable,
-        "-m",
-        "redo_kit.emulator",
-        "--port",
-        "0",
-        "--rate-limit",
-        "0",
-        "--store",
-        f"{STORE}={KEY}",
-    ]
-    if args.db:
-        command += ["--db", args.db]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
-    try:
-        assert server.stdout is not None
-        first = server.stdout.readline().strip()
-        base_url = first.removeprefix("listening on ")
-        root = base_url.removesuffix("/v2.2")
+    extra = ["--rate-limit", "0", *(["--db", args.db] if args.db else [])]
+    with _emulator.emulator({STORE: KEY}, extra=extra) as (base_url, root):
         bodies = [_bodies(t, args.requests, args.batch) for t in range(args.threads)]
         headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
         url = f"{base_url}/stores/{STORE}/events/bulk"
@@ -105,18 +87,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
-
-        with urllib3.PoolManager() as http:
-            stats = orjson.loads(
-                http.request(
-                    "GET", f"{root}/_emulator/stats", headers={"Authorization": f"Bearer {KEY}"}
-                ).data
-            )
-    finally:
-        server.terminate()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stats = _emulator.stats(root, KEY)
 
     sent = args.threads * args.requests * args.batch
     stored = stats["stored"]
