@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -198,11 +198,22 @@ def _print_stored(emulator: Emulator, out: IO[str], top: int = 8) -> None:
 
 
 def _open_input(name: str) -> tuple[IO[bytes], Path | None, int | None]:
+    """The input, its path, and its size when progress can be measured against it."""
+    import gzip
+
+    from redo_kit.importer import GZIP_MAGIC
+
     if name == "-":
         return sys.stdin.buffer, None, None
     path = Path(name)
     if not path.is_file():
         raise ConfigurationError(f"no such file: {name}")
+    with path.open("rb") as fh:
+        compressed = fh.read(2) == GZIP_MAGIC
+    if compressed:
+        # Read decompressed; the decompressed size is unknown until the end.
+        # GzipFile reads like any binary file; typeshed does not call it IO[bytes].
+        return cast("IO[bytes]", gzip.open(path, "rb")), path, None
     return path.open("rb"), path, path.stat().st_size
 
 
@@ -246,7 +257,9 @@ class _RejectsReport:
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "file", metavar="FILE", help="JSON Lines of wire events, or CSV; - for stdin"
+        "file",
+        metavar="FILE",
+        help="JSON Lines of wire events, or CSV; gzip-compressed too; - for stdin",
     )
     parser.add_argument("--rejects", metavar="PATH", help="write every rejected line here (JSONL)")
     parser.add_argument(
@@ -305,7 +318,10 @@ def _reader(args: argparse.Namespace, source: IO[bytes], path: Path | None) -> R
     from redo_kit.csv_input import CsvInput
     from redo_kit.importer import read_jsonl
 
-    suffix = path.suffix.lower() if path is not None else ""
+    suffixes = [s.lower() for s in path.suffixes] if path is not None else []
+    if suffixes[-1:] == [".gz"]:
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
     csv_options = args.column or args.event_name or args.delimiter
     fmt = args.format or ("csv" if suffix in (".csv", ".tsv") else "jsonl")
     if fmt == "jsonl":
@@ -570,7 +586,8 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "  redo-kit import examples/events.jsonl                 # embedded emulator\n"
         "  redo-kit import history.jsonl --rejects rejects.jsonl\n"
         "  REDO_API_KEY=... REDO_STORE_ID=... redo-kit import history.jsonl\n"
-        "  gunzip -c history.jsonl.gz | redo-kit import -         # stdin: no checkpoint\n"
+        "  redo-kit import history.jsonl.gz                      # read as is; resumable\n"
+        "  zstdcat history.jsonl.zst | redo-kit import -         # stdin: no checkpoint\n"
         "  redo-kit import orders.csv --event-name 'Order Placed' \\\n"
         "      --column Email=customer.email --column Total=value --column Notes=\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -23,6 +23,7 @@ import hashlib
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -49,6 +50,8 @@ __all__ = [
     "read_jsonl",
 ]
 
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first bytes of a gzip file: such an input is read decompressed."""
 MAX_EVENTS_PER_REQUEST = 100
 MAX_REQUEST_BYTES = 5_242_880
 _ENVELOPE = len(b'{"events":[]}')
@@ -131,6 +134,8 @@ class Checkpoint:
     The file names the input by path, size at the time and a hash of its first
     64 KiB, so a checkpoint is never applied to a different file. It is
     replaced atomically, so a crash leaves either the old or the new one.
+    Positions count the bytes read, decompressed for a gzip input; such an
+    input must have kept its size, a plain one may have grown.
     """
 
     def __init__(self, path: Path, source: Path) -> None:
@@ -146,9 +151,9 @@ class Checkpoint:
         digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
         return cls(state_dir / f"{digest}-{name}", source)
 
-    def _fingerprint(self) -> str:
+    def _head(self) -> bytes:
         with self.source.open("rb") as fh:
-            return hashlib.sha256(fh.read(65536)).hexdigest()
+            return fh.read(65536)
 
     def load(self) -> tuple[Position, int] | None:
         """The saved position and rejected-line count, or None when absent or not this file's."""
@@ -159,10 +164,16 @@ class Checkpoint:
         if not isinstance(saved, dict):
             return None
         try:
+            head = self._head()
+            size = self.source.stat().st_size
             same = (
                 saved.get("input") == str(self.source)
-                and saved.get("head") == self._fingerprint()
-                and int(saved["offset"]) <= self.source.stat().st_size
+                and saved.get("head") == hashlib.sha256(head).hexdigest()
+                and (
+                    saved.get("size") == size
+                    if head.startswith(GZIP_MAGIC)
+                    else int(saved["offset"]) <= size
+                )
             )
             if not same:
                 return None
@@ -177,7 +188,8 @@ class Checkpoint:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "input": str(self.source),
-            "head": self._fingerprint(),
+            "head": hashlib.sha256(self._head()).hexdigest(),
+            "size": self.source.stat().st_size,
             "line": position.line,
             "offset": position.offset,
             "rejected": rejected,
@@ -219,6 +231,7 @@ class _Run:
         self.rate_limited = 0
         self.watermark = start
         self.watermark_rejected = rejected
+        self.unreadable = False
 
     def progress(self) -> ImportProgress:
         with self.lock:
@@ -372,7 +385,7 @@ def import_events(
 
     def chunks() -> Iterator[_Chunk]:
         current = _Chunk(events=[], end=run.position, rejected=run.rejected)
-        for line, end, payload, problems in reader(source, run.position):
+        for line, end, payload, problems in _read_to_the_end(reader(source, run.position), run):
             with run.lock:
                 run.lines, run.bytes_read = end.line, end.offset
             previous_end = current.end
@@ -435,7 +448,7 @@ def import_events(
                     break
     progress = run.progress()
     report(force=True)
-    complete = error is None and not interrupted and next_to_settle == seq
+    complete = error is None and not interrupted and not run.unreadable and next_to_settle == seq
     return ImportResult(
         progress=progress,
         complete=complete,
@@ -443,6 +456,27 @@ def import_events(
         error=error,
         interrupted=interrupted,
     )
+
+
+def _read_to_the_end(records: Iterator[Record], run: _Run) -> Iterator[Record]:
+    """``records``, then a record of the problem if the input breaks off.
+
+    A truncated or damaged gzip file or a failing disk ends the reading; the run
+    is then not complete, and its checkpoint stays where the reading stopped.
+    """
+    try:
+        yield from records
+    except (OSError, EOFError, zlib.error) as exc:
+        run.unreadable = True
+        with run.lock:
+            end = Position(line=run.lines, offset=run.bytes_read)
+        problem = Problem(
+            path="$",
+            rule="read",
+            message=f"the input cannot be read after line {end.line:,}: {exc}",
+            hint="the file is truncated or damaged; the lines before this one were read",
+        )
+        yield end.line + 1, end, None, (problem,)
 
 
 def _prepare_record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -417,3 +418,40 @@ def test_the_readme_csv_example_imports_the_example_orders(tmp_path: Path) -> No
     assert "line 68: $.value" in done.stdout
     assert "line 135: $.customer.email" in done.stdout
     assert re.search(r"Channel\s+string\s+in 198 events", done.stdout)
+
+
+def test_a_gzip_input_is_read_decompressed_and_resumes(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from redo_kit.importer import Checkpoint, Position
+
+    source = tmp_path / "events.jsonl.gz"
+    source.write_bytes(gzip.compress(EXAMPLES.read_bytes()))
+    lines = EXAMPLES.read_bytes().splitlines(keepends=True)
+    # A run stopped after line 600 had read 4 of the invalid lines.
+    Checkpoint.beside(source).save(Position(line=600, offset=len(b"".join(lines[:600]))), 4)
+    done = subprocess.run(
+        _redo_kit("import", str(source), "--max-rejects", "8"),
+        capture_output=True,
+        text=True,
+        env=emulator.env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "resuming" in done.stdout
+    assert "8 lines rejected" in done.stdout
+    assert len(emulator.get("events")) == 1200 - 596
+
+
+def test_a_gzip_csv_is_read_as_csv(tmp_path: Path) -> None:
+    source = tmp_path / "orders.csv.gz"
+    source.write_bytes(gzip.compress((ROOT / "examples" / "orders.csv").read_bytes()))
+    done = subprocess.run(
+        _redo_kit("validate", str(source), "--event-name", "Order Placed", "--column",
+                  "Email=customer.email"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "199 valid events, 1 rejected" in done.stdout

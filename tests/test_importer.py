@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import os
 from pathlib import Path
 
 import orjson
@@ -11,7 +13,7 @@ import pytest
 from redo_kit import retry
 from redo_kit.client import RedoClient
 from redo_kit.errors import APIConnectionError, AuthenticationError
-from redo_kit.importer import Checkpoint, ImportProgress, Position, import_events
+from redo_kit.importer import Checkpoint, ImportProgress, LineRejection, Position, import_events
 from redo_kit.transport import MockTransport, Request, Response
 
 STORE = "64e5a8a1af49a89df37e4ee7"
@@ -178,3 +180,48 @@ def test_checkpoint_under_a_state_directory(tmp_path: Path) -> None:
     checkpoint.save(Position(line=1, offset=10), rejected=2)
     assert checkpoint.path.parent == tmp_path / "state"
     assert checkpoint.load() == (Position(line=1, offset=10), 2)
+
+
+def test_an_input_that_breaks_off_is_reported_and_the_run_is_not_complete() -> None:
+    data = gzip.compress(b"".join(_line(n) for n in range(300)))
+    truncated = gzip.GzipFile(fileobj=io.BytesIO(data[: len(data) // 2]))
+    rejected: list[LineRejection] = []
+    watermarks: list[Position] = []
+    result = import_events(
+        truncated,
+        None,
+        on_reject=rejected.append,
+        on_watermark=lambda position, _: watermarks.append(position),
+    )
+    assert not result.complete
+    [rejection] = rejected
+    assert [p.rule for p in rejection.problems] == ["read"]
+    read = result.progress.lines
+    assert 0 < read < 300
+    assert rejection.line == read + 1
+    assert f"after line {read:,}" in rejection.problems[0].message
+    assert result.progress.valid == read
+    assert watermarks[-1].line == read
+
+
+def test_a_gzip_checkpoint_counts_decompressed_bytes_and_needs_the_same_size(
+    tmp_path: Path,
+) -> None:
+    lines = [_line(n, uniqueId=os.urandom(40).hex()) for n in range(3000)]
+    source = tmp_path / "events.jsonl.gz"
+    source.write_bytes(gzip.compress(b"".join(lines[:2000]), mtime=0))
+    checkpoint = Checkpoint.beside(source)
+    far = Position(line=40, offset=10 * source.stat().st_size)  # past the compressed size
+    checkpoint.save(far, rejected=0)
+    assert checkpoint.load() == (far, 0)
+
+    # Grown, with the same first 64 KiB: a compressed stream cannot be resumed by offset.
+    head = source.read_bytes()[:65536]
+    source.write_bytes(gzip.compress(b"".join(lines), mtime=0))
+    assert source.read_bytes()[:65536] == head
+    near = Position(line=40, offset=100)
+    checkpoint.save(near, rejected=0)
+    assert checkpoint.load() == (near, 0)
+    source.write_bytes(gzip.compress(b"".join(lines[:2500]), mtime=0))
+    assert source.read_bytes()[:65536] == head
+    assert checkpoint.load() is None
