@@ -30,6 +30,11 @@ def _redo_kit(*args: str) -> list[str]:
     return [sys.executable, "-m", "redo_kit.cli", *args]
 
 
+def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end, with its output as text; the caller checks the exit code."""
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
 class RunningEmulator:
     def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
         self.process = process
@@ -106,12 +111,9 @@ def test_import_delivers_valid_lines_and_reports_the_invalid_ones(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     rejects = tmp_path / "rejects.jsonl"
-    done = subprocess.run(
+    done = _run(
         _redo_kit("import", str(EXAMPLES), "--rejects", str(rejects), "--no-checkpoint"),
-        capture_output=True,
-        text=True,
         env=emulator.env(),
-        check=False,
     )
     assert done.returncode == 1, done.stderr  # lines were rejected
     assert "1,200 events delivered" in done.stdout
@@ -132,12 +134,9 @@ def test_import_delivers_valid_lines_and_reports_the_invalid_ones(
 
 def test_import_twice_stores_nothing_twice(emulator: RunningEmulator) -> None:
     for _ in range(2):
-        done = subprocess.run(
+        done = _run(
             _redo_kit("import", str(EXAMPLES), "--no-checkpoint", "--max-rejects", "8"),
-            capture_output=True,
-            text=True,
             env=emulator.env(),
-            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert len(emulator.get("events")) == 1200
@@ -197,12 +196,9 @@ def test_kill_9_then_rerun_resumes_and_stores_each_event_once(tmp_path: Path) ->
 
 def test_validate_sends_nothing_and_exits_1_on_rejects(tmp_path: Path) -> None:
     rejects = tmp_path / "r.jsonl"
-    done = subprocess.run(
+    done = _run(
         _redo_kit("validate", str(EXAMPLES), "--rejects", str(rejects)),
-        capture_output=True,
-        text=True,
         env={**os.environ, "REDO_API_KEY": "", "REDO_KIT_HOME": str(tmp_path / "home")},
-        check=False,
     )
     assert done.returncode == 1
     assert "1,200 valid events, 8 rejected. Nothing was sent." in done.stdout
@@ -211,18 +207,12 @@ def test_validate_sends_nothing_and_exits_1_on_rejects(tmp_path: Path) -> None:
 
 
 def test_send_from_flags(emulator: RunningEmulator) -> None:
-    done = subprocess.run(
-        _redo_kit(
+    done = _run(_redo_kit(
             "send", "--event-name", "Order Placed", "--email", " Stewart@Example.com ",
             "--data", "Order Total=59.99", "--data", "Gift=false", "--data", "Coupon=",
             "--data", "Placed At=2026-04-02T12:00:00Z", "--extra", "Items=3",
             "--value", "59.99", "--currency", "USD", "--unique-id", "order-789",
-        ),
-        capture_output=True,
-        text=True,
-        env=emulator.env(),
-        check=False,
-    )  # fmt: skip
+        ), env=emulator.env())  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "order-789" in done.stdout
     assert "Coupon" in done.stdout  # the ignored empty value is reported as a warning
@@ -242,12 +232,9 @@ def test_send_from_flags(emulator: RunningEmulator) -> None:
 
 
 def test_send_refuses_an_invalid_event_without_sending(emulator: RunningEmulator) -> None:
-    done = subprocess.run(
+    done = _run(
         _redo_kit("send", "--json", '{"eventName": "x", "customer": {}, "uniqueID": "a"}'),
-        capture_output=True,
-        text=True,
         env=emulator.env(),
-        check=False,
     )
     assert done.returncode == 1
     assert "uniqueId" in done.stderr  # the "did you mean" hint
@@ -255,12 +242,9 @@ def test_send_refuses_an_invalid_event_without_sending(emulator: RunningEmulator
 
 
 def test_wrong_key_is_a_configuration_error(emulator: RunningEmulator) -> None:
-    done = subprocess.run(
+    done = _run(
         _redo_kit("send", "--event-name", "x", "--email", "a@example.com"),
-        capture_output=True,
-        text=True,
         env={**emulator.env(), "REDO_API_KEY": "sk_wrong"},
-        check=False,
     )
     assert done.returncode == 2
     assert "sk_wrong" not in done.stdout + done.stderr
@@ -277,7 +261,7 @@ def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
     outputs = []
     rejects = tmp_path / "home" / "reports" / "rejects.jsonl"  # a folder that does not exist yet
     for _ in range(2):
-        done = subprocess.run(
+        done = _run(
             _redo_kit(
                 "import",
                 str(EXAMPLES),
@@ -287,10 +271,7 @@ def test_embedded_emulator_when_no_key_is_configured(tmp_path: Path) -> None:
                 "--rejects",
                 str(rejects),
             ),
-            capture_output=True,
-            text=True,
             env=env,
-            check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         outputs.append(done.stdout)
@@ -324,12 +305,9 @@ def test_import_csv_through_a_column_mapping(emulator: RunningEmulator, tmp_path
     source.write_text(ORDERS_CSV.replace(",", "\t"))
     rejects = tmp_path / "rejects.jsonl"
     for run in range(2):
-        done = subprocess.run(
+        done = _run(
             _redo_kit("import", str(source), *ORDERS_MAPPING, "--rejects", str(rejects)),
-            capture_output=True,
-            text=True,
             env=emulator.env(),
-            check=False,
         )
         assert done.returncode == 1, done.stdout + done.stderr
         assert "1 lines rejected" in done.stdout, run
@@ -363,12 +341,7 @@ def test_csv_mapping_mistakes_exit_2_before_anything_is_read(
 ) -> None:
     source = tmp_path / name
     source.write_text(ORDERS_CSV)
-    done = subprocess.run(
-        _redo_kit("validate", str(source), *options),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _run(_redo_kit("validate", str(source), *options))
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr
     assert done.stdout == ""
@@ -384,13 +357,7 @@ def test_a_csv_import_resumes_after_its_checkpoint(
     # As a run stopped after the first two data rows (lines 1 to 3) would have left it.
     after = len("".join(ORDERS_CSV.splitlines(keepends=True)[:3]).encode())
     Checkpoint.beside(source).save(Position(line=3, offset=after), rejected=1)
-    done = subprocess.run(
-        _redo_kit("import", str(source), *ORDERS_MAPPING),
-        capture_output=True,
-        text=True,
-        env=emulator.env(),
-        check=False,
-    )
+    done = _run(_redo_kit("import", str(source), *ORDERS_MAPPING), env=emulator.env())
     # The row rejected before the stop still counts.
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 lines rejected" in done.stdout
@@ -406,12 +373,9 @@ def test_the_readme_csv_example_imports_the_example_orders(tmp_path: Path) -> No
     readme = (ROOT / "README.md").read_text()
     command = readme.split("redo-kit import examples/orders.csv", 1)[1].split("```", 1)[0]
     options = shlex.split(command.replace("\\\n", " "))
-    done = subprocess.run(
+    done = _run(
         _redo_kit("import", str(ROOT / "examples" / "orders.csv"), *options, "--no-checkpoint"),
-        capture_output=True,
-        text=True,
         env={**os.environ, "REDO_KIT_HOME": str(tmp_path), "REDO_API_KEY": "", "REDO_STORE_ID": ""},
-        check=False,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "198 events delivered" in done.stdout
@@ -430,13 +394,7 @@ def test_a_gzip_input_is_read_decompressed_and_resumes(
     lines = EXAMPLES.read_bytes().splitlines(keepends=True)
     # A run stopped after line 600 had read 4 of the invalid lines.
     Checkpoint.beside(source).save(Position(line=600, offset=len(b"".join(lines[:600]))), 4)
-    done = subprocess.run(
-        _redo_kit("import", str(source), "--max-rejects", "8"),
-        capture_output=True,
-        text=True,
-        env=emulator.env(),
-        check=False,
-    )
+    done = _run(_redo_kit("import", str(source), "--max-rejects", "8"), env=emulator.env())
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resuming" in done.stdout
     assert "8 lines rejected" in done.stdout
@@ -446,12 +404,7 @@ def test_a_gzip_input_is_read_decompressed_and_resumes(
 def test_a_gzip_csv_is_read_as_csv(tmp_path: Path) -> None:
     source = tmp_path / "orders.csv.gz"
     source.write_bytes(gzip.compress((ROOT / "examples" / "orders.csv").read_bytes()))
-    done = subprocess.run(
-        _redo_kit("validate", str(source), "--event-name", "Order Placed", "--column",
-                  "Email=customer.email"),
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
+    done = _run(_redo_kit("validate", str(source), "--event-name", "Order Placed", "--column",
+                  "Email=customer.email"))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "199 valid events, 1 rejected" in done.stdout
