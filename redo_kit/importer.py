@@ -1,12 +1,13 @@
-"""Backfill events from JSON Lines: stream, prepare, send in bulk, checkpoint, report.
+"""Backfill events from a file: stream, prepare, send in bulk, checkpoint, report.
 
-``import_events`` reads one wire event per line and takes each through
-``prepare_event`` (events without a ``uniqueId`` get a content-derived one, so
-a re-run sends the same ids and the API stores nothing twice). Valid events go
-out through ``RedoClient.send_chunk`` in bulk requests of up to 100 events and
-5 MB, several in flight at once, paced at the store's rate limit. Invalid lines
-are reported with their line number and every problem; they never stop the
-run.
+``import_events`` reads records through a reader (one wire event per line of
+JSON Lines by default, or CSV rows through :mod:`redo_kit.csv_input`) and takes
+each through ``prepare_event`` (events without a ``uniqueId`` get a
+content-derived one, so a re-run sends the same ids and the API stores nothing
+twice). Valid events go out through ``RedoClient.send_chunk`` in bulk requests
+of up to 100 events and 5 MB, several in flight at once, paced at the store's
+rate limit. Invalid records are reported with their line number and every
+problem; they never stop the run.
 
 Memory stays bounded whatever the input's size: at most ``2 x concurrency``
 requests are waiting at any time. Progress is measured by a watermark, the
