@@ -41,7 +41,7 @@ from redo_kit.errors import (
 if TYPE_CHECKING:
     from redo_kit.client import RedoClient
     from redo_kit.emulator import Emulator
-    from redo_kit.importer import ImportResult, LineRejection, Reader
+    from redo_kit.importer import ImportProgress, ImportResult, LineRejection, Reader
 
 __all__ = ["main"]
 
@@ -215,6 +215,28 @@ def _open_input(name: str) -> tuple[IO[bytes], Path | None, int | None]:
         # GzipFile reads like any binary file; typeshed does not call it IO[bytes].
         return cast("IO[bytes]", gzip.open(path, "rb")), path, None
     return path.open("rb"), path, path.stat().st_size
+
+
+def _measured(
+    report: Callable[[ImportProgress], None], source: IO[bytes], path: Path | None
+) -> Callable[[ImportProgress], None]:
+    """``report``, with a gzip input's progress measured in its compressed bytes.
+
+    Its decompressed size is unknown until the end, but how far into the file
+    the reading is, and so a share and an ETA, is known.
+    """
+    import gzip
+
+    import attrs
+
+    if path is None or not isinstance(source, gzip.GzipFile) or source.fileobj is None:
+        return report
+    raw, size = source.fileobj, path.stat().st_size
+
+    def measured(progress: ImportProgress) -> None:
+        report(attrs.evolve(progress, bytes_read=raw.tell(), total_bytes=size))
+
+    return measured
 
 
 class _RejectsReport:
@@ -401,7 +423,7 @@ def _import(args: argparse.Namespace) -> int:
                 reader=reader,
                 rejected_before=rejected_before,
                 on_reject=report,
-                on_progress=printer,
+                on_progress=_measured(printer, source, path),
                 on_watermark=checkpoint.save if checkpoint is not None else None,
             )
             printer.finish()

@@ -398,6 +398,7 @@ def test_a_gzip_input_is_read_decompressed_and_resumes(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resuming" in done.stdout
     assert "8 lines rejected" in done.stdout
+    assert "lines read (100%)" in done.stderr  # measured in compressed bytes
     assert len(emulator.get("events")) == 1200 - 596
 
 
