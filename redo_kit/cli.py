@@ -40,6 +40,7 @@ from redo_kit.errors import (
 
 if TYPE_CHECKING:
     from redo_kit.client import RedoClient
+    from redo_kit.csv_input import CsvInput
     from redo_kit.emulator import Emulator
     from redo_kit.importer import ImportProgress, ImportResult, LineRejection, Reader
 
@@ -335,7 +336,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _reader(args: argparse.Namespace, source: IO[bytes], path: Path | None) -> Reader:
+def _reader(
+    args: argparse.Namespace, source: IO[bytes], path: Path | None
+) -> tuple[Reader, CsvInput | None]:
     """How to read the input: JSON Lines, or CSV with its header checked against the mapping."""
     from redo_kit.csv_input import CsvInput
     from redo_kit.importer import read_jsonl
@@ -352,7 +355,7 @@ def _reader(args: argparse.Namespace, source: IO[bytes], path: Path | None) -> R
                 "--column, --event-name and --delimiter apply to CSV input: "
                 "pass --format csv, or name the file *.csv"
             )
-        return read_jsonl
+        return read_jsonl, None
     columns = dict(_pairs_raw(args.column, "--column"))
     delimiter = args.delimiter or ("\t" if suffix == ".tsv" else ",")
     if delimiter == "\\t":  # a real tab is awkward to type in a shell
@@ -360,7 +363,12 @@ def _reader(args: argparse.Namespace, source: IO[bytes], path: Path | None) -> R
     if len(delimiter) != 1:
         raise ConfigurationError(f"--delimiter takes one character, not {delimiter!r}")
     table = CsvInput.open(source, columns=columns, event_name=args.event_name, delimiter=delimiter)
-    return table.read
+    return table.read, table
+
+
+def _print_mixed_types(table: CsvInput | None, out: IO[str]) -> None:
+    for warning in table.mixed_types() if table is not None else ():
+        print(f"Warning: {warning}.", file=out)
 
 
 def _pairs_raw(items: Sequence[str], flag: str) -> Iterator[tuple[str, str]]:
@@ -394,7 +402,7 @@ def _import(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     source, path, size = _open_input(args.file)
-    reader = _reader(args, source, path)
+    reader, table = _reader(args, source, path)
     checkpoint = None
     start = None
     rejected_before = 0
@@ -428,6 +436,7 @@ def _import(args: argparse.Namespace) -> int:
             )
             printer.finish()
             _summarize_import(result, report, args.rejects, out, format_duration)
+            _print_mixed_types(table, out)
             if checkpoint is not None and result.complete:
                 checkpoint.clear()
             if emulator is not None:
@@ -478,10 +487,11 @@ def _validate(args: argparse.Namespace) -> int:
     source, path, size = _open_input(args.file)
     report = _RejectsReport(args.rejects, None)
     try:
+        reader, table = _reader(args, source, path)
         result = import_events(
             source,
             None,
-            reader=_reader(args, source, path),
+            reader=reader,
             total_bytes=size,
             content_ids=args.content_ids,
             allow_unknown_keys=args.allow_unknown_keys,
@@ -499,6 +509,7 @@ def _validate(args: argparse.Namespace) -> int:
         file=out,
     )
     _print_rejections(report, args.rejects, out)
+    _print_mixed_types(table, out)
     return 1 if report.count else 0
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, Any
 
@@ -41,6 +42,7 @@ import orjson
 from redo_kit._spec import component, wire_path
 from redo_kit.errors import ConfigurationError, Problem
 from redo_kit.importer import Position, Record
+from redo_kit.properties import detect_type
 
 __all__ = ["TYPES", "CsvInput", "scalar"]
 
@@ -95,6 +97,12 @@ class CsvInput:
         self.event_name = event_name
         self.delimiter = delimiter
         self.columns = _map(self.header, dict(columns or {}), event_name)
+        # The types Redo will index each free-form column's cells as (not $extra's).
+        self._types: dict[int, Counter[str]] = {
+            c.index: Counter()
+            for c in self.columns
+            if c.kind == _AUTO and c.path[:2] != ("data", "$extra")
+        }
 
     @classmethod
     def open(
@@ -160,6 +168,30 @@ class CsvInput:
                 )
             yield first, lines.position(), event, tuple(problems)
 
+    def mixed_types(self) -> list[str]:
+        """A warning for each column whose cells were read so far as more than one type.
+
+        Redo indexes a property's types apart, so a segment on ``Zip`` as a
+        number misses the rows where it was text. Each warning says how to
+        keep one type.
+        """
+        warnings = []
+        for column in self.columns:
+            seen = self._types.get(column.index)
+            if seen is None or len(seen) < 2:
+                continue
+            dotted = ".".join(column.path)
+            counts = ", ".join(f"{n:,} {kind}" for kind, n in seen.most_common())
+            if set(seen) == {"date", "string"}:
+                fix = "write every cell as an RFC 3339 date-time (or none of them)"
+            else:
+                fix = f"read it as one type: --column '{column.header}={dotted}:string'"
+            warnings.append(
+                f"column {column.header!r} gave {dotted} more than one type ({counts}); "
+                f"Redo indexes each apart, so a segment on one misses the others: {fix}"
+            )
+        return warnings
+
     def _event(self, row: Sequence[str]) -> tuple[dict[str, Any], list[Problem]]:
         problems: list[Problem] = []
         if len(row) != len(self.header):
@@ -192,6 +224,11 @@ class CsvInput:
                     )
                 )
                 continue
+            seen = self._types.get(column.index)
+            if seen is not None:
+                kind = detect_type(value)
+                if kind is not None:
+                    seen[kind] += 1
             target = event
             for part in column.path[:-1]:
                 target = target.setdefault(part, {})

@@ -409,3 +409,5 @@ def test_a_gzip_csv_is_read_as_csv(tmp_path: Path) -> None:
                   "Email=customer.email"))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "199 valid events, 1 rejected" in done.stdout
+    # Postal codes with a leading zero stay text, the others become numbers.
+    assert "Warning: column 'Zip' gave data.Zip more than one type" in done.stdout

@@ -267,3 +267,23 @@ def test_import_reports_every_problem_of_a_row_with_its_line() -> None:
         "$.value",
         "$.valueCurrency",
     ]
+
+
+def test_a_free_form_column_of_more_than_one_type_is_named_with_the_fix() -> None:
+    data = _csv(
+        [
+            ["eventName", "customer.email", "Zip", "When", "data.$extra.Any", "Total"],
+            ["A", "a@example.com", "02134", "2025-01-01T00:00:00Z", "1", "5"],
+            ["A", "a@example.com", "94107", "soon", "x", "6.5"],
+            ["A", "a@example.com", "10001", "", "true", "7"],
+        ]
+    )
+    source = io.BytesIO(data)
+    table = CsvInput.open(source)
+    assert table.mixed_types() == []
+    list(table.read(source, Position()))
+    zip_code, when = table.mixed_types()
+    assert zip_code.startswith("column 'Zip' gave data.Zip more than one type (2 number, 1 string)")
+    assert zip_code.endswith("--column 'Zip=data.Zip:string'")
+    assert when.startswith("column 'When' gave data.When more than one type (1 date, 1 string)")
+    assert "RFC 3339" in when
