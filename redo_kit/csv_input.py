@@ -185,7 +185,9 @@ class CsvInput:
             if set(seen) == {"date", "string"}:
                 fix = "write every cell as an RFC 3339 date-time (or none of them)"
             else:
-                fix = f"read it as one type: --column '{column.header}={dotted}:string'"
+                fix = f"keep one type with --column '{column.header}={dotted}:string'"
+                if "number" in seen:
+                    fix += " (or :number, which rejects the rows whose cell is not a number)"
             warnings.append(
                 f"column {column.header!r} gave {dotted} more than one type ({counts}); "
                 f"Redo indexes each apart, so a segment on one misses the others: {fix}"

@@ -284,6 +284,6 @@ def test_a_free_form_column_of_more_than_one_type_is_named_with_the_fix() -> Non
     list(table.read(source, Position()))
     zip_code, when = table.mixed_types()
     assert zip_code.startswith("column 'Zip' gave data.Zip more than one type (2 number, 1 string)")
-    assert zip_code.endswith("--column 'Zip=data.Zip:string'")
+    assert "--column 'Zip=data.Zip:string' (or :number, which rejects the rows" in zip_code
     assert when.startswith("column 'When' gave data.When more than one type (1 date, 1 string)")
     assert "RFC 3339" in when
