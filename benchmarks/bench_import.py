@@ -2,6 +2,7 @@
 """Backfill throughput and memory: `redo-kit import` of N events into the emulator.
 
     .venv/bin/python benchmarks/bench_import.py [--events 1000000] [--naive-seconds 10]
+        [--format jsonl|csv]
 
 Starts `redo-kit emulator` at its default limit of 100 requests/s per store
 per endpoint, generates N events with scripts/make_examples.py, and runs
@@ -10,6 +11,10 @@ a fraction of the documented ceiling (100 requests/s x 100 events = 10,000
 events/s), the importer's peak RSS, and, as a baseline in the same run, the
 guide's naive pattern (one blocking POST per event, no retry) over the same
 emulator for a few seconds. Targets: >= 0.95 of the ceiling; peak RSS <= 150 MB.
+
+With --format csv the input is N orders in a shop's own columns (as
+examples/orders.csv, plus its 2 invalid rows), imported through the README's
+column mapping.
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ import orjson
 import urllib3
 
 ROOT = Path(__file__).resolve().parents[1]
+# The README's CSV command: the shop's columns mapped to wire paths.
+CSV_MAPPING = [
+    "--event-name", "Order Placed", "--column", "Order Id=uniqueId", "--column",
+    "Placed At=eventTimestamp", "--column", "Email=customer.email", "--column",
+    "Phone=customer.phoneNumber", "--column", "First Name=customer.firstName", "--column",
+    "Zip=customer.location.postalCode", "--column", "Total=value", "--column",
+    "Currency=valueCurrency",
+]  # fmt: skip
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_bench"
 CEILING = 10_000.0
@@ -50,6 +63,24 @@ def naive(base_url: str, events: list[bytes], seconds: float) -> float:
     return sent / elapsed
 
 
+def _naive_sample(source: Path, count: int) -> list[bytes]:
+    """Up to ``count`` valid events of ``source``, each with a uniqueId of its own."""
+    from redo_kit import validate_event
+
+    sample = []
+    with source.open("rb") as fh:
+        for line in fh:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if not any(p.severity == "error" for p in validate_event(event)):
+                sample.append(orjson.dumps({**event, "uniqueId": f"naive-{len(sample)}"}))
+            if len(sample) == count:
+                break
+    return sample
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -58,18 +89,25 @@ def main() -> None:
     parser.add_argument("--naive-seconds", type=float, default=10.0)
     parser.add_argument("--db", help="SQLite file for the emulator (default: in memory)")
     parser.add_argument("--concurrency", default="8", help="redo-kit import --concurrency")
+    parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "events.jsonl"
+        jsonl = Path(tmp) / "events.jsonl"
+        csv = Path(tmp) / "orders.csv"
+        as_csv = args.format == "csv"
+        # In CSV mode the JSON Lines only feed the naive baseline.
         subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "make_examples.py"), "--count",
-             str(args.events), "--seed", "11", "--out", str(source)],
+             str(5000 if as_csv else args.events), "--seed", "11", "--out", str(jsonl),
+             *(["--csv", str(csv), "--csv-rows", str(args.events + 2)] if as_csv else [])],
             check=True,
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        lines = source.stat().st_size
-        print(f"input: {args.events:,} valid events (+8 invalid lines), {lines / 1e6:.0f} MB")
+        source = csv if as_csv else jsonl
+        size = source.stat().st_size / 1e6
+        invalid = "2 invalid rows" if as_csv else "8 invalid lines"
+        print(f"input: {args.events:,} valid events (+{invalid}), {args.format}, {size:.0f} MB")
 
         extra = ["--db", args.db] if args.db else []
         with _emulator.emulator({STORE: KEY}, extra=extra) as (base_url, root):
@@ -82,7 +120,8 @@ def main() -> None:
             start = time.perf_counter()
             importer = subprocess.Popen(
                 [sys.executable, "-m", "redo_kit.cli", "import", str(source), "--no-checkpoint",
-                 "--max-rejects", "8", "--progress-every", "10", "--concurrency", args.concurrency],
+                 "--max-rejects", "8", "--progress-every", "10", "--concurrency", args.concurrency,
+                 *(CSV_MAPPING if as_csv else [])],
                 env=env,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -108,12 +147,7 @@ def main() -> None:
             print(f"  importer CPU: {cpu:.1f} s ({cpu / elapsed:.0%} of one core)")
             print(f"  lost or duplicated: {args.events - stored:,}")
 
-            with source.open("rb") as fh:
-                sample = [
-                    orjson.dumps({**orjson.loads(line), "uniqueId": f"naive-{i}"})
-                    for i, line in zip(range(5000), fh, strict=False)
-                    if line.startswith(b'{"eventName"')
-                ]
+            sample = _naive_sample(jsonl, 5000)
             naive_rate = naive(base_url, sample, args.naive_seconds)
             print(
                 f"naive (one POST per event, no retry): {naive_rate:,.0f} events/s "

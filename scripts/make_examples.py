@@ -2,7 +2,7 @@
 """Write examples/events.jsonl: a realistic, reproducible backfill of store events.
 
     python3 scripts/make_examples.py [--count 1200] [--seed 2026] [--out examples/events.jsonl]
-        [--csv examples/orders.csv]
+        [--csv examples/orders.csv] [--csv-rows 200]
 
 Customers come back by id, by email and by phone; events carry dates in data
 and customFields, `$extra` metadata, values with currencies, and most carry a
@@ -212,10 +212,11 @@ ORDER_COLUMNS = [
 
 def _orders(rng: random.Random, people: list[dict[str, object]], count: int) -> list[list[str]]:
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    step = timedelta(days=365) / count  # a year of orders, however many
     rows = []
     for n in range(count):
         person = rng.choice(people)
-        when = start + timedelta(minutes=47 * n + rng.randint(0, 40))
+        when = start + step * n + timedelta(minutes=rng.randint(0, 40))
         total = round(rng.uniform(12, 400), 2)
         rows.append(
             [
@@ -248,7 +249,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1200, help="valid events to write")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", default=str(ROOT / "examples" / "events.jsonl"))
-    parser.add_argument("--csv", help="also write 200 orders as CSV here")
+    parser.add_argument("--csv", help="also write orders as CSV here")
+    parser.add_argument("--csv-rows", type=int, default=200, help="orders to write (2 invalid)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     people = _customers(rng, 150)
@@ -268,7 +270,7 @@ def main() -> None:
     print(f"wrote {len(lines)} lines ({len(INVALID_LINES)} invalid) to {out}")
     if args.csv:
         # A generator of its own, so that the JSON Lines stay the same with or without it.
-        rows = _orders(random.Random(args.seed + 1), people, 200)
+        rows = _orders(random.Random(args.seed + 1), people, args.csv_rows)
         with Path(args.csv).open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(ORDER_COLUMNS)
