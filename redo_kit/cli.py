@@ -356,7 +356,8 @@ def _reader(
                 "pass --format csv, or name the file *.csv"
             )
         return read_jsonl, None
-    columns = dict(_pairs_raw(args.column, "--column"))
+    pairs = _pairs(args.column, "--column", "HEADER=PATH[:TYPE]")
+    columns = {header.strip(): path for header, path in pairs.items()}
     delimiter = args.delimiter or ("\t" if suffix == ".tsv" else ",")
     if delimiter == "\\t":  # a real tab is awkward to type in a shell
         delimiter = "\t"
@@ -369,14 +370,6 @@ def _reader(
 def _print_mixed_types(table: CsvInput | None, out: IO[str]) -> None:
     for warning in table.mixed_types() if table is not None else ():
         print(f"Warning: {warning}.", file=out)
-
-
-def _pairs_raw(items: Sequence[str], flag: str) -> Iterator[tuple[str, str]]:
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigurationError(f"{flag} takes HEADER=PATH[:TYPE], got {item!r}")
-        yield key.strip(), value
 
 
 def _print_rejections(report: _RejectsReport, rejects_path: str | None, out: IO[str]) -> None:
@@ -516,16 +509,21 @@ def _validate(args: argparse.Namespace) -> int:
 # -- send ----------------------------------------------------------------------
 
 
-def _pairs(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
-    from redo_kit.csv_input import scalar
-
-    found: dict[str, Any] = {}
+def _pairs(items: Sequence[str] | None, flag: str, form: str = "KEY=VALUE") -> dict[str, str]:
+    """``KEY=VALUE`` flags as a dict (the value may be empty; the last of a key wins)."""
+    found: dict[str, str] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigurationError(f"{flag} takes KEY=VALUE, got {item!r}")
-        found[key] = scalar(value)
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{flag} takes {form}, got {item!r}")
+        found[key] = value
     return found
+
+
+def _scalars(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    from redo_kit.csv_input import scalar
+
+    return {key: scalar(value) for key, value in _pairs(items, flag).items()}
 
 
 def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -557,8 +555,8 @@ def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if value is not None:
             event[key] = value
-    data = _pairs(args.data, "--data")
-    extra = _pairs(args.extra, "--extra")
+    data = _scalars(args.data, "--data")
+    extra = _scalars(args.extra, "--extra")
     if extra:
         data["$extra"] = extra
     if data:
