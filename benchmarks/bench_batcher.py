@@ -43,9 +43,9 @@ from typing import Any
 import _emulator
 from _events import request_shape
 
-from redo_kit.batcher import Batcher
-from redo_kit.client import RedoClient
-from redo_kit.events import prepare_event
+from redo_kit._batcher import Batcher
+from redo_kit._client import RedoClient
+from redo_kit._events import prepare_event
 
 BULK_CEILING = 10_000.0
 THREADS = 8

@@ -39,7 +39,7 @@ import _emulator
 import urllib3
 from _events import request_shape
 
-from redo_kit.client import RedoClient
+from redo_kit._client import RedoClient
 
 BULK_CEILING = 10_000.0
 SINGLE_CEILING = 100.0

@@ -119,7 +119,7 @@ def main() -> None:
             }
             start = time.perf_counter()
             importer = subprocess.Popen(
-                [sys.executable, "-m", "redo_kit.cli", "import", str(source), "--no-checkpoint",
+                [sys.executable, "-m", "redo_kit._cli", "import", str(source), "--no-checkpoint",
                  "--max-rejects", "8", "--progress-every", "10", "--concurrency", args.concurrency,
                  *(CSV_MAPPING if as_csv else [])],
                 env=env,

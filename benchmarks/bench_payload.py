@@ -48,10 +48,10 @@ import jsonschema
 import orjson
 
 import redo_kit_models as models
+from redo_kit._converter import structure
+from redo_kit._events import build_event, prepare_event
+from redo_kit._identity import _phone_cached
 from redo_kit._spec import document, request_examples
-from redo_kit.converter import structure
-from redo_kit.events import build_event, prepare_event
-from redo_kit.identity import _phone_cached
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "redo-events.openapi.yaml"

@@ -1,9 +1,16 @@
 """redo-kit: a schema-first toolkit for Redo's Custom Events API.
 
+The public surface is this package's ``__all__`` and two subpackages:
+
+- ``redo_kit.emulator``: the local Redo Events API (``Emulator``, ``ApiKey``);
+- ``redo_kit.testing``: hypothesis strategies (``redo_kit.testing.strategies``)
+  and pytest fixtures (``redo_kit.testing.plugin``); needs the ``testing``
+  extra, so it is not re-exported here.
+
+Every other module carries an underscore and may change without notice.
 Names are imported on first use, so ``import redo_kit`` stays fast: the
 generated models, the compiled JSON Schemas and urllib3 load only when a
-caller touches them. ``redo_kit.testing`` (hypothesis strategies, pytest
-fixtures) is not re-exported here: it needs the ``testing`` extra.
+caller touches them.
 """
 
 from __future__ import annotations
@@ -15,82 +22,87 @@ from redo_kit._version import __version__
 
 # Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
-    "APIConnectionError": "redo_kit.errors",
-    "APIError": "redo_kit.errors",
-    "APIStatusError": "redo_kit.errors",
-    "APITimeoutError": "redo_kit.errors",
-    "AuthenticationError": "redo_kit.errors",
-    "BadRequestError": "redo_kit.errors",
-    "Batcher": "redo_kit.batcher",
-    "BatcherStats": "redo_kit.batcher",
+    "APIConnectionError": "redo_kit._errors",
+    "APIError": "redo_kit._errors",
+    "APIStatusError": "redo_kit._errors",
+    "APITimeoutError": "redo_kit._errors",
+    "AuthenticationError": "redo_kit._errors",
+    "BadRequestError": "redo_kit._errors",
+    "Batcher": "redo_kit._batcher",
+    "BatcherStats": "redo_kit._batcher",
     "BulkEventsRequest": "redo_kit_models",
-    "BulkResult": "redo_kit.client",
-    "ConfigurationError": "redo_kit.errors",
-    "ConversionError": "redo_kit.errors",
+    "BulkResult": "redo_kit._client",
+    "ConfigurationError": "redo_kit._errors",
+    "ConversionError": "redo_kit._errors",
     "CountryCode": "redo_kit_models",
-    "CsvInput": "redo_kit.csv_input",
+    "CsvInput": "redo_kit._csv_input",
     "CurrencyCode": "redo_kit_models",
     "CustomFields": "redo_kit_models",
     "Customer": "redo_kit_models",
     "DateTime": "redo_kit_models",
-    "Duplicate": "redo_kit.client",
+    "Duplicate": "redo_kit._client",
     "Emulator": "redo_kit.emulator",
     "Event": "redo_kit_models",
     "EventData": "redo_kit_models",
     "Extra": "redo_kit_models",
-    "FlushResult": "redo_kit.batcher",
-    "ImportProgress": "redo_kit.importer",
-    "ImportResult": "redo_kit.importer",
-    "InsecureTransportWarning": "redo_kit.transport",
-    "InternalServerError": "redo_kit.errors",
-    "LineRejection": "redo_kit.importer",
+    "FlushResult": "redo_kit._batcher",
+    "ImportProgress": "redo_kit._importer",
+    "ImportResult": "redo_kit._importer",
+    "InsecureTransportWarning": "redo_kit._transport",
+    "InternalServerError": "redo_kit._errors",
+    "LineRejection": "redo_kit._importer",
     "Location": "redo_kit_models",
-    "MockTransport": "redo_kit.transport",
-    "NOT_GIVEN": "redo_kit.client",
-    "NO_RETRY": "redo_kit.retry",
-    "NotFoundError": "redo_kit.errors",
-    "PayloadTooLargeError": "redo_kit.errors",
-    "PermissionDeniedError": "redo_kit.errors",
-    "PreparedEvent": "redo_kit.events",
-    "Problem": "redo_kit.errors",
+    "MockTransport": "redo_kit._transport",
+    "NOT_GIVEN": "redo_kit._client",
+    "NO_RETRY": "redo_kit._retry",
+    "NotFoundError": "redo_kit._errors",
+    "PayloadTooLargeError": "redo_kit._errors",
+    "PermissionDeniedError": "redo_kit._errors",
+    "PreparedEvent": "redo_kit._events",
+    "Problem": "redo_kit._errors",
     "ProblemDetails": "redo_kit_models",
     "ProblemItem": "redo_kit_models",
     "PropertyValue": "redo_kit_models",
-    "QueueFullError": "redo_kit.errors",
-    "RateLimitError": "redo_kit.errors",
-    "RedoClient": "redo_kit.client",
-    "RedoError": "redo_kit.errors",
-    "Rejection": "redo_kit.client",
-    "Request": "redo_kit.transport",
-    "Response": "redo_kit.transport",
-    "RetryPolicy": "redo_kit.retry",
-    "SendResult": "redo_kit.client",
-    "Timeout": "redo_kit.transport",
-    "Transport": "redo_kit.transport",
-    "UnprocessableEntityError": "redo_kit.errors",
-    "UnsupportedMediaTypeError": "redo_kit.errors",
-    "Urllib3Transport": "redo_kit.transport",
-    "ValidationError": "redo_kit.errors",
-    "build_event": "redo_kit.events",
-    "check_event": "redo_kit.validation",
-    "clean_data": "redo_kit.properties",
-    "content_unique_id": "redo_kit.idempotency",
-    "detect_type": "redo_kit.properties",
-    "email_key": "redo_kit.identity",
-    "import_events": "redo_kit.importer",
-    "is_date": "redo_kit.properties",
-    "is_ignored": "redo_kit.properties",
-    "new_unique_id": "redo_kit.idempotency",
-    "normalize_customer": "redo_kit.identity",
-    "normalize_email": "redo_kit.identity",
-    "normalize_object_id": "redo_kit.identity",
-    "normalize_phone": "redo_kit.identity",
-    "prepare_event": "redo_kit.events",
-    "resolution_identifier": "redo_kit.identity",
-    "spec_path": "redo_kit.codegen",
-    "unique_id": "redo_kit.idempotency",
-    "validate_bulk": "redo_kit.validation",
-    "validate_event": "redo_kit.validation",
+    "QueueFullError": "redo_kit._errors",
+    "RateLimitError": "redo_kit._errors",
+    "RedoClient": "redo_kit._client",
+    "RedoError": "redo_kit._errors",
+    "Rejection": "redo_kit._client",
+    "Request": "redo_kit._transport",
+    "Response": "redo_kit._transport",
+    "RetryPolicy": "redo_kit._retry",
+    "SendResult": "redo_kit._client",
+    "Timeout": "redo_kit._transport",
+    "Transport": "redo_kit._transport",
+    "UnprocessableEntityError": "redo_kit._errors",
+    "UnsupportedMediaTypeError": "redo_kit._errors",
+    "Urllib3Transport": "redo_kit._transport",
+    "ValidationError": "redo_kit._errors",
+    "build_event": "redo_kit._events",
+    "check_event": "redo_kit._validation",
+    "clean_data": "redo_kit._properties",
+    "content_unique_id": "redo_kit._idempotency",
+    "detect_type": "redo_kit._properties",
+    "dumps": "redo_kit._converter",
+    "email_key": "redo_kit._identity",
+    "import_events": "redo_kit._importer",
+    "is_date": "redo_kit._properties",
+    "is_ignored": "redo_kit._properties",
+    "loads": "redo_kit._converter",
+    "new_unique_id": "redo_kit._idempotency",
+    "normalize_customer": "redo_kit._identity",
+    "normalize_email": "redo_kit._identity",
+    "normalize_object_id": "redo_kit._identity",
+    "normalize_phone": "redo_kit._identity",
+    "prepare_event": "redo_kit._events",
+    "resolution_identifier": "redo_kit._identity",
+    "set_testing": "redo_kit._retry",
+    "spec_path": "redo_kit._codegen",
+    "structure": "redo_kit._converter",
+    "unique_id": "redo_kit._idempotency",
+    "unstructure": "redo_kit._converter",
+    "validate_bulk": "redo_kit._validation",
+    "validate_event": "redo_kit._validation",
 }
 
 __all__ = [
@@ -156,10 +168,12 @@ __all__ = [
     "clean_data",
     "content_unique_id",
     "detect_type",
+    "dumps",
     "email_key",
     "import_events",
     "is_date",
     "is_ignored",
+    "loads",
     "new_unique_id",
     "normalize_customer",
     "normalize_email",
@@ -167,19 +181,22 @@ __all__ = [
     "normalize_phone",
     "prepare_event",
     "resolution_identifier",
+    "set_testing",
     "spec_path",
+    "structure",
     "unique_id",
+    "unstructure",
     "validate_bulk",
     "validate_event",
 ]
 
 if TYPE_CHECKING:
-    from redo_kit.batcher import (
+    from redo_kit._batcher import (
         Batcher,
         BatcherStats,
         FlushResult,
     )
-    from redo_kit.client import (
+    from redo_kit._client import (
         NOT_GIVEN,
         BulkResult,
         Duplicate,
@@ -187,14 +204,12 @@ if TYPE_CHECKING:
         Rejection,
         SendResult,
     )
-    from redo_kit.codegen import (
+    from redo_kit._codegen import (
         spec_path,
     )
-    from redo_kit.csv_input import CsvInput
-    from redo_kit.emulator import (
-        Emulator,
-    )
-    from redo_kit.errors import (
+    from redo_kit._converter import dumps, loads, structure, unstructure
+    from redo_kit._csv_input import CsvInput
+    from redo_kit._errors import (
         APIConnectionError,
         APIError,
         APIStatusError,
@@ -215,17 +230,17 @@ if TYPE_CHECKING:
         UnsupportedMediaTypeError,
         ValidationError,
     )
-    from redo_kit.events import (
+    from redo_kit._events import (
         PreparedEvent,
         build_event,
         prepare_event,
     )
-    from redo_kit.idempotency import (
+    from redo_kit._idempotency import (
         content_unique_id,
         new_unique_id,
         unique_id,
     )
-    from redo_kit.identity import (
+    from redo_kit._identity import (
         email_key,
         normalize_customer,
         normalize_email,
@@ -233,23 +248,24 @@ if TYPE_CHECKING:
         normalize_phone,
         resolution_identifier,
     )
-    from redo_kit.importer import (
+    from redo_kit._importer import (
         ImportProgress,
         ImportResult,
         LineRejection,
         import_events,
     )
-    from redo_kit.properties import (
+    from redo_kit._properties import (
         clean_data,
         detect_type,
         is_date,
         is_ignored,
     )
-    from redo_kit.retry import (
+    from redo_kit._retry import (
         NO_RETRY,
         RetryPolicy,
+        set_testing,
     )
-    from redo_kit.transport import (
+    from redo_kit._transport import (
         InsecureTransportWarning,
         MockTransport,
         Request,
@@ -258,10 +274,13 @@ if TYPE_CHECKING:
         Transport,
         Urllib3Transport,
     )
-    from redo_kit.validation import (
+    from redo_kit._validation import (
         check_event,
         validate_bulk,
         validate_event,
+    )
+    from redo_kit.emulator import (
+        Emulator,
     )
     from redo_kit_models import (
         BulkEventsRequest,

@@ -4,7 +4,7 @@ The library never configures logging on its own: it logs to ``redo_kit`` and
 leaves handlers to the application. ``REDO_LOG=debug`` (or ``info``) in the
 environment attaches one stderr handler at that level, for a quick look
 without code. Nothing redo-kit logs carries an API key: headers go through
-:func:`redo_kit.transport.redact_headers`, and the handler installed here
+:func:`redo_kit._transport.redact_headers`, and the handler installed here
 also masks anything that looks like a bearer token.
 """
 

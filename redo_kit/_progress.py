@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from redo_kit.importer import ImportProgress
+from redo_kit._importer import ImportProgress
 
 __all__ = ["ProgressPrinter", "format_duration"]
 
@@ -33,7 +33,7 @@ def _eta(progress: ImportProgress) -> str:
 
 
 class ProgressPrinter:
-    """Prints :class:`~redo_kit.importer.ImportProgress` to ``stream``.
+    """Prints :class:`~redo_kit._importer.ImportProgress` to ``stream``.
 
     ``tty``: redraw one line in place; default: whether ``stream`` is a terminal.
     ``every``: seconds between plain lines when not a terminal; default 5.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from redo_kit.errors import ConversionError, Problem
+from redo_kit._errors import ConversionError, Problem
 
 __all__ = ["format_datetime", "parse_datetime"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from redo_kit.errors import Problem
+from redo_kit._errors import Problem
 
 __all__ = [
     "bulk_envelope_validator",

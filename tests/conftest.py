@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from redo_kit import pacing, retry
+from redo_kit import _pacing as pacing
+from redo_kit import _retry as retry
 
 settings.register_profile(
     "ci",

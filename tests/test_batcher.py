@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
-from redo_kit import batcher as batcher_module
-from redo_kit.batcher import Batcher, QueueFullError
-from redo_kit.client import RedoClient
-from redo_kit.errors import InternalServerError, ValidationError
-from redo_kit.events import PreparedEvent, prepare_event
-from redo_kit.retry import RetryPolicy
-from redo_kit.transport import MockTransport, Request, Response
+from redo_kit import _batcher as batcher_module
+from redo_kit._batcher import Batcher, QueueFullError
+from redo_kit._client import RedoClient
+from redo_kit._errors import InternalServerError, ValidationError
+from redo_kit._events import PreparedEvent, prepare_event
+from redo_kit._retry import RetryPolicy
+from redo_kit._transport import MockTransport, Request, Response
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 
@@ -556,9 +556,9 @@ def test_a_process_that_exits_without_close_delivers_its_queue(tmp_path: Path) -
     log = tmp_path / "sent.txt"
     script = textwrap.dedent(
         f"""
-        from redo_kit.batcher import Batcher
-        from redo_kit.client import RedoClient
-        from redo_kit.transport import MockTransport, Response
+        from redo_kit._batcher import Batcher
+        from redo_kit._client import RedoClient
+        from redo_kit._transport import MockTransport, Response
 
         def record(request):
             with open({str(log)!r}, "a") as out:

@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 import pytest
 
-from redo_kit import cli
-from redo_kit.batcher import Batcher, Overflow, QueueFullError
-from redo_kit.client import RedoClient
+from redo_kit import _cli as cli
+from redo_kit._batcher import Batcher, Overflow, QueueFullError
+from redo_kit._client import RedoClient
+from redo_kit._retry import RetryPolicy
 from redo_kit.emulator import Emulator
-from redo_kit.retry import RetryPolicy
 
 FAULTS = "503=0.1,429=0.05,reset=0.05,lost-ack=0.05"
 
@@ -91,8 +91,8 @@ def test_a_child_process_that_exits_without_close_delivers_all_500(
     emu = emulator_factory(rate_limit=None)
     script = textwrap.dedent(
         f"""
-        from redo_kit.batcher import Batcher
-        from redo_kit.client import RedoClient
+        from redo_kit._batcher import Batcher
+        from redo_kit._client import RedoClient
 
         client = RedoClient(store_id={emu.store_id!r}, api_key={emu.api_key!r},
                             base_url={emu.base_url!r})

@@ -27,7 +27,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _redo_kit(*args: str) -> list[str]:
-    return [sys.executable, "-m", "redo_kit.cli", *args]
+    return [sys.executable, "-m", "redo_kit._cli", *args]
 
 
 def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -350,7 +350,7 @@ def test_csv_mapping_mistakes_exit_2_before_anything_is_read(
 def test_a_csv_import_resumes_after_its_checkpoint(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    from redo_kit.importer import Checkpoint, Position
+    from redo_kit._importer import Checkpoint, Position
 
     source = tmp_path / "orders.csv"
     source.write_text(ORDERS_CSV)
@@ -387,7 +387,7 @@ def test_the_readme_csv_example_imports_the_example_orders(tmp_path: Path) -> No
 def test_a_gzip_input_is_read_decompressed_and_resumes(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    from redo_kit.importer import Checkpoint, Position
+    from redo_kit._importer import Checkpoint, Position
 
     source = tmp_path / "events.jsonl.gz"
     source.write_bytes(gzip.compress(EXAMPLES.read_bytes()))

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redo_kit import pacing
-from redo_kit.client import (
+from redo_kit import _pacing as pacing
+from redo_kit._client import (
     DEFAULT_BASE_URL,
     MAX_REQUEST_BYTES,
     NOT_GIVEN,
     BulkResult,
     RedoClient,
 )
-from redo_kit.errors import (
+from redo_kit._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -37,9 +37,9 @@ from redo_kit.errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-from redo_kit.events import prepare_event
-from redo_kit.retry import NO_RETRY, RetryPolicy
-from redo_kit.transport import MockTransport, Request, Response, Timeout, Urllib3Transport
+from redo_kit._events import prepare_event
+from redo_kit._retry import NO_RETRY, RetryPolicy
+from redo_kit._transport import MockTransport, Request, Response, Timeout, Urllib3Transport
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "test_key_0123456789"
@@ -552,7 +552,7 @@ def test_a_failed_send_says_what_it_took() -> None:
 
 
 def test_batcher_sends_through_this_client() -> None:
-    from redo_kit.batcher import Batcher
+    from redo_kit._batcher import Batcher
 
     mock = MockTransport()
     with client(mock).batcher(flush_interval=0.01) as batcher:

@@ -12,11 +12,12 @@ import urllib3
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from redo_kit import pacing, retry
-from redo_kit.client import RedoClient
+from redo_kit import _pacing as pacing
+from redo_kit import _retry as retry
+from redo_kit._client import RedoClient
+from redo_kit._errors import AuthenticationError, NotFoundError, RateLimitError
+from redo_kit._retry import NO_RETRY, RetryPolicy
 from redo_kit.emulator import Emulator
-from redo_kit.errors import AuthenticationError, NotFoundError, RateLimitError
-from redo_kit.retry import NO_RETRY, RetryPolicy
 from redo_kit.testing.plugin import EmulatorFactory
 from redo_kit.testing.strategies import INVALID_CASES, invalid_events, valid_events
 

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from redo_kit.client import RedoClient
-from redo_kit.errors import (
+from redo_kit._client import RedoClient
+from redo_kit._errors import (
     APIConnectionError,
     APIError,
     AuthenticationError,
     ConfigurationError,
     RedoError,
 )
-from redo_kit.retry import RetryPolicy
-from redo_kit.transport import InsecureTransportWarning, MockTransport, Request, Response
+from redo_kit._retry import RetryPolicy
+from redo_kit._transport import InsecureTransportWarning, MockTransport, Request, Response
 
 KEY = "sk_live_SECRETvalue_4f1c2a9e"
 STORE = "64e5a8a1af49a89df37e4ee7"
@@ -150,9 +150,9 @@ def test_a_malformed_key_is_refused_without_showing_it(bad_key: str) -> None:
 def test_log_switch_from_the_environment_never_prints_the_key(level: str) -> None:
     program = textwrap.dedent(
         f"""
-        from redo_kit import retry
-        from redo_kit.client import RedoClient
-        from redo_kit.transport import MockTransport, Response
+        from redo_kit import _retry as retry
+        from redo_kit._client import RedoClient
+        from redo_kit._transport import MockTransport, Response
         retry.set_testing(True)
         mock = MockTransport(responses=[Response.problem(503), Response(202)])
         client = RedoClient(store_id={STORE!r}, api_key={KEY!r}, transport=mock)
@@ -178,8 +178,8 @@ def test_log_switch_from_the_environment_never_prints_the_key(level: str) -> Non
 def test_log_stays_quiet_without_the_switch() -> None:
     program = textwrap.dedent(
         f"""
-        from redo_kit.client import RedoClient
-        from redo_kit.transport import MockTransport
+        from redo_kit._client import RedoClient
+        from redo_kit._transport import MockTransport
         client = RedoClient(store_id={STORE!r}, api_key={KEY!r}, transport=MockTransport())
         client.send({{"eventName": "x", "customer": {{"email": "a@example.com"}}}})
         """

@@ -14,8 +14,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import redo_kit_models as models
-from redo_kit import converter
-from redo_kit.errors import ConversionError
+from redo_kit import _converter as converter
+from redo_kit._errors import ConversionError
 from redo_kit.testing import strategies as rs
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redo_kit.csv_input import CsvInput, scalar
-from redo_kit.errors import ConfigurationError
-from redo_kit.importer import LineRejection, Position, import_events
+from redo_kit._csv_input import CsvInput, scalar
+from redo_kit._errors import ConfigurationError
+from redo_kit._importer import LineRejection, Position, import_events
 
 
 def _csv(rows: list[list[str]], *, newline: str = "\n") -> bytes:

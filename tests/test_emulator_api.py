@@ -16,9 +16,9 @@ import orjson
 import pytest
 import urllib3
 
+from redo_kit._errors import ConfigurationError
 from redo_kit._spec import document
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID, ApiKey, Emulator
-from redo_kit.errors import ConfigurationError
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_test_store"

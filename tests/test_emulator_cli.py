@@ -16,7 +16,7 @@ import pytest
 import urllib3
 
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID
-from redo_kit.emulator.cli import configure_parser
+from redo_kit.emulator._cli import configure_parser
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import urllib3
 from urllib3.exceptions import ProtocolError
 
 from redo_kit.emulator import Emulator
-from redo_kit.emulator.ratelimit import RateLimiter
+from redo_kit.emulator._ratelimit import RateLimiter
 
 STORE = "store_a"
 KEY = "sk_a"

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from redo_kit._spec import bulk_envelope_validator, document, validator
 from redo_kit.emulator import Emulator
-from redo_kit.emulator.server import MAX_BODY_BYTES
+from redo_kit.emulator._server import MAX_BODY_BYTES
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_schemathesis"

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import assume, given
 
 import redo_kit_models as models
+from redo_kit._converter import structure
+from redo_kit._errors import ConversionError, ValidationError
+from redo_kit._events import PreparedEvent, build_event, prepare_event
+from redo_kit._idempotency import content_unique_id
 from redo_kit._spec import request_examples
-from redo_kit.converter import structure
-from redo_kit.errors import ConversionError, ValidationError
-from redo_kit.events import PreparedEvent, build_event, prepare_event
-from redo_kit.idempotency import content_unique_id
+from redo_kit._validation import validate_event
 from redo_kit.testing import strategies as rs
-from redo_kit.validation import validate_event
 
 # The guide's "Customer Fields" example, as the spec carries it.
 CUSTOMER_FIELDS: dict[str, Any] = copy.deepcopy(request_examples()["customerFields"])

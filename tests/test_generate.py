@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from redo_kit import codegen
+from redo_kit import _codegen as codegen
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "generated" / "redo_kit_models"

@@ -16,14 +16,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import redo_kit_models as models
-from redo_kit._spec import validator
-from redo_kit.idempotency import (
+from redo_kit._idempotency import (
     CONTENT_PREFIX,
     MAX_UNIQUE_ID_LENGTH,
     content_unique_id,
     new_unique_id,
     unique_id,
 )
+from redo_kit._spec import validator
 from redo_kit.testing import strategies as rs
 
 SAFE = re.compile(r"[A-Za-z0-9._~-]+")
@@ -124,7 +124,7 @@ def test_content_id_does_not_mutate() -> None:
 
 def test_content_id_is_equal_across_processes() -> None:
     code = (
-        "import orjson, sys; from redo_kit.idempotency import content_unique_id; "
+        "import orjson, sys; from redo_kit._idempotency import content_unique_id; "
         "print(content_unique_id(orjson.loads(sys.argv[1])))"
     )
     results = set()

@@ -9,9 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import redo_kit_models as models
-from redo_kit._spec import validator
-from redo_kit.errors import ValidationError
-from redo_kit.identity import (
+from redo_kit._errors import ValidationError
+from redo_kit._identity import (
     email_key,
     is_email,
     is_object_id,
@@ -21,6 +20,7 @@ from redo_kit.identity import (
     normalize_phone,
     resolution_identifier,
 )
+from redo_kit._spec import validator
 from redo_kit.testing import strategies as rs
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from redo_kit import retry
-from redo_kit.client import RedoClient
-from redo_kit.errors import APIConnectionError, AuthenticationError
-from redo_kit.importer import Checkpoint, ImportProgress, LineRejection, Position, import_events
-from redo_kit.transport import MockTransport, Request, Response
+from redo_kit import _retry as retry
+from redo_kit._client import RedoClient
+from redo_kit._errors import APIConnectionError, AuthenticationError
+from redo_kit._importer import Checkpoint, ImportProgress, LineRejection, Position, import_events
+from redo_kit._transport import MockTransport, Request, Response
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from redo_kit import pacing, retry
-from redo_kit.pacing import TokenBucket
+from redo_kit import _pacing as pacing
+from redo_kit import _retry as retry
+from redo_kit._pacing import TokenBucket
 
 
 class Clock:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from redo_kit._errors import ValidationError
+from redo_kit._properties import EXTRA, clean_data, detect_type, is_date, is_ignored
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._spec import validator
-from redo_kit.errors import ValidationError
-from redo_kit.properties import EXTRA, clean_data, detect_type, is_date, is_ignored
 from redo_kit.testing import strategies as rs
 
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redo_kit import retry
-from redo_kit.errors import APIConnectionError, APITimeoutError, BadRequestError
-from redo_kit.retry import (
+from redo_kit import _retry as retry
+from redo_kit._errors import APIConnectionError, APITimeoutError, BadRequestError
+from redo_kit._retry import (
     NEVER_RETRIED_STATUSES,
     NO_RETRY,
     RETRYABLE_STATUSES,

@@ -11,8 +11,9 @@ import yaml
 from openapi_spec_validator import validate
 
 import redo_kit_models
-from redo_kit import _spec, converter
-from redo_kit.codegen import spec_path
+from redo_kit import _converter as converter
+from redo_kit import _spec
+from redo_kit._codegen import spec_path
 
 SINGLE = "/stores/{storeId}/events"
 BULK = "/stores/{storeId}/events/bulk"

@@ -8,11 +8,11 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 
+from redo_kit._identity import is_email, is_object_id, normalize_phone
+from redo_kit._properties import detect_type, is_date
 from redo_kit._spec import validator
-from redo_kit.identity import is_email, is_object_id, normalize_phone
-from redo_kit.properties import detect_type, is_date
+from redo_kit._validation import validate_event
 from redo_kit.testing import strategies as rs
-from redo_kit.validation import validate_event
 
 
 @given(rs.valid_events())

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from redo_kit.errors import APIConnectionError, APITimeoutError
-from redo_kit.transport import (
+from redo_kit._errors import APIConnectionError, APITimeoutError
+from redo_kit._transport import (
     InsecureTransportWarning,
     MockTransport,
     MockTransportExhausted,

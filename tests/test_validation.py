@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from redo_kit._errors import Problem, ValidationError
 from redo_kit._spec import document, wire_path
-from redo_kit.errors import Problem, ValidationError
-from redo_kit.testing import strategies as rs
-from redo_kit.validation import (
+from redo_kit._validation import (
     MAX_EVENT_BYTES,
     MAX_STRING_BYTES,
     check_event,
     validate_bulk,
     validate_event,
 )
+from redo_kit.testing import strategies as rs
 
 BASE: dict[str, Any] = {"eventName": "Order Placed", "customer": {"email": "stewart@example.com"}}
 

@@ -16,9 +16,9 @@ Inspection takes the same Bearer keys as the API. Start it in-process with
 
 from __future__ import annotations
 
+from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
 from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
-from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
-from redo_kit.emulator.faults import FAULT_KINDS
+from redo_kit.emulator._faults import FAULT_KINDS
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from redo_kit.emulator.cli import configure_parser, run
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
+from redo_kit.emulator._cli import configure_parser, run
 
 
 def main() -> int:

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, _keys
-from redo_kit.emulator.faults import FaultInjector, FaultPlan
-from redo_kit.emulator.ratelimit import RateLimiter
-from redo_kit.emulator.server import API_PREFIX, App, EmulatorServer
-from redo_kit.emulator.store import EventStore
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
+from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, _keys
+from redo_kit.emulator._faults import FaultInjector, FaultPlan
+from redo_kit.emulator._ratelimit import RateLimiter
+from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
+from redo_kit.emulator._store import EventStore
 
 __all__ = ["DEFAULT_RATE_LIMIT", "Emulator"]
 
@@ -29,7 +29,7 @@ class Emulator:
     key ``DEMO_API_KEY``. ``port=0`` picks a free port. ``db`` is a SQLite file
     path; default: in memory. ``rate_limit`` is requests per second per store
     per endpoint; default 100, ``None`` or ``0`` for no limit. ``faults`` is a
-    plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator.faults`),
+    plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator._faults`),
     ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
     and ``seed`` makes fault draws repeatable.
 

@@ -3,15 +3,15 @@
 ``prepare_event`` is that path: the client, the batcher and the CLI all call
 it, for wire dicts and for ``redo_kit_models.Event`` alike. In order it
 
-1. turns a typed model into its wire dict (``redo_kit.converter``);
+1. turns a typed model into its wire dict (``redo_kit._converter``);
 2. writes datetimes as RFC 3339 ``Z`` and Decimals as JSON numbers;
-3. normalizes the customer's identifiers (``redo_kit.identity``);
-4. cleans ``data`` (``redo_kit.properties.clean_data``), reporting each
+3. normalizes the customer's identifiers (``redo_kit._identity``);
+4. cleans ``data`` (``redo_kit._properties.clean_data``), reporting each
    dropped value as a warning;
 5. assigns the ``uniqueId``: the caller's, or a random one made once, here,
    so that every retry and re-queue sends the same one (or, with
    ``unique_id="content"``, one derived from the content, for backfills);
-6. validates everything (``redo_kit.validation``) and serializes once.
+6. validates everything (``redo_kit._validation``) and serializes once.
 
 It never changes its input and raises ``ValidationError`` listing every
 problem, or returns an immutable ``PreparedEvent``.
@@ -30,14 +30,14 @@ from typing import Any
 import attrs
 import orjson
 
+from redo_kit._converter import to_json_value, unstructure
+from redo_kit._errors import ConversionError, Problem, ValidationError
+from redo_kit._idempotency import CONTENT_PREFIX, _content_digest, new_unique_id
+from redo_kit._identity import _normalize_customer
+from redo_kit._properties import EXTRA, _clean
 from redo_kit._rfc3339 import format_datetime
 from redo_kit._spec import wire_path
-from redo_kit.converter import to_json_value, unstructure
-from redo_kit.errors import ConversionError, Problem, ValidationError
-from redo_kit.idempotency import CONTENT_PREFIX, _content_digest, new_unique_id
-from redo_kit.identity import _normalize_customer
-from redo_kit.properties import EXTRA, _clean
-from redo_kit.validation import _check
+from redo_kit._validation import _check
 
 __all__ = ["PreparedEvent", "build_event", "prepare_event"]
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from redo_kit.events import PreparedEvent
+    from redo_kit._events import PreparedEvent
 
 __all__ = [
     "APIConnectionError",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
 
 __all__ = [
     "DEMO_API_KEY",

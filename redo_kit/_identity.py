@@ -28,8 +28,8 @@ from typing import Any
 import jsonschema_rs
 import phonenumbers
 
+from redo_kit._errors import Problem, ValidationError
 from redo_kit._spec import component
-from redo_kit.errors import Problem, ValidationError
 
 __all__ = [
     "IDENTIFIERS",

@@ -39,10 +39,10 @@ from typing import IO, Any
 import attrs
 import orjson
 
+from redo_kit._errors import ConfigurationError, Problem
+from redo_kit._importer import Position, Record
+from redo_kit._properties import detect_type
 from redo_kit._spec import component, wire_path
-from redo_kit.errors import ConfigurationError, Problem
-from redo_kit.importer import Position, Record
-from redo_kit.properties import detect_type
 
 __all__ = ["TYPES", "CsvInput", "scalar"]
 
@@ -80,7 +80,7 @@ class CsvInput:
     """A CSV input's header, checked against a column mapping, and a reader of its rows.
 
     Build it with :meth:`open`, which reads the header; pass :meth:`read` to
-    :func:`redo_kit.importer.import_events` as its ``reader``.
+    :func:`redo_kit._importer.import_events` as its ``reader``.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from redo_kit import retry
+from redo_kit import _retry as retry
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
@@ -120,7 +120,7 @@ class TokenBucket:
     def acquire(self) -> float:
         """Take the next slot and wait for it; return the seconds waited.
 
-        The wait is skipped (still returned) when :func:`redo_kit.retry.set_testing` is on.
+        The wait is skipped (still returned) when :func:`redo_kit._retry.set_testing` is on.
         """
         wait = self.reserve()
         retry.sleep(wait)

@@ -1,7 +1,7 @@
 """What the emulator refuses: the client's own validation, as the API applies it.
 
-Events are checked with :func:`redo_kit.validation.validate_event` and bulk
-bodies with :func:`redo_kit.validation.validate_bulk`, with unknown top-level
+Events are checked with :func:`redo_kit._validation.validate_event` and bulk
+bodies with :func:`redo_kit._validation.validate_bulk`, with unknown top-level
 keys allowed (the API ignores them: ``x-redo-unknown-top-level-keys``); only
 problems of severity ``error`` refuse an event. Warnings describe what the API
 does silently and are not reported.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from redo_kit.errors import Problem
-from redo_kit.validation import MAX_DEPTH, validate_bulk, validate_event
+from redo_kit._errors import Problem
+from redo_kit._validation import MAX_DEPTH, validate_bulk, validate_event
 
 __all__ = ["MAX_DEPTH", "bulk_errors", "event_errors"]
 

@@ -18,8 +18,8 @@ bounded twice: by ``attempts`` and by ``timeout`` seconds in all.
 Tests switch every wait off with one call, instead of patching
 ``time.sleep``::
 
-    import redo_kit.retry
-    redo_kit.retry.set_testing(True)   # retries and pacing no longer sleep
+    import redo_kit._retry
+    redo_kit._retry.set_testing(True)   # retries and pacing no longer sleep
 
 """
 
@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from redo_kit.errors import APIConnectionError
+from redo_kit._errors import APIConnectionError
 
 __all__ = [
     "NEVER_RETRIED_STATUSES",
@@ -184,7 +184,7 @@ def set_testing(testing: bool) -> None:
     With testing on, retry backoffs, ``Retry-After`` waits and pacing delays
     are still computed and counted but not slept, so a test that scripts
     ten 503s runs in microseconds. Meant for unit tests with
-    :class:`~redo_kit.transport.MockTransport`; leave it off against a real
+    :class:`~redo_kit._transport.MockTransport`; leave it off against a real
     server or the emulator, whose rate limit needs the waits.
     """
     global _testing

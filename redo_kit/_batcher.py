@@ -6,11 +6,11 @@
         batcher.track({"eventName": "Order Placed", "customer": {"email": "a@example.com"}})
 
 ``track`` prepares the event on the caller's thread (so an invalid event
-raises :class:`~redo_kit.errors.ValidationError` right there, never enqueued),
+raises :class:`~redo_kit._errors.ValidationError` right there, never enqueued),
 puts it in a bounded in-memory queue and returns its ``uniqueId``; it does no
 I/O. Daemon sender threads drain the queue into bulk requests of at most 100
 events and 5 MB, through the client's pacing and retries
-(:meth:`RedoClient.send_chunk <redo_kit.client.RedoClient.send_chunk>`): a
+(:meth:`RedoClient.send_chunk <redo_kit._client.RedoClient.send_chunk>`): a
 request goes out as soon as 100 events are waiting, or when the oldest has
 waited ``flush_interval`` seconds.
 
@@ -48,12 +48,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from redo_kit._errors import QueueFullError
+from redo_kit._events import PreparedEvent, prepare_event
 from redo_kit._logging import logger
-from redo_kit.errors import QueueFullError
-from redo_kit.events import PreparedEvent, prepare_event
 
 if TYPE_CHECKING:
-    from redo_kit.client import RedoClient
+    from redo_kit._client import RedoClient
 
 __all__ = [
     "Batcher",
@@ -144,7 +144,7 @@ _Item = tuple[PreparedEvent, int, float, int]
 class Batcher:
     """A bounded queue of events, drained into bulk requests by daemon threads.
 
-    ``client``: the :class:`~redo_kit.client.RedoClient` that sends (its
+    ``client``: the :class:`~redo_kit._client.RedoClient` that sends (its
     pacing, retries and timeouts apply); the batcher never closes it.
     ``flush_interval``: seconds an event may wait for a fuller request; default 0.5.
     ``max_events``: events the queue holds, in flight excluded; default 10,000.
@@ -171,7 +171,7 @@ class Batcher:
     thread ends (also in a ``multiprocessing`` child) queued events are
     flushed; at ``atexit`` the batcher is closed.
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
-    passed to :func:`redo_kit.events.prepare_event` for every tracked event.
+    passed to :func:`redo_kit._events.prepare_event` for every tracked event.
 
     Thread-safe. Use it as a context manager or call :meth:`close`.
     """
@@ -266,9 +266,9 @@ class Batcher:
         """Prepare ``event``, queue it and return its ``uniqueId``. No I/O.
 
         ``event``: a wire dict, a ``redo_kit_models.Event`` or a
-        :class:`~redo_kit.events.PreparedEvent`. ``unique_id``: as for
-        :func:`~redo_kit.events.prepare_event`. Raises
-        :class:`~redo_kit.errors.ValidationError` when the event is invalid
+        :class:`~redo_kit._events.PreparedEvent`. ``unique_id``: as for
+        :func:`~redo_kit._events.prepare_event`. Raises
+        :class:`~redo_kit._errors.ValidationError` when the event is invalid
         (nothing queued), and :class:`QueueFullError` when the queue is full
         and ``overflow="raise"``. With the other policies a full queue drops
         an event (reported to ``on_drop``) and the ``uniqueId`` is still

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from redo_kit.converter import to_json_value, unstructure
-from redo_kit.properties import clean_data
+from redo_kit._converter import to_json_value, unstructure
+from redo_kit._properties import clean_data
 
 __all__ = [
     "CONTENT_PREFIX",

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
 
 __all__ = ["RateLimiter"]
 

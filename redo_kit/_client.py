@@ -2,7 +2,7 @@
 
 ::
 
-    from redo_kit.client import RedoClient
+    from redo_kit._client import RedoClient
 
     with RedoClient() as client:          # REDO_STORE_ID and REDO_API_KEY from the environment
         client.send({"eventName": "Order Placed", "customer": {"email": "a@example.com"}})
@@ -15,7 +15,7 @@ process. ``send_bulk`` streams its input into requests of at most 100 events
 and 5 MB, drops repeated ``uniqueId``s, and reports each local rejection.
 
 Every request takes a slot from the store's pacing bucket
-(:mod:`redo_kit.pacing`) and is retried by the :class:`~redo_kit.retry.RetryPolicy`
+(:mod:`redo_kit._pacing`) and is retried by the :class:`~redo_kit._retry.RetryPolicy`
 with the very same body bytes, which is safe because every event carries its
 ``uniqueId``: the API keeps the first copy and drops replays.
 """
@@ -36,10 +36,9 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
-from redo_kit import _logging, pacing
-from redo_kit import retry as _retry
-from redo_kit._version import __version__
-from redo_kit.errors import (
+from redo_kit import _logging, _retry
+from redo_kit import _pacing as pacing
+from redo_kit._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -49,8 +48,8 @@ from redo_kit.errors import (
     ValidationError,
     make_status_error,
 )
-from redo_kit.retry import RetryPolicy, parse_retry_after
-from redo_kit.transport import (
+from redo_kit._retry import RetryPolicy, parse_retry_after
+from redo_kit._transport import (
     DEFAULT_TIMEOUT,
     Request,
     Response,
@@ -59,10 +58,11 @@ from redo_kit.transport import (
     Urllib3Transport,
     redact_headers,
 )
+from redo_kit._version import __version__
 
 if TYPE_CHECKING:
-    from redo_kit.batcher import Batcher
-    from redo_kit.events import PreparedEvent
+    from redo_kit._batcher import Batcher
+    from redo_kit._events import PreparedEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -263,13 +263,13 @@ class RedoClient:
     ``base_url``: the API root with its version, else ``REDO_BASE_URL``, else
     ``https://api.getredo.com/v2.2``. HTTPS is required except for loopback
     hosts (127.0.0.0/8, ``::1``, ``localhost``).
-    ``timeout``: seconds, or a :class:`~redo_kit.transport.Timeout`; default
+    ``timeout``: seconds, or a :class:`~redo_kit._transport.Timeout`; default
     5 to connect and 30 to read. Never unbounded.
-    ``retry``: a :class:`~redo_kit.retry.RetryPolicy`; default ``RetryPolicy()``
-    (6 attempts within 60 s). :data:`~redo_kit.retry.NO_RETRY` turns retries off.
+    ``retry``: a :class:`~redo_kit._retry.RetryPolicy`; default ``RetryPolicy()``
+    (6 attempts within 60 s). :data:`~redo_kit._retry.NO_RETRY` turns retries off.
     ``rate_limit``: requests per second per endpoint for this store, shared by
     every client of the process; default 100. ``None`` turns pacing off.
-    ``transport``: where requests go; default a :class:`~redo_kit.transport.Urllib3Transport`
+    ``transport``: where requests go; default a :class:`~redo_kit._transport.Urllib3Transport`
     that this client owns and closes. A given transport is never closed here.
     ``verify``: TLS verification for the default transport: ``True``
     (default), a CA bundle path, or ``False`` (warns).
@@ -432,12 +432,12 @@ class RedoClient:
         )
 
     def batcher(self, **options: Any) -> Batcher:
-        """A background :class:`~redo_kit.batcher.Batcher` sending through this client.
+        """A background :class:`~redo_kit._batcher.Batcher` sending through this client.
 
         ``options`` go to ``Batcher`` (``flush_interval``, ``max_events``,
         ``overflow``, ``on_drop``, ``on_error``, ``dead_letter`` ...).
         """
-        from redo_kit.batcher import Batcher
+        from redo_kit._batcher import Batcher
 
         return Batcher(self, **options)
 
@@ -447,9 +447,9 @@ class RedoClient:
         """Send one event through the single-event endpoint.
 
         ``event``: a wire dict, a generated model or a prepared event;
-        ``options`` go to :func:`redo_kit.events.prepare_event`. Raises
-        :class:`~redo_kit.errors.ValidationError` (nothing sent) when the
-        event is invalid, and an :class:`~redo_kit.errors.APIError` subclass
+        ``options`` go to :func:`redo_kit._events.prepare_event`. Raises
+        :class:`~redo_kit._errors.ValidationError` (nothing sent) when the
+        event is invalid, and an :class:`~redo_kit._errors.APIError` subclass
         when the API refuses it or retries run out.
         """
         prepared = _prepare(event, options)
@@ -498,7 +498,7 @@ class RedoClient:
         """Send any number of events through the bulk endpoint, streaming ``events``.
 
         Each event is prepared on its own (``options`` go to
-        :func:`redo_kit.events.prepare_event`): an invalid one is never sent
+        :func:`redo_kit._events.prepare_event`): an invalid one is never sent
         and is reported in ``rejections``; one whose ``uniqueId`` came earlier
         in this call is skipped and reported in ``duplicates``. The rest go
         out in requests of at most 100 events and 5 MB, up to ``concurrency``
@@ -790,7 +790,7 @@ def _scrub(value: Any, secret: str) -> Any:
 
 
 def _prepare(event: Any, options: dict[str, Any]) -> PreparedEvent:
-    from redo_kit.events import PreparedEvent, prepare_event
+    from redo_kit._events import PreparedEvent, prepare_event
 
     if isinstance(event, PreparedEvent):
         return event

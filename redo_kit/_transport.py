@@ -1,8 +1,8 @@
 """The seam between the client and the network.
 
 A transport does one thing: send a :class:`Request` and return a
-:class:`Response`, or raise :class:`~redo_kit.errors.APIConnectionError`
-(:class:`~redo_kit.errors.APITimeoutError` for timeouts) when no HTTP answer
+:class:`Response`, or raise :class:`~redo_kit._errors.APIConnectionError`
+(:class:`~redo_kit._errors.APITimeoutError` for timeouts) when no HTTP answer
 came back. It never retries, never paces and never raises on a status code:
 the client decides all of that, so every transport behaves the same.
 
@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import orjson
 
-from redo_kit.errors import APIConnectionError, APITimeoutError, RedoError
+from redo_kit._errors import APIConnectionError, APITimeoutError, RedoError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -293,7 +293,7 @@ class MockTransport:
     """An in-memory transport for unit tests; records every request in ``requests``.
 
     Answers come from ``handler(request)`` (which may return a Response or
-    raise, for example :class:`~redo_kit.errors.APIConnectionError`), or from
+    raise, for example :class:`~redo_kit._errors.APIConnectionError`), or from
     ``responses`` in order: a Response, a status code, or an exception to
     raise. With neither, every request is answered ``202 Accepted``. Running
     out of scripted responses raises :class:`MockTransportExhausted`.

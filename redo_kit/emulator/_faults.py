@@ -24,7 +24,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
 
 __all__ = ["FAULT_KINDS", "FaultInjector", "FaultPlan"]
 

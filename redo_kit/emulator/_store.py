@@ -41,9 +41,9 @@ from typing import Any
 import attrs
 import orjson
 
+from redo_kit._errors import ConfigurationError, Problem
+from redo_kit._properties import EXTRA, detect_type, is_ignored
 from redo_kit._rfc3339 import format_datetime
-from redo_kit.errors import ConfigurationError, Problem
-from redo_kit.properties import EXTRA, detect_type, is_ignored
 
 __all__ = ["EventStore", "Outcome", "Rejection"]
 

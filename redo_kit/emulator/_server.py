@@ -30,15 +30,15 @@ from urllib.parse import quote, unquote, urlsplit
 import attrs
 import orjson
 
+from redo_kit._errors import Problem
+from redo_kit._validation import MAX_EVENT_BYTES
 from redo_kit._version import __version__
-from redo_kit.emulator.auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
-from redo_kit.emulator.faults import FaultInjector
-from redo_kit.emulator.ratelimit import RateLimiter
-from redo_kit.emulator.rules import bulk_errors, event_errors
-from redo_kit.emulator.stats import Stats
-from redo_kit.emulator.store import EventStore, Rejection
-from redo_kit.errors import Problem
-from redo_kit.validation import MAX_EVENT_BYTES
+from redo_kit.emulator._auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
+from redo_kit.emulator._faults import FaultInjector
+from redo_kit.emulator._ratelimit import RateLimiter
+from redo_kit.emulator._rules import bulk_errors, event_errors
+from redo_kit.emulator._stats import Stats
+from redo_kit.emulator._store import EventStore, Rejection
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
 

@@ -12,10 +12,10 @@ import sys
 import threading
 from types import FrameType
 
+from redo_kit._errors import ConfigurationError
+from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
 from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
-from redo_kit.emulator.auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
-from redo_kit.emulator.faults import FAULT_KINDS
-from redo_kit.errors import ConfigurationError
+from redo_kit.emulator._faults import FAULT_KINDS
 
 __all__ = ["configure_parser", "run"]
 

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from redo_kit.errors import ConfigurationError
+from redo_kit._errors import ConfigurationError
 
 __all__ = ["GENERATOR_VERSION", "check", "render", "spec_path", "write"]
 
@@ -35,7 +35,7 @@ GENERATOR_VERSION = "0.89.0"
 
 SPEC_NAME = "redo-events.openapi.yaml"
 
-_TEMPLATES = Path(__file__).parent / "_codegen" / "templates"
+_TEMPLATES = Path(__file__).parent / "templates"
 
 # Every option that shapes the output is pinned here; see docs of each in
 # `datamodel-codegen --help`. "builtin" formatting keeps black/ruff releases
@@ -62,7 +62,7 @@ _GENERATOR_ARGS = (
 def spec_path() -> Path:
     """Path of the OpenAPI spec redo-kit was built from (shipped inside the wheel)."""
     # redo_kit/spec is a link to the repository's spec/ and a real folder in the wheel.
-    return Path(__file__).parent / "spec" / SPEC_NAME
+    return Path(__file__).parent.parent / "spec" / SPEC_NAME
 
 
 def _banner(spec_label: str, digest: str, comment: str = "#") -> str:

@@ -29,9 +29,9 @@ import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 import redo_kit_models
+from redo_kit._errors import ConversionError, Problem
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._spec import wire_path
-from redo_kit.errors import ConversionError, Problem
 
 __all__ = ["converter", "dumps", "loads", "structure", "to_json_value", "unstructure"]
 

@@ -1,7 +1,7 @@
 """Backfill events from a file: stream, prepare, send in bulk, checkpoint, report.
 
 ``import_events`` reads records through a reader (one wire event per line of
-JSON Lines by default, or CSV rows through :mod:`redo_kit.csv_input`) and takes
+JSON Lines by default, or CSV rows through :mod:`redo_kit._csv_input`) and takes
 each through ``prepare_event`` (events without a ``uniqueId`` get a
 content-derived one, so a re-run sends the same ids and the API stores nothing
 twice). Valid events go out through ``RedoClient.send_chunk`` in bulk requests
@@ -33,11 +33,11 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 import orjson
 
-from redo_kit.errors import APIError, Problem, ValidationError
-from redo_kit.events import PreparedEvent, prepare_event
+from redo_kit._errors import APIError, Problem, ValidationError
+from redo_kit._events import PreparedEvent, prepare_event
 
 if TYPE_CHECKING:
-    from redo_kit.client import RedoClient
+    from redo_kit._client import RedoClient
 
 __all__ = [
     "Checkpoint",
@@ -319,7 +319,7 @@ def import_events(
     """Import every record of ``source`` (binary) through ``client``.
 
     ``reader`` turns the input into records: JSON Lines by default, or
-    :func:`redo_kit.csv_input.read_csv` with a column mapping. ``client=None``
+    :func:`redo_kit._csv_input.read_csv` with a column mapping. ``client=None``
     only validates. ``start`` resumes after a checkpoint
     (``source`` must already be positioned there); ``content_ids`` gives events
     without a ``uniqueId`` one derived from their content (turn it off only for

@@ -27,8 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
 
-from redo_kit._version import __version__
-from redo_kit.errors import (
+from redo_kit._errors import (
     APIError,
     APIStatusError,
     AuthenticationError,
@@ -37,12 +36,13 @@ from redo_kit.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from redo_kit._version import __version__
 
 if TYPE_CHECKING:
-    from redo_kit.client import RedoClient
-    from redo_kit.csv_input import CsvInput
+    from redo_kit._client import RedoClient
+    from redo_kit._csv_input import CsvInput
+    from redo_kit._importer import ImportProgress, ImportResult, LineRejection, Reader
     from redo_kit.emulator import Emulator
-    from redo_kit.importer import ImportProgress, ImportResult, LineRejection, Reader
 
 __all__ = ["main"]
 
@@ -50,7 +50,7 @@ _Command = Callable[[argparse.Namespace], int]
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from redo_kit import codegen
+    from redo_kit import _codegen as codegen
 
     spec = Path(args.spec) if args.spec else codegen.spec_path()
     files = codegen.render(spec, package=args.package)
@@ -86,7 +86,7 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from redo_kit.emulator import cli as emulator_cli
+    from redo_kit.emulator import _cli as emulator_cli
 
     parser = commands.add_parser(
         "emulator",
@@ -131,7 +131,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def _target(args: argparse.Namespace, out: IO[str]) -> Iterator[tuple[RedoClient, Emulator | None]]:
     """A client for Redo when a key is configured, else for a fresh embedded emulator."""
-    from redo_kit.client import RedoClient
+    from redo_kit._client import RedoClient
 
     api_key = args.api_key or os.environ.get("REDO_API_KEY")
     if api_key:
@@ -172,7 +172,7 @@ def _missing_store() -> str:
 
 
 def _default_base_url() -> str:
-    from redo_kit.client import DEFAULT_BASE_URL
+    from redo_kit._client import DEFAULT_BASE_URL
 
     return DEFAULT_BASE_URL
 
@@ -202,7 +202,7 @@ def _open_input(name: str) -> tuple[IO[bytes], Path | None, int | None]:
     """The input, its path, and its size when progress can be measured against it."""
     import gzip
 
-    from redo_kit.importer import GZIP_MAGIC
+    from redo_kit._importer import GZIP_MAGIC
 
     if name == "-":
         return sys.stdin.buffer, None, None
@@ -340,8 +340,8 @@ def _reader(
     args: argparse.Namespace, source: IO[bytes], path: Path | None
 ) -> tuple[Reader, CsvInput | None]:
     """How to read the input: JSON Lines, or CSV with its header checked against the mapping."""
-    from redo_kit.csv_input import CsvInput
-    from redo_kit.importer import read_jsonl
+    from redo_kit._csv_input import CsvInput
+    from redo_kit._importer import read_jsonl
 
     suffixes = [s.lower() for s in path.suffixes] if path is not None else []
     if suffixes[-1:] == [".gz"]:
@@ -390,8 +390,8 @@ def _print_rejections(report: _RejectsReport, rejects_path: str | None, out: IO[
 
 
 def _import(args: argparse.Namespace) -> int:
+    from redo_kit._importer import Checkpoint, import_events
     from redo_kit._progress import ProgressPrinter, format_duration
-    from redo_kit.importer import Checkpoint, import_events
 
     out = sys.stdout
     source, path, size = _open_input(args.file)
@@ -474,7 +474,7 @@ def _summarize_import(
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from redo_kit.importer import import_events
+    from redo_kit._importer import import_events
 
     out = sys.stdout
     source, path, size = _open_input(args.file)
@@ -521,7 +521,7 @@ def _pairs(items: Sequence[str] | None, flag: str, form: str = "KEY=VALUE") -> d
 
 
 def _scalars(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
-    from redo_kit.csv_input import scalar
+    from redo_kit._csv_input import scalar
 
     return {key: scalar(value) for key, value in _pairs(items, flag).items()}
 
@@ -565,7 +565,7 @@ def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from redo_kit.events import prepare_event
+    from redo_kit._events import prepare_event
 
     out = sys.stdout
     event = _event_from_args(args)

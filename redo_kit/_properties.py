@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import jsonschema_rs
 
+from redo_kit._errors import ConversionError, Problem, ValidationError
 from redo_kit._spec import validator, wire_path
-from redo_kit.errors import ConversionError, Problem, ValidationError
 
 __all__ = ["EXTRA", "PropertyType", "clean_data", "detect_type", "is_date", "is_ignored"]
 

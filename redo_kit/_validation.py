@@ -34,8 +34,8 @@ from typing import Any
 
 import orjson
 
+from redo_kit._errors import Problem, ValidationError
 from redo_kit._spec import bulk_envelope_validator, component, validator, wire_path
-from redo_kit.errors import Problem, ValidationError
 
 __all__ = [
     "MAX_DEPTH",
