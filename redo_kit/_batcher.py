@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from redo_kit._errors import QueueFullError
-from redo_kit._events import PreparedEvent, prepare_event
+from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._logging import logger
 
 if TYPE_CHECKING:
@@ -221,11 +221,11 @@ class Batcher:
         self._dead_letter = os.fspath(dead_letter) if dead_letter is not None else None
         self._senders = senders
         self._exit_timeout = float(exit_timeout)
-        self._prepare_options: dict[str, Any] = {
-            "allow_unknown_keys": allow_unknown_keys,
-            "default_region": default_region,
-            "move_nested_to_extra": move_nested_to_extra,
-        }
+        self._options = PrepareOptions(
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
@@ -277,11 +277,9 @@ class Batcher:
         if isinstance(event, PreparedEvent):
             prepared = event
             if unique_id is not None and unique_id != event.unique_id:
-                prepared = prepare_event(
-                    event.payload, unique_id=unique_id, **self._prepare_options
-                )
+                prepared = prepare_event(event.payload, options=self._options, unique_id=unique_id)
         else:
-            prepared = prepare_event(event, unique_id=unique_id, **self._prepare_options)
+            prepared = prepare_event(event, options=self._options, unique_id=unique_id)
         size = len(prepared.body)
         evicted: list[PreparedEvent] = []
         with self._lock:

@@ -565,16 +565,15 @@ def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from redo_kit._events import prepare_event
+    from redo_kit._events import PrepareOptions, prepare_event
 
     out = sys.stdout
     event = _event_from_args(args)
     try:
-        prepared = prepare_event(
-            event,
-            allow_unknown_keys=args.allow_unknown_keys,
-            default_region=args.default_region,
+        options = PrepareOptions(
+            allow_unknown_keys=args.allow_unknown_keys, default_region=args.default_region
         )
+        prepared = prepare_event(event, options=options)
     except ValidationError as exc:
         print(f"Not sent. {exc}", file=sys.stderr)
         return 1

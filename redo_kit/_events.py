@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from redo_kit._converter import to_json_value, unstructure
-from redo_kit._errors import ConversionError, Problem, ValidationError
+from redo_kit._errors import ConfigurationError, ConversionError, Problem, ValidationError
 from redo_kit._idempotency import CONTENT_PREFIX, _content_digest, new_unique_id
 from redo_kit._identity import _normalize_customer
 from redo_kit._properties import EXTRA, _clean
@@ -39,9 +39,48 @@ from redo_kit._rfc3339 import format_datetime
 from redo_kit._spec import wire_path
 from redo_kit._validation import _check
 
-__all__ = ["PreparedEvent", "build_event", "prepare_event"]
+__all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _region(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, str) and len(value) == 2 and value.isalpha()):
+        raise ConfigurationError(
+            f"{attribute.name} must be an ISO 3166-1 alpha-2 code such as 'US', got {value!r}"
+        )
+
+
+def _flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PrepareOptions:
+    """How :func:`prepare_event` treats what it is given; one value for a whole stream.
+
+    The client, the batcher, the importer and the CLI each hold one and hand it
+    to every event they prepare.
+
+    ``allow_unknown_keys``: unknown top-level keys become warnings (the API
+    ignores them) instead of errors; default ``False``.
+    ``default_region``: ISO 3166-1 alpha-2 code (``"US"``) that reads phone
+    numbers written in national format; default ``None`` (E.164 only).
+    ``move_nested_to_extra``: top-level objects and lists of ``data`` move
+    under ``$extra`` instead of being refused; default ``False``.
+    ``content_unique_ids``: an event without a ``uniqueId`` gets one derived
+    from its content (``content_unique_id``), so a re-run of a backfill stores
+    nothing twice; default ``False`` (a random one, made once).
+    """
+
+    allow_unknown_keys: bool = attrs.field(default=False, validator=_flag)
+    default_region: str | None = attrs.field(default=None, validator=_region)
+    move_nested_to_extra: bool = attrs.field(default=False, validator=_flag)
+    content_unique_ids: bool = attrs.field(default=False, validator=_flag)
+
+
+DEFAULT_OPTIONS = PrepareOptions()
 
 
 @attrs.frozen(kw_only=True)
@@ -69,34 +108,36 @@ class PreparedEvent:
 def prepare_event(
     payload: Any,
     *,
-    allow_unknown_keys: bool = False,
-    default_region: str | None = None,
+    options: PrepareOptions | None = None,
     unique_id: str | None = None,
-    move_nested_to_extra: bool = False,
+    allow_unknown_keys: bool | None = None,
+    default_region: str | None = None,
+    move_nested_to_extra: bool | None = None,
 ) -> PreparedEvent:
     """Take a wire dict or a ``redo_kit_models.Event`` through every rule (see the module doc).
 
+    ``options`` is a :class:`PrepareOptions` (default: all off); the keyword
+    arguments of the same names override it for this one event.
     ``unique_id`` sets the ``uniqueId`` when the event has none (``"content"``
     derives it from the content with ``content_unique_id``; any other string is
     used as it is); an event that already has a different one is an error.
-    ``default_region`` (ISO 3166-1 alpha-2, e.g. ``"US"``) reads phone numbers
-    written in national format. ``move_nested_to_extra`` moves top-level
-    objects and lists of ``data`` under ``$extra`` instead of refusing them.
-    ``allow_unknown_keys`` lets unknown top-level keys through as warnings.
     """
+    chosen = options or DEFAULT_OPTIONS
+    if (allow_unknown_keys, default_region, move_nested_to_extra) != (None, None, None):
+        chosen = PrepareOptions(
+            allow_unknown_keys=chosen.allow_unknown_keys
+            if allow_unknown_keys is None
+            else allow_unknown_keys,
+            default_region=chosen.default_region if default_region is None else default_region,
+            move_nested_to_extra=chosen.move_nested_to_extra
+            if move_nested_to_extra is None
+            else move_nested_to_extra,
+            content_unique_ids=chosen.content_unique_ids,
+        )
     problems: list[Problem] = []
     wire = _wire(payload, problems)
     # The wire converter has already written a model's values as JSON.
-    json_ready = _is_model(payload)
-    return _prepare(
-        wire,
-        problems,
-        allow_unknown_keys,
-        default_region,
-        unique_id,
-        move_nested_to_extra,
-        json_ready=json_ready,
-    )
+    return _prepare(wire, problems, chosen, unique_id, json_ready=_is_model(payload))
 
 
 def build_event(
@@ -153,7 +194,10 @@ def build_event(
         wire["valueCurrency"] = value_currency
     if data is not None or extra is not None:
         wire["data"] = _with_extra(data, extra, problems)
-    prepared = _prepare(wire, problems, False, default_region, unique_id, move_nested_to_extra)
+    options = PrepareOptions(
+        default_region=default_region, move_nested_to_extra=move_nested_to_extra
+    )
+    prepared = _prepare(wire, problems, options, unique_id)
     return prepared.payload
 
 
@@ -254,10 +298,8 @@ def _with_extra(
 def _prepare(
     wire: dict[str, Any],
     problems: list[Problem],
-    allow_unknown_keys: bool,
-    default_region: str | None,
+    options: PrepareOptions,
     unique_id: str | None,
-    move_nested_to_extra: bool,
     *,
     json_ready: bool = False,
 ) -> PreparedEvent:
@@ -269,7 +311,7 @@ def _prepare(
     if type(customer) is not dict and _is_model(customer):
         customer = _wire_customer(customer, problems)
     if type(customer) is dict or isinstance(customer, Mapping):
-        customer, found = _normalize_customer(customer, default_region, "$.customer")
+        customer, found = _normalize_customer(customer, options.default_region, "$.customer")
         if found:
             problems.extend(found)
         fields = customer.get("customFields")
@@ -280,7 +322,7 @@ def _prepare(
     data = wire.get("data")
     if type(data) is dict or isinstance(data, Mapping):
         convert = None if json_ready else _to_json
-        cleaned, dropped, found = _clean(data, move_nested_to_extra, convert, "$.data")
+        cleaned, dropped, found = _clean(data, options.move_nested_to_extra, convert, "$.data")
         wire["data"] = cleaned
         if found:
             problems.extend(found)
@@ -288,6 +330,8 @@ def _prepare(
             warnings.extend(_dropped(key) for key in dropped)
 
     given = wire.get("uniqueId")
+    if unique_id is None and options.content_unique_ids and given is None:
+        unique_id = "content"
     if unique_id is None:
         if given is None:
             wire["uniqueId"] = new_unique_id()
@@ -311,7 +355,7 @@ def _prepare(
         elif chosen is not None:
             wire["uniqueId"] = chosen
 
-    found, body = _check(wire, allow_unknown_keys, "$", data_cleaned=True)
+    found, body = _check(wire, options.allow_unknown_keys, "$", data_cleaned=True)
     if found:
         # A value already reported while converting or normalizing is not reported twice.
         located = {p.path for p in problems}

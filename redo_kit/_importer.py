@@ -34,7 +34,7 @@ import attrs
 import orjson
 
 from redo_kit._errors import APIError, Problem, ValidationError
-from redo_kit._events import PreparedEvent, prepare_event
+from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -329,11 +329,11 @@ def import_events(
     line is settled, with the rejected count so far (for checkpoints).
     """
     run = _Run(total_bytes, start or Position(), rejected_before)
-    options: dict[str, Any] = {
-        "allow_unknown_keys": allow_unknown_keys,
-        "default_region": default_region,
-        "content_ids": content_ids,
-    }
+    options = PrepareOptions(
+        allow_unknown_keys=allow_unknown_keys,
+        default_region=default_region,
+        content_unique_ids=content_ids,
+    )
     pending: dict[Future[Any], tuple[int, _Chunk]] = {}
     settled: dict[int, _Chunk] = {}
     next_to_settle = 0
@@ -484,22 +484,15 @@ def _prepare_record(
     payload: Any,
     problems: tuple[Problem, ...],
     number: int,
-    options: dict[str, Any],
+    options: PrepareOptions,
     run: _Run,
     on_reject: Callable[[LineRejection], None] | None,
 ) -> PreparedEvent | None:
     if isinstance(payload, dict):
         try:
-            prepared = prepare_event(
-                payload,
-                allow_unknown_keys=options["allow_unknown_keys"],
-                default_region=options["default_region"],
-                # A uniqueId of the line's own always wins; only events without
-                # one get an id derived from their content.
-                unique_id="content"
-                if options["content_ids"] and "uniqueId" not in payload
-                else None,
-            )
+            # A uniqueId of the line's own always wins; only events without
+            # one get an id derived from their content.
+            prepared = prepare_event(payload, options=options)
         except ValidationError as exc:
             problems = (*problems, *exc.problems)
         else:
