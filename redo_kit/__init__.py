@@ -84,10 +84,10 @@ _EXPORTS: dict[str, str] = {
     "content_unique_id": "redo_kit._idempotency",
     "detect_type": "redo_kit._properties",
     "dumps": "redo_kit._converter",
-    "email_key": "redo_kit._identity",
+    "email_key": "redo_kit._rules",
     "import_events": "redo_kit._importer",
     "is_date": "redo_kit._properties",
-    "is_ignored": "redo_kit._properties",
+    "is_ignored": "redo_kit._rules",
     "loads": "redo_kit._converter",
     "new_unique_id": "redo_kit._idempotency",
     "normalize_customer": "redo_kit._identity",
@@ -241,7 +241,6 @@ if TYPE_CHECKING:
         unique_id,
     )
     from redo_kit._identity import (
-        email_key,
         normalize_customer,
         normalize_email,
         normalize_object_id,
@@ -258,13 +257,13 @@ if TYPE_CHECKING:
         clean_data,
         detect_type,
         is_date,
-        is_ignored,
     )
     from redo_kit._retry import (
         NO_RETRY,
         RetryPolicy,
         set_testing,
     )
+    from redo_kit._rules import email_key, is_ignored
     from redo_kit._transport import (
         InsecureTransportWarning,
         MockTransport,

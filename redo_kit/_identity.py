@@ -21,14 +21,15 @@ finds (spec: ``x-redo-identity-resolution``). At least one is required.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
+import orjson
 import phonenumbers
 
 from redo_kit._errors import Problem, ValidationError
+from redo_kit._rules import bad_email, bad_object_id, email_key, is_object_id, limits, no_identifier
 from redo_kit._spec import component
 
 __all__ = [
@@ -46,15 +47,7 @@ __all__ = [
 IDENTIFIERS: tuple[str, ...] = ("id", "email", "phoneNumber")
 """The customer identifiers, in the order the API resolves by."""
 
-_OBJECT_ID = re.compile(r"[0-9a-fA-F]{24}", re.ASCII)
-_LOWER_OBJECT_ID = re.compile(r"[0-9a-f]{24}", re.ASCII)
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}", re.ASCII)
 _CUSTOMER = "$.customer"
-
-
-def is_object_id(value: object) -> bool:
-    """Whether ``value`` is a 24-hex-digit ObjectId, in either case."""
-    return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
 
 
 def normalize_object_id(value: str, *, path: str = f"{_CUSTOMER}.id") -> str:
@@ -76,15 +69,6 @@ def normalize_email(value: str, *, path: str = f"{_CUSTOMER}.email") -> str:
     if problem is not None:
         raise ValidationError([problem], subject="email")
     return text
-
-
-def email_key(value: str) -> str:
-    """The form two emails are compared in: trimmed and case-folded.
-
-    ``email_key("Stewart@Example.com ") == email_key("stewart@example.com")``:
-    the API treats them as one customer.
-    """
-    return value.strip().casefold()
 
 
 def normalize_phone(
@@ -112,7 +96,7 @@ def normalize_customer(
     """
     out, problems = _normalize_customer(customer, default_region, _CUSTOMER)
     if not any(key in out for key in IDENTIFIERS):
-        problems.append(_no_identifier(_CUSTOMER))
+        problems.append(no_identifier(_CUSTOMER))
     if problems:
         raise ValidationError(problems, subject="customer")
     return out
@@ -132,7 +116,7 @@ def resolution_identifier(customer: Any) -> tuple[str, str]:
             value = getattr(customer, attribute, None)
         if isinstance(value, str) and value:
             return wire, value
-    raise ValidationError([_no_identifier(_CUSTOMER)], subject="customer")
+    raise ValidationError([no_identifier(_CUSTOMER)], subject="customer")
 
 
 def _normalize_customer(
@@ -148,7 +132,7 @@ def _normalize_customer(
     out = dict(customer)
     problems: list[Problem] = []
     value = out.get("id")
-    if isinstance(value, str) and _LOWER_OBJECT_ID.fullmatch(value) is None:
+    if isinstance(value, str) and not (value.islower() and is_object_id(value)):
         text, problem = _object_id(value, f"{root}.id")
         if problem is None:
             out["id"] = text
@@ -171,31 +155,16 @@ def _normalize_customer(
     return out, problems
 
 
-def _no_identifier(path: str) -> Problem:
-    return Problem(
-        path=path,
-        rule="customer-identifier",
-        message="customer needs at least one of id, email, phoneNumber",
-        hint=(
-            "add customer.email, customer.phoneNumber (E.164, e.g. '+12065550100') "
-            "or customer.id (the 24-hex-digit Redo customer id)"
-        ),
-    )
-
-
 def _object_id(value: str, path: str) -> tuple[str, Problem | None]:
     text = value.strip()
-    if _OBJECT_ID.fullmatch(text):
+    if is_object_id(text):
         return text.lower(), None
-    return value, Problem(
-        path=path,
-        rule="pattern",
-        message=f"{value!r} is not a Redo customer id (24 hexadecimal digits)",
-        hint=(
-            "customer.id is the Redo customer ObjectId, e.g. '665f1a2b3c4d5e6f7a8b9c0d'; "
-            "identify by email or phoneNumber otherwise"
-        ),
-    )
+    return value, bad_object_id(path, _shown(value))
+
+
+def _shown(value: str) -> str:
+    # The value as JSON, as every problem shows it.
+    return orjson.dumps(value).decode()
 
 
 @functools.cache
@@ -217,12 +186,7 @@ def _email(value: str, path: str) -> tuple[str, Problem | None]:
     text = value.strip()
     if _email_validator().is_valid(text):
         return text, None
-    return value, Problem(
-        path=path,
-        rule="format",
-        message=f"{value!r} is not a valid email address",
-        hint="write an address such as 'name@example.com'",
-    )
+    return value, bad_email(path, _shown(value))
 
 
 def _phone(value: str, region: str | None, path: str) -> tuple[str, Problem | None]:
@@ -267,12 +231,12 @@ def _phone_cached(value: str, region: str | None) -> str:
             f"{value!r} cannot be a phone number: wrong length for its country",
             "check the digits and the country code",
         )
-    if _E164.fullmatch(text):
+    if limits().phone_number.match(text):
         # Already E.164: keep the caller's digits. libphonenumber would strip
         # what it takes for a carrier code (+55 90 ...) and change the number.
         return text
     formatted: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not _E164.fullmatch(formatted):
+    if not limits().phone_number.match(formatted):
         raise _PhoneError(
             f"{value!r} does not fit E.164",
             "write it in E.164: '+', the country code and the number, e.g. '+12065550100'",

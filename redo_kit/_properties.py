@@ -20,12 +20,10 @@ from typing import Any, Literal
 import jsonschema_rs
 
 from redo_kit._errors import ConversionError, Problem, ValidationError
+from redo_kit._rules import EXTRA, is_ignored
 from redo_kit._spec import validator, wire_path
 
-__all__ = ["EXTRA", "PropertyType", "clean_data", "detect_type", "is_date", "is_ignored"]
-
-EXTRA = "$extra"
-"""The data key for non-segmentable metadata, stored verbatim."""
+__all__ = ["PropertyType", "clean_data", "detect_type", "is_date"]
 
 PropertyType = Literal["string", "number", "boolean", "date"]
 
@@ -43,21 +41,6 @@ def _date_time_shape(value: str) -> bool:
         and value[13] == ":"
         and value[16] == ":"
     )
-
-
-def is_ignored(value: object) -> bool:
-    """Whether the API treats ``value`` as unset at the top level of data.
-
-    True for ``None``, ``""`` and numbers equal to zero (``0``, ``0.0``,
-    ``-0.0``, ``Decimal(0)``); never for ``False``.
-    """
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == ""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, (int, float, Decimal)) and value == 0
 
 
 def clean_data(data: Mapping[str, Any], *, move_nested_to_extra: bool = False) -> dict[str, Any]:

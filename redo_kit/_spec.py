@@ -5,15 +5,21 @@ compiled validators, so a payload the client lets through is one the emulator
 accepts, and both follow the spec to the letter. The document is read from the
 ``openapi.json`` that ``scripts/generate`` writes beside the models, so no YAML
 parser is needed at run time.
+
+Everything computed from the document (validators, limits, patterns) is
+declared with :func:`derived`: computed once, and recomputed when
+:func:`using` puts another document in its place, so that a changed spec
+moves every rule that reads it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema_rs
 import orjson
@@ -23,22 +29,64 @@ from redo_kit._errors import Problem
 __all__ = [
     "bulk_envelope_validator",
     "component",
+    "derived",
     "document",
     "request_examples",
     "schema_problems",
+    "using",
     "validator",
     "wire_path",
 ]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+F = TypeVar("F", bound=Callable[..., Any])
+_DERIVED: list[Any] = []
 
-@functools.cache
-def document() -> dict[str, Any]:
-    """The OpenAPI document, as parsed JSON (do not mutate it)."""
+
+def derived(function: F) -> F:
+    """Cache ``function``, a function of the spec document, until the document changes."""
+    cached = functools.cache(function)
+    _DERIVED.append(cached)
+    return cached  # type: ignore[return-value]  # functools.cache keeps the signature
+
+
+@derived
+def _shipped() -> dict[str, Any]:
     raw = resources.files("redo_kit_models").joinpath("openapi.json").read_bytes()
     loaded: dict[str, Any] = orjson.loads(raw)
     return loaded
+
+
+_override: list[dict[str, Any]] = []
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document, as parsed JSON (do not mutate it)."""
+    return _override[-1] if _override else _shipped()
+
+
+@contextlib.contextmanager
+def using(spec: dict[str, Any]) -> Iterator[None]:
+    """Make ``spec`` (a whole OpenAPI document, parsed) the document every rule reads.
+
+    For tests that prove a rule follows the spec: inside the block, every
+    :func:`derived` value is recomputed from ``spec``; after it, from the
+    shipped document again. Not thread-safe: nothing else may run meanwhile.
+    """
+    _override.append(spec)
+    _clear()
+    try:
+        yield
+    finally:
+        _override.pop()
+        _clear()
+
+
+def _clear() -> None:
+    for cached in _DERIVED:
+        if cached is not _shipped:
+            cached.cache_clear()
 
 
 def request_examples(*, bulk: bool = False) -> dict[str, Any]:
@@ -64,7 +112,7 @@ def _rooted(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@functools.cache
+@derived
 def validator(name: str) -> jsonschema_rs.Draft202012Validator:
     """A compiled validator for component ``name``, with formats enforced."""
     return jsonschema_rs.Draft202012Validator(
@@ -72,7 +120,7 @@ def validator(name: str) -> jsonschema_rs.Draft202012Validator:
     )
 
 
-@functools.cache
+@derived
 def bulk_envelope_validator() -> jsonschema_rs.Draft202012Validator:
     """The bulk request's envelope only: every item of ``events`` is checked on its own.
 

@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 50c945a9c3ea517449b87e1846070d61c8dbb9473e52fd93545b6da07d9afe4a)
+# Generated from spec/redo-events.openapi.yaml (sha256 caae4b832d92a52a579504a2f84fa269212573d79bcb1d4a7a435b83b1f79172)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""
