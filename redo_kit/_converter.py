@@ -30,6 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 import redo_kit_models
 from redo_kit._errors import ConversionError, Problem
+from redo_kit._json import walk
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._spec import wire_path
 
@@ -54,67 +55,18 @@ def _json_number(value: Any, path: str = "$") -> int | float:
     return value
 
 
-class _NotJSON(Exception):
-    """Raised by the fast path; the slow path then finds and names the culprit."""
-
-
-def _plain(value: Any) -> Any:
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return value
-    if kind is float:
-        if math.isfinite(value):
-            return value
-        raise _NotJSON
-    if kind is dict:
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _NotJSON
-            out[key] = _plain(item)
-        return out
-    if kind is list or kind is tuple:
-        return [_plain(item) for item in value]
-    if kind is Decimal and value.is_finite():
-        return _json_number(value)
-    if kind is datetime and value.tzinfo is not None:
-        try:
-            return format_datetime(value)
-        except ConversionError as exc:
-            raise _NotJSON from exc
-    raise _NotJSON
-
-
 def to_json_value(value: Any, path: str = "$") -> Any:
-    """``value`` with datetimes as RFC 3339 ``Z`` strings and Decimals as numbers, recursively.
+    """``value`` as JSON values: datetimes as RFC 3339 ``Z`` strings, Decimals as numbers.
 
-    Refuses non-finite numbers and anything JSON cannot hold, naming the path.
+    The walker (:mod:`redo_kit._json`) decides what is accepted; anything it
+    refuses raises ``ConversionError`` naming every path.
     """
-    try:
-        return _plain(value)
-    except _NotJSON:
-        return _located(value, path)
-
-
-def _located(value: Any, path: str) -> Any:
-    # The slow path: the same conversion, building each value's wire path so
-    # that an error can name it.
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, (float, Decimal)):
-        return _json_number(value, path)
-    if isinstance(value, datetime):
-        return format_datetime(value, path=path)
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _problem(path, "type", f"object keys must be strings, got {key!r}")
-            out[key] = _located(item, wire_path([key], path))
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_located(item, wire_path([i], path)) for i, item in enumerate(value)]
-    raise _problem(path, "type", f"{type(value).__name__} cannot be written as JSON")
+    walked = walk(value, path)
+    refusals = [p for p in walked.problems if p.path in walked.refused]
+    if refusals:
+        summary = "; ".join(str(p) for p in refusals)
+        raise ConversionError(f"cannot write the value as JSON: {summary}", refusals)
+    return walked.value
 
 
 def _problem(path: str, rule: str, message: str, hint: str = "") -> ConversionError:

@@ -30,14 +30,15 @@ from typing import Any
 import attrs
 import orjson
 
-from redo_kit._converter import to_json_value, unstructure
+from redo_kit._converter import unstructure
 from redo_kit._errors import ConfigurationError, ConversionError, Problem, ValidationError
-from redo_kit._idempotency import CONTENT_PREFIX, _content_digest, new_unique_id
-from redo_kit._identity import _normalize_customer
-from redo_kit._properties import EXTRA, _clean
-from redo_kit._rfc3339 import format_datetime
+from redo_kit._idempotency import CONTENT_PREFIX, content_digest, new_unique_id
+from redo_kit._identity import normalize_wire_customer
+from redo_kit._json import walk
+from redo_kit._properties import clean_wire_data
+from redo_kit._rules import EXTRA
 from redo_kit._spec import wire_path
-from redo_kit._validation import _check
+from redo_kit._validation import check_wire, follows_from
 
 __all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
 
@@ -207,17 +208,19 @@ def _is_model(value: Any) -> bool:
 
 
 def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
-    if type(payload) is dict:
-        return dict(payload)
+    if type(payload) is dict or (isinstance(payload, Mapping) and not _is_model(payload)):
+        wire = dict(payload)
+        customer = wire.get("customer")
+        if customer is not None and type(customer) is not dict and _is_model(customer):
+            wire["customer"] = _wire_customer(customer, problems)
+        return wire
     if _is_model(payload):
         try:
-            wire = unstructure(payload)
+            unstructured = unstructure(payload)
         except ConversionError as exc:
             raise ValidationError(exc.problems) from exc
-        if isinstance(wire, dict):
-            return wire
-    elif isinstance(payload, Mapping):
-        return dict(payload)
+        if isinstance(unstructured, dict):
+            return unstructured
     problems.append(
         Problem(
             path="$",
@@ -303,67 +306,83 @@ def _prepare(
     *,
     json_ready: bool = False,
 ) -> PreparedEvent:
+    """Normalize, apply the rules, serialize: the one path of every event.
+
+    The fast path trusts that ``wire`` already holds JSON values only (nearly
+    every event does) and lets the strict serialization at its end verify it;
+    on any doubt, or any problem, the event is walked (:mod:`redo_kit._json`)
+    and taken through the same rules again, reporting every problem.
+    """
+    if not problems:
+        try:
+            prepared = _apply(dict(wire), [], options, unique_id, json_ready=json_ready)
+        except (TypeError, ValueError, UnicodeError):
+            # A value the rules cannot read as it is (a str subclass, a lone
+            # surrogate): the walker below reads it, or names it.
+            prepared = None
+        if prepared is not None:
+            return prepared
+    walked = walk(wire)
+    problems.extend(walked.problems)
+    normalized = walked.value if type(walked.value) is dict else {}
+    prepared = _apply(normalized, problems, options, unique_id, refused=walked.refused)
+    if prepared is None:  # pragma: no cover  # _apply raises when it reports
+        raise ValidationError(problems)
+    return prepared
+
+
+def _apply(
+    wire: dict[str, Any],
+    problems: list[Problem],
+    options: PrepareOptions,
+    unique_id: str | None,
+    *,
+    json_ready: bool = True,
+    refused: frozenset[str] | None = None,
+) -> PreparedEvent | None:
+    """The rules on one event, in order. ``refused`` is None on the fast path.
+
+    On the fast path a problem returns None (the caller walks the event and
+    comes back); after the walk every problem is raised, with all the others.
+    """
+    fast = refused is None
     warnings: list[Problem] = []
     if not json_ready:
-        _convert_scalars(wire, problems)
+        for key in ("eventTimestamp", "value"):
+            if key in wire and type(wire[key]) not in _JSON_SCALARS:
+                wire[key] = _json_value(wire[key], f"$.{key}", problems)
 
     customer = wire.get("customer")
-    if type(customer) is not dict and _is_model(customer):
-        customer = _wire_customer(customer, problems)
-    if type(customer) is dict or isinstance(customer, Mapping):
-        customer, found = _normalize_customer(customer, options.default_region, "$.customer")
-        if found:
-            problems.extend(found)
-        fields = customer.get("customFields")
-        if not json_ready and type(fields) is dict and not _scalars_only(fields):
-            customer["customFields"] = _converted(fields, "$.customer.customFields", problems)
+    if type(customer) is dict:
+        customer, found = normalize_wire_customer(customer, options.default_region, "$.customer")
+        problems.extend(found)
         wire["customer"] = customer
 
     data = wire.get("data")
-    if type(data) is dict or isinstance(data, Mapping):
-        convert = None if json_ready else _to_json
-        cleaned, dropped, found = _clean(data, options.move_nested_to_extra, convert, "$.data")
+    if type(data) is dict:
+        convert = None if json_ready else _json_value
+        cleaned, dropped, found = clean_wire_data(
+            data, options.move_nested_to_extra, convert, "$.data"
+        )
         wire["data"] = cleaned
-        if found:
-            problems.extend(found)
-        if dropped:
-            warnings.extend(_dropped(key) for key in dropped)
+        problems.extend(found)
+        warnings.extend(_dropped(key) for key in dropped)
 
-    given = wire.get("uniqueId")
-    if unique_id is None and options.content_unique_ids and given is None:
-        unique_id = "content"
-    if unique_id is None:
-        if given is None:
-            wire["uniqueId"] = new_unique_id()
-    else:
-        chosen: str | None = unique_id
-        if unique_id == "content":
-            rest = {k: v for k, v in wire.items() if k != "uniqueId"}
-            try:
-                chosen = CONTENT_PREFIX + _content_digest(rest)
-            except (TypeError, orjson.JSONEncodeError):
-                chosen = None  # not JSON yet: the problems are reported below
-        if chosen is not None and given is not None and given != chosen:
-            problems.append(
-                Problem(
-                    path="$.uniqueId",
-                    rule="conflict",
-                    message=f"the event has uniqueId {given!r} but {chosen!r} was asked for",
-                    hint="drop one of the two",
-                )
-            )
-        elif chosen is not None:
-            wire["uniqueId"] = chosen
+    _assign_unique_id(wire, options, unique_id, problems)
+    if fast and problems:
+        return None
 
-    found, body = _check(wire, options.allow_unknown_keys, "$", data_cleaned=True)
-    if found:
-        # A value already reported while converting or normalizing is not reported twice.
-        located = {p.path for p in problems}
-        for problem in found:
-            if problem.severity != "error":
-                warnings.append(problem)
-            elif problem.path not in located:
-                problems.append(problem)
+    found, body = check_wire(
+        wire, allow_unknown_keys=options.allow_unknown_keys, root="$", data_cleaned=True
+    )
+    if fast and (body is None or any(p.severity == "error" for p in found)):
+        return None
+    located = {p.path for p in problems} | (refused or frozenset())
+    for problem in found:
+        if problem.severity != "error":
+            warnings.append(problem)
+        elif not follows_from(problem, located):
+            problems.append(problem)
     if problems or body is None:
         raise ValidationError([*problems, *warnings])
     return PreparedEvent(
@@ -371,49 +390,45 @@ def _prepare(
     )
 
 
-def _convert_scalars(wire: dict[str, Any], problems: list[Problem]) -> None:
-    stamp = wire.get("eventTimestamp")
-    if isinstance(stamp, datetime):
+def _assign_unique_id(
+    wire: dict[str, Any], options: PrepareOptions, unique_id: str | None, problems: list[Problem]
+) -> None:
+    given = wire.get("uniqueId")
+    if unique_id is None and options.content_unique_ids and given is None:
+        unique_id = "content"
+    if unique_id is None:
+        if given is None:
+            wire["uniqueId"] = new_unique_id()
+        return
+    chosen: str | None = unique_id
+    if unique_id == "content":
+        rest = {k: v for k, v in wire.items() if k != "uniqueId"}
         try:
-            wire["eventTimestamp"] = format_datetime(stamp, path="$.eventTimestamp")
-        except ConversionError as exc:
-            problems.extend(exc.problems)
-    value = wire.get("value")
-    if isinstance(value, Decimal):
-        wire["value"] = _converted(value, "$.value", problems)
+            chosen = CONTENT_PREFIX + content_digest(rest)
+        except (TypeError, orjson.JSONEncodeError):
+            chosen = None  # not JSON yet: the walker reports why
+    if chosen is not None and given is not None and given != chosen:
+        problems.append(
+            Problem(
+                path="$.uniqueId",
+                rule="conflict",
+                message=f"the event has uniqueId {given!r} but {chosen!r} was asked for",
+                hint="drop one of the two",
+            )
+        )
+    elif chosen is not None:
+        wire["uniqueId"] = chosen
 
 
-def _is_plain_json(value: Any) -> bool:
-    """Whether ``value`` holds only dicts, lists and JSON scalars (nothing to convert)."""
-    cls = type(value)
-    if cls in _JSON_SCALARS:
-        return True
-    if cls is dict:
-        return all(type(k) is str and _is_plain_json(v) for k, v in value.items())
-    if cls is list:
-        return all(_is_plain_json(v) for v in value)
-    return False
-
-
-def _scalars_only(mapping: dict[str, Any]) -> bool:
-    # A plain loop: all() over a generator costs twice as much, on every event.
-    for value in mapping.values():  # noqa: SIM110
-        if type(value) not in _JSON_SCALARS:
-            return False
-    return True
-
-
-def _to_json(value: Any, path: str) -> Any:
-    # The wire converter walks with full paths; most values need no walk at all.
-    return value if _is_plain_json(value) else to_json_value(value, path)
-
-
-def _converted(value: Any, path: str, problems: list[Problem]) -> Any:
-    try:
-        return to_json_value(value, path)
-    except ConversionError as exc:
-        problems.extend(exc.problems)
+def _json_value(value: Any, path: str, problems: list[Problem] | None = None) -> Any:
+    """One value through the walker; its problems go to ``problems`` (or raise)."""
+    walked = walk(value, path, depth=path.count(".") + path.count("[") + 1)
+    if walked.problems:
+        if problems is None:
+            raise ValidationError(walked.problems)
+        problems.extend(walked.problems)
         return value
+    return walked.value
 
 
 def _dropped(key: str) -> Problem:

@@ -24,17 +24,16 @@ import orjson
 
 from redo_kit._converter import to_json_value, unstructure
 from redo_kit._properties import clean_data
+from redo_kit._rules import limits
 
 __all__ = [
     "CONTENT_PREFIX",
-    "MAX_UNIQUE_ID_LENGTH",
+    "content_digest",
     "content_unique_id",
     "new_unique_id",
     "unique_id",
 ]
 
-MAX_UNIQUE_ID_LENGTH = 255
-"""The longest uniqueId the API accepts, in characters."""
 
 CONTENT_PREFIX = "content-"
 """How every ``content_unique_id`` starts."""
@@ -64,10 +63,10 @@ def unique_id(*parts: str | int | uuid.UUID) -> str:
         texts.append(text)
     joined = "-".join(texts)
     safe = _UNSAFE.sub("_", joined)
-    if safe == joined and len(safe) <= MAX_UNIQUE_ID_LENGTH:
+    if safe == joined and len(safe) <= limits().unique_id_length[1]:
         return safe
     digest = hashlib.sha256(orjson.dumps(texts)).hexdigest()[:_HASH_LENGTH]
-    keep = MAX_UNIQUE_ID_LENGTH - _HASH_LENGTH - 1
+    keep = limits().unique_id_length[1] - _HASH_LENGTH - 1
     return f"{safe[:keep]}-{digest}"
 
 
@@ -84,7 +83,7 @@ def content_unique_id(event: Any) -> str:
     has normalized the customer's identifiers, so its id equals
     ``content_unique_id(prepared.payload)``.
     """
-    return CONTENT_PREFIX + _content_digest(_canonical(event))
+    return CONTENT_PREFIX + content_digest(_canonical(event))
 
 
 def new_unique_id() -> str:
@@ -107,6 +106,7 @@ def _canonical(event: Any) -> dict[str, Any]:
     return dict(wire)
 
 
-def _content_digest(wire: Mapping[str, Any]) -> str:
+def content_digest(wire: Mapping[str, Any]) -> str:
+    """The 32 hex digits that identify ``wire`` (a JSON-only dict) by its content."""
     body = orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(body).hexdigest()[:32]

@@ -94,7 +94,7 @@ def normalize_customer(
     missing identifier. Other fields are copied as they are; the spec's
     validator checks them.
     """
-    out, problems = _normalize_customer(customer, default_region, _CUSTOMER)
+    out, problems = normalize_wire_customer(customer, default_region, _CUSTOMER)
     if not any(key in out for key in IDENTIFIERS):
         problems.append(no_identifier(_CUSTOMER))
     if problems:
@@ -119,7 +119,7 @@ def resolution_identifier(customer: Any) -> tuple[str, str]:
     raise ValidationError([no_identifier(_CUSTOMER)], subject="customer")
 
 
-def _normalize_customer(
+def normalize_wire_customer(
     customer: Mapping[str, Any], region: str | None, root: str
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The customer with normalized identifiers, and the problems found on the way.

@@ -55,7 +55,7 @@ def clean_data(data: Mapping[str, Any], *, move_nested_to_extra: bool = False) -
     ``move_nested_to_extra=True``, is moved under ``$extra`` (created when
     missing, appended after what it already holds).
     """
-    cleaned, _, problems = _clean(data, move_nested_to_extra, None, "$.data")
+    cleaned, _, problems = clean_wire_data(data, move_nested_to_extra, None, "$.data")
     if problems:
         raise ValidationError(problems, subject="data")
     return cleaned
@@ -104,7 +104,7 @@ def _date_time_validator() -> jsonschema_rs.Draft202012Validator:
     return validator("DateTime")
 
 
-def _clean(
+def clean_wire_data(
     data: Mapping[str, Any],
     move_nested: bool,
     convert: Callable[[Any, str], Any] | None,

@@ -24,15 +24,13 @@ from typing import Any, TypeVar
 import jsonschema_rs
 import orjson
 
-from redo_kit._errors import Problem
-
 __all__ = [
+    "as_written",
     "bulk_envelope_validator",
     "component",
     "derived",
     "document",
     "request_examples",
-    "schema_problems",
     "using",
     "validator",
     "wire_path",
@@ -140,7 +138,12 @@ def wire_path(parts: Sequence[str | int], root: str = "$") -> str:
     for part in parts:
         if isinstance(part, int):
             out.append(f"[{part}]")
-        elif _IDENTIFIER.match(part):
+            continue
+        if not part.isascii():
+            # A lone surrogate cannot be written as UTF-8: show it escaped, so
+            # that the path itself can always be printed and sent.
+            part = part.encode("utf-8", "backslashreplace").decode("utf-8")
+        if _IDENTIFIER.match(part):
             out.append(f".{part}")
         else:
             escaped = part.replace("\\", "\\\\").replace("'", "\\'")
@@ -148,19 +151,12 @@ def wire_path(parts: Sequence[str | int], root: str = "$") -> str:
     return "".join(out)
 
 
-def schema_problems(
-    name: str, instance: Any, *, root: str = "$", validator_: Any = None
-) -> list[Problem]:
-    """Every way ``instance`` breaks component ``name``, as problems with wire paths."""
-    check = validator_ or validator(name)
-    if check.is_valid(instance):
-        return []
-    return [_problem(error, instance, root) for error in check.iter_errors(instance)]
+def as_written(instance: Any, path: Sequence[str | int]) -> list[str | int]:
+    """``path`` from a jsonschema-rs error, each step typed by its container in ``instance``.
 
-
-def _as_written(instance: Any, path: Sequence[str | int]) -> list[str | int]:
-    # jsonschema-rs reports an object key that looks like a number ("0") as an
-    # int: read the key back from the instance so the path names it as written.
+    jsonschema-rs reports an object key that looks like a number (``"0"``) as
+    an integer; on the wire it is still a key, written ``['0']``.
+    """
     parts: list[str | int] = []
     current = instance
     for part in path:
@@ -175,18 +171,3 @@ def _as_written(instance: Any, path: Sequence[str | int]) -> list[str | int]:
             parts.append(part)
             current = None
     return parts
-
-
-def _problem(error: Any, instance: Any, root: str) -> Problem:
-    parts = _as_written(instance, list(error.instance_path))
-    kind = error.kind
-    rule = str(kind.name)
-    message = str(error.message)
-    hint = ""
-    if rule == "required":
-        parts.append(str(kind.property))
-        message = f"{kind.property!r} is required"
-    elif rule == "additionalProperties":
-        unexpected = ", ".join(repr(k) for k in kind.unexpected)
-        message = f"unknown key {unexpected}"
-    return Problem(path=wire_path(parts, root), rule=rule, message=message, hint=hint)

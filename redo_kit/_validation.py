@@ -27,36 +27,24 @@ the detailed walk runs only when something is wrong.
 from __future__ import annotations
 
 import difflib
-import functools
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
 
 from redo_kit._errors import Problem, ValidationError
-from redo_kit._spec import bulk_envelope_validator, component, validator, wire_path
+from redo_kit._json import dumps_exact, walk
+from redo_kit._rules import event_size, limits
+from redo_kit._spec import (
+    as_written,
+    bulk_envelope_validator,
+    component,
+    derived,
+    validator,
+    wire_path,
+)
 
-__all__ = [
-    "MAX_DEPTH",
-    "MAX_EVENT_BYTES",
-    "MAX_PROPERTIES",
-    "MAX_STRING_BYTES",
-    "check_event",
-    "validate_bulk",
-    "validate_event",
-]
-
-MAX_STRING_BYTES = 102_400
-"""Largest string anywhere in an event, keys included, in UTF-8 bytes (100 KB)."""
-MAX_EVENT_BYTES = 5_242_880
-"""Largest serialized event, in bytes of UTF-8 JSON (5 MB)."""
-MAX_PROPERTIES = 400
-"""Most top-level properties in ``data`` (``$extra`` counts as one)."""
-MAX_DEPTH = 100
-"""Most levels of nested objects and arrays in one event, the event itself being level 1."""
-# The event (1), data (2) and $extra (3) come before what the caller nests.
-_EXTRA_DEPTH = MAX_DEPTH - 2
+__all__ = ["check_event", "check_wire", "follows_from", "validate_bulk", "validate_event"]
 
 _IDENTIFIERS = "customer needs at least one of id, email, phoneNumber"
 
@@ -134,7 +122,7 @@ def validate_event(
     ``$.events[3]`` for an item of a bulk body. An empty list means the event
     is valid and nothing in it will be dropped.
     """
-    return _check(payload, allow_unknown_keys, root)[0]
+    return check_wire(payload, allow_unknown_keys=allow_unknown_keys, root=root)[0]
 
 
 def check_event(payload: Any, *, allow_unknown_keys: bool = False) -> None:
@@ -170,7 +158,7 @@ def validate_bulk(
     first_seen: dict[str, int] = {}
     for index, event in enumerate(events):
         root = f"$.events[{index}]"
-        problems = _check(event, allow_unknown_keys, root)[0]
+        problems = check_wire(event, allow_unknown_keys=allow_unknown_keys, root=root)[0]
         unique = event.get("uniqueId") if isinstance(event, dict) else None
         if isinstance(unique, str):
             first = first_seen.setdefault(unique, index)
@@ -191,36 +179,38 @@ def validate_bulk(
     return envelope, per_event
 
 
-def _check(
-    payload: Any, allow_unknown_keys: bool, root: str, *, data_cleaned: bool = False
+def check_wire(
+    payload: Any, *, allow_unknown_keys: bool = False, root: str = "$", data_cleaned: bool = False
 ) -> tuple[list[Problem], bytes | None]:
-    """The problems with one event, and its serialized body when it could be written.
+    """The problems with one event, and its serialized body when it can be sent as it is.
 
     ``data_cleaned`` says the caller already removed the ignored values, so
-    the fast path need not look for them.
+    the fast path need not look for them. The body is ``None`` when the
+    payload holds anything but JSON values (even one the walker would accept,
+    such as a ``str`` subclass): what is sent must be what was checked.
     """
     if type(payload) is dict:
         # The fast path, for an event with nothing to report: one compiled
-        # check, one serialization, a few set and membership tests.
+        # check, one strict serialization, a few set and membership tests.
+        # A payload the validator or orjson cannot read as it is takes the
+        # full path, which walks it first.
         try:
             valid = validator("Event").is_valid(payload)
-        except ValueError:
-            valid = False
-        if valid and payload.keys() <= _known_keys():
-            try:
-                body = orjson.dumps(payload)
-            except (TypeError, orjson.JSONEncodeError):
-                body = b"null"
-            data = payload.get("data")
-            extra = data.get("$extra") if type(data) is dict else None
+            body: bytes | None = dumps_exact(payload)
+        except (TypeError, ValueError):
+            valid, body = False, None
+        if valid and body is not None and payload.keys() <= _known_keys():
+            rules = limits()
             # Nesting needs an opening bracket per level, so a body with few
             # brackets (inside strings too: the count only errs high) is shallow.
-            shallow = (
-                extra is None
-                or body.count(b"{") + body.count(b"[") <= _EXTRA_DEPTH
-                or not _deeper_than(extra, _EXTRA_DEPTH)
+            # No string is longer than the body that holds it.
+            plain = (
+                body.count(b"{") + body.count(b"[") <= rules.max_depth
+                and len(body) <= rules.max_string_bytes
+                and _finite(body, payload)
             )
-            if shallow and len(body) <= MAX_STRING_BYTES and _finite(body, payload):
+            if plain:
+                data = payload.get("data")
                 if data_cleaned or type(data) is not dict:
                     return [], body
                 values = data.values()
@@ -236,105 +226,74 @@ def _finite(body: bytes, payload: dict[str, Any]) -> bool:
 
     orjson writes those as null, so a body without "null" has none. A body
     with a real null (common under ``$extra``) is read back: it equals
-    ``payload`` only when no number turned into null on the way.
+    ``payload`` only when no number turned into null on the way (and no
+    tuple, UUID or enum was written as something else).
     """
     return b"null" not in body or orjson.loads(body) == payload
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests objects and arrays more than ``limit`` levels (itself is 1)."""
-    if not isinstance(value, (dict, list)):
-        return False
-    # Iterative, so that no nesting a JSON parser admits can exhaust the stack.
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        current, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = current.values() if isinstance(current, dict) else current
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
 
 
 def _check_fully(
     payload: Any, allow_unknown_keys: bool, root: str
 ) -> tuple[list[Problem], bytes | None]:
-    if _deeper_than(payload, MAX_DEPTH):
-        # Nothing deeper can be checked safely: the schema validator and the
-        # serializer both have recursion limits of their own.
-        return [
-            Problem(
-                path=root,
-                rule="depth",
-                message=f"the event nests objects and arrays more than {MAX_DEPTH} levels deep",
-                hint="flatten data['$extra'], or keep deeply nested documents in your own storage",
-            )
-        ], None
-    problems: list[Problem] = []
-    is_dict = isinstance(payload, dict)
-    if is_dict and not payload.keys() <= _known_keys():
-        problems.extend(_unknown_top_level(payload, allow_unknown_keys, root))
-    data = payload.get("data") if is_dict else None
-    if isinstance(data, dict):
+    # The walker first: what it refuses (with a problem each) is left out of
+    # what the schema sees, so the validator and the serializer only ever get
+    # JSON values, whatever the caller passed.
+    walked = walk(payload, root, convert=False)
+    problems: list[Problem] = list(walked.problems)
+    target = walked.value
+    if any(p.rule == "depth" for p in walked.problems):
+        return problems, None
+    is_dict = type(target) is dict
+    if is_dict and not target.keys() <= _known_keys():
+        problems.extend(_unknown_top_level(target, allow_unknown_keys, root))
+    data = target.get("data") if is_dict else None
+    if type(data) is dict:
         values = data.values()
         # `0 in values` also matches False and 0.0; _ignored_values sorts them out.
         if None in values or "" in values or 0 in values:
             problems.extend(_ignored_values(data, root))
-
     check = validator("Event")
-    try:
-        valid = check.is_valid(payload)
-        errors = [] if valid else list(check.iter_errors(payload))
-        foreign = False
-    except ValueError:
-        # A Python object JSON has no word for (a datetime, a non-string key...).
-        valid, errors, foreign = False, [], True
-    try:
-        body: bytes | None = orjson.dumps(payload)
-    except (TypeError, orjson.JSONEncodeError):
+    errors = [] if check.is_valid(target) else list(check.iter_errors(target))
+    body: bytes | None = orjson.dumps(target)
+    size = len(body) if body is not None else 0
+    if size > limits().max_event_bytes:
+        problems.append(event_size(root, size))
+    if walked.refused or walked.changed:
+        # What would be sent is not what was given: no body.
         body = None
-    # orjson writes NaN and infinities as null, so no "null" means none of them.
-    flagged: set[str] = set()
-    target = payload
-    body_size = len(body) if body is not None else 0
-    if foreign or body is None or b"null" in body or body_size > MAX_STRING_BYTES:
-        large = body is None or body_size > MAX_STRING_BYTES
-        walked = list(_walk(payload, [], root, check_strings=large))
-        problems.extend(walked)
-        flagged = {p.path for p in walked}
-        if foreign or body is None:
-            target = _sanitized(payload)
-            body, body_size = None, len(orjson.dumps(target))
-            valid = check.is_valid(target)
-            errors = [] if valid else list(check.iter_errors(target))
-    if body_size > MAX_EVENT_BYTES:
-        problems.append(
-            Problem(
-                path=root,
-                rule="event-size",
-                message=(
-                    f"the event is {body_size:,} bytes of JSON; the limit is {MAX_EVENT_BYTES:,}"
-                ),
-                hint="move bulky metadata out of the event; large blobs belong in your own storage",
-            )
-        )
+    flagged = {p.path for p in walked.problems}
     seen: set[tuple[str, str]] = set()
     for error in errors:
         for problem in _schema_problems(error, target, root):
             key = (problem.path, problem.rule)
-            if key in seen or problem.path in flagged:
+            if key in seen or follows_from(problem, flagged):
                 continue
             seen.add(key)
             problems.append(problem)
     return problems, body
 
 
-@functools.cache
+def follows_from(problem: Problem, located: set[str] | frozenset[str]) -> bool:
+    """Whether ``problem`` follows from one already reported at ``located`` paths.
+
+    A value the walker refused (or normalization reported) is missing from
+    what the schema sees: the schema's complaint about that value, or about
+    its absence (a missing identifier, a required key), says nothing new.
+    """
+    if problem.path in located:
+        return True
+    if problem.rule in ("customer-identifier", "required"):
+        parent = problem.path.rsplit(".", 1)[0] if problem.rule == "required" else problem.path
+        return any(path.startswith((parent + ".", parent + "[")) for path in located)
+    return False
+
+
+@derived
 def _known_keys() -> frozenset[str]:
     return frozenset(component("Event")["properties"])
 
 
-@functools.cache
+@derived
 def _enum(name: str) -> frozenset[str]:
     return frozenset(component(name)["enum"])
 
@@ -405,96 +364,6 @@ def _ignored_values(data: dict[Any, Any], root: str) -> Iterator[Problem]:
             )
 
 
-def _walk(
-    value: Any, parts: list[str | int], root: str, *, check_strings: bool
-) -> Iterator[Problem]:
-    """Problems JSON Schema cannot see: non-JSON values, non-finite numbers, string sizes."""
-    if isinstance(value, str):
-        if check_strings and len(value) > MAX_STRING_BYTES // 4:
-            size = len(value.encode("utf-8", "surrogatepass"))
-            if size > MAX_STRING_BYTES:
-                yield _string_size(parts, root, size, is_key=False)
-        return
-    if isinstance(value, bool) or value is None:
-        return
-    if isinstance(value, int):
-        if not -(2**63) <= value < 2**64:
-            yield Problem(
-                path=wire_path(parts, root),
-                rule="json-type",
-                message=f"integer {value} does not fit in 64 bits",
-                hint="send very large numbers as strings",
-            )
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            yield Problem(
-                path=wire_path(parts, root),
-                rule="non-finite",
-                message=f"{value!r} is not a JSON number (it would be sent as null)",
-                hint="send a finite number, or leave the field out",
-            )
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                yield Problem(
-                    path=wire_path([*parts, str(key)], root),
-                    rule="json-type",
-                    message=f"key {key!r} is not a string: JSON keys are strings",
-                    hint=f"use the string {str(key)!r} as the key",
-                )
-                continue
-            if check_strings and len(key) > MAX_STRING_BYTES // 4:
-                size = len(key.encode("utf-8", "surrogatepass"))
-                if size > MAX_STRING_BYTES:
-                    yield _string_size([*parts, key[:40]], root, size, is_key=True)
-            yield from _walk(item, [*parts, key], root, check_strings=check_strings)
-        return
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from _walk(item, [*parts, index], root, check_strings=check_strings)
-        return
-    yield Problem(
-        path=wire_path(parts, root),
-        rule="json-type",
-        message=f"a {type(value).__name__} is not a JSON value",
-        hint=(
-            "build the event with build_event or prepare_event, which write datetimes as "
-            "RFC 3339 and Decimal as numbers; or convert the value yourself"
-        ),
-    )
-
-
-def _string_size(parts: list[str | int], root: str, size: int, *, is_key: bool) -> Problem:
-    what = "key" if is_key else "string"
-    return Problem(
-        path=wire_path(parts, root),
-        rule="string-size",
-        message=f"this {what} is {size:,} bytes of UTF-8; the limit is {MAX_STRING_BYTES:,}",
-        hint="shorten it; the API limits every string, keys included, to 100 KB",
-    )
-
-
-def _sanitized(value: Any) -> Any:
-    """A copy of ``value`` without what JSON cannot carry, so the schema can still be checked."""
-    if isinstance(value, dict):
-        return {
-            key: _sanitized(item)
-            for key, item in value.items()
-            if isinstance(key, str) and _is_json_leaf_or_container(item)
-        }
-    if isinstance(value, (list, tuple)):
-        return [_sanitized(item) if _is_json_leaf_or_container(item) else None for item in value]
-    return value
-
-
-def _is_json_leaf_or_container(value: Any) -> bool:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(2**63) <= value < 2**64
-    return value is None or isinstance(value, (str, bool, float, dict, list, tuple))
-
-
 def _json_text(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
@@ -518,27 +387,6 @@ def _kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _located(instance: Any, raw: Sequence[str | int]) -> list[str | int]:
-    """The instance path with each step typed by its container.
-
-    jsonschema-rs reports an object key that looks like a number (``"0"``) as
-    an integer; on the wire it is still a key, so it is written ``['0']``.
-    """
-    parts: list[str | int] = []
-    for step in raw:
-        if isinstance(instance, dict):
-            key = str(step)
-            parts.append(key)
-            instance = instance.get(key)
-        elif isinstance(instance, (list, tuple)) and isinstance(step, int):
-            parts.append(step)
-            instance = instance[step] if 0 <= step < len(instance) else None
-        else:
-            parts.append(step)
-            instance = None
-    return parts
-
-
 def _at(instance: Any, parts: Sequence[str | int]) -> Any:
     for part in parts:
         try:
@@ -550,7 +398,7 @@ def _at(instance: Any, parts: Sequence[str | int]) -> Any:
 
 def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
     """One jsonschema-rs error as problems with messages a caller can act on."""
-    parts = _located(instance, error.instance_path)
+    parts = as_written(instance, list(error.instance_path))
     kind = error.kind
     rule = str(kind.name)
     value = _at(instance, parts)
@@ -716,7 +564,8 @@ def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
         )
     elif rule == "propertyNames":
         keys = value.keys() if isinstance(value, dict) else ()
-        bad = [k for k in keys if isinstance(k, str) and not 1 <= len(k) <= MAX_STRING_BYTES]
+        longest = limits().max_property_name
+        bad = [k for k in keys if isinstance(k, str) and not 1 <= len(k) <= longest]
         for key in bad or [""]:
             yield Problem(
                 path=wire_path([*parts, key[:40]], root),

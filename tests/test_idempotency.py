@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 import redo_kit_models as models
 from redo_kit._idempotency import (
     CONTENT_PREFIX,
-    MAX_UNIQUE_ID_LENGTH,
     content_unique_id,
     new_unique_id,
     unique_id,
 )
+from redo_kit._rules import limits
 from redo_kit._spec import validator
 from redo_kit.testing import strategies as rs
 
@@ -47,7 +47,7 @@ def test_unsafe_characters_are_replaced_and_disambiguated_by_a_hash() -> None:
 def test_long_keys_are_hashed_not_truncated_into_collisions() -> None:
     first = unique_id("x" * 300 + "1")
     second = unique_id("x" * 300 + "2")
-    assert len(first) == len(second) == MAX_UNIQUE_ID_LENGTH
+    assert len(first) == len(second) == limits().unique_id_length[1]
     assert first != second
 
 
@@ -70,7 +70,7 @@ _parts = st.lists(st.text(min_size=1, max_size=120) | st.integers(), min_size=1,
 def test_unique_ids_are_safe_bounded_stable_and_valid(parts: list[str | int]) -> None:
     made = unique_id(*parts)
     assert SAFE.fullmatch(made)
-    assert 1 <= len(made) <= MAX_UNIQUE_ID_LENGTH
+    assert 1 <= len(made) <= limits().unique_id_length[1]
     assert unique_id(*parts) == made
     assert validator("Event").is_valid(
         {"eventName": "x", "customer": {"id": "0" * 24}, "uniqueId": made}

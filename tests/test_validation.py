@@ -11,14 +11,9 @@ import pytest
 from hypothesis import given
 
 from redo_kit._errors import Problem, ValidationError
+from redo_kit._rules import limits
 from redo_kit._spec import document, wire_path
-from redo_kit._validation import (
-    MAX_EVENT_BYTES,
-    MAX_STRING_BYTES,
-    check_event,
-    validate_bulk,
-    validate_event,
-)
+from redo_kit._validation import check_event, validate_bulk, validate_event
 from redo_kit.testing import strategies as rs
 
 BASE: dict[str, Any] = {"eventName": "Order Placed", "customer": {"email": "stewart@example.com"}}
@@ -254,7 +249,7 @@ def test_empty_property_name_is_refused() -> None:
 
 
 def test_string_limit_counts_utf8_bytes_not_characters() -> None:
-    fits = "é" * (MAX_STRING_BYTES // 2)
+    fits = "é" * (limits().max_string_bytes // 2)
     assert validate_event({**BASE, "data": {"s": fits}}) == []
     too_big = fits + "é"
     problem = _one(validate_event({**BASE, "data": {"$extra": {"deep": [too_big]}}}), "string-size")
@@ -263,14 +258,14 @@ def test_string_limit_counts_utf8_bytes_not_characters() -> None:
 
 
 def test_string_limit_applies_to_keys() -> None:
-    key = "k" * (MAX_STRING_BYTES + 1)
+    key = "k" * (limits().max_string_bytes + 1)
     problems = validate_event({**BASE, "data": {"$extra": {key: 1}}})
     assert ("string-size", "$.data['$extra']." + "k" * 40) in _errors(problems)
 
 
 def test_event_size_limit_is_5_mb_of_json() -> None:
     chunk = "x" * 100_000
-    big = {f"b{i}": chunk for i in range(MAX_EVENT_BYTES // 100_000 + 1)}
+    big = {f"b{i}": chunk for i in range(limits().max_event_bytes // 100_000 + 1)}
     problem = _one(validate_event({**BASE, "data": {"$extra": big}}), "event-size")
     assert problem.path == "$"
     assert "5,242,880" in problem.message
@@ -430,7 +425,8 @@ def test_values_only_the_schema_validator_reads_are_still_reported() -> None:
 
 
 def test_a_string_over_the_byte_limit_is_reported_once() -> None:
-    event = {**BASE, "customer": {"email": "a@b.co", "firstName": "x" * (MAX_STRING_BYTES + 1)}}
+    long_name = "x" * (limits().max_string_bytes + 1)
+    event = {**BASE, "customer": {"email": "a@b.co", "firstName": long_name}}
     assert _errors(validate_event(event)) == [("string-size", "$.customer.firstName")]
 
 
@@ -447,7 +443,9 @@ def test_nesting_is_bounded_without_exhausting_the_stack(levels: int, valid: boo
     problems = validate_event(_nested(levels))
     assert (problems == []) is valid
     if not valid:
-        assert [(p.path, p.rule) for p in problems] == [("$", "depth")]
+        # The walker names the container one level too deep, and goes no further.
+        deepest = "$.data['$extra']" + ".a" * 98
+        assert [(p.path, p.rule) for p in problems] == [(deepest, "depth")]
 
 
 def test_a_too_deep_event_in_bulk_is_dropped_alone() -> None:

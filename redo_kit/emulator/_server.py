@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from redo_kit._errors import Problem
-from redo_kit._validation import MAX_EVENT_BYTES
+from redo_kit._rules import limits
 from redo_kit._version import __version__
 from redo_kit.emulator._auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
 from redo_kit.emulator._faults import FaultInjector
@@ -44,7 +44,7 @@ __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
 
 API_PREFIX = "/v2.2"
 """Where the spec's paths are served, as on ``https://api.getredo.com/v2.2``."""
-MAX_BODY_BYTES = MAX_EVENT_BYTES
+MAX_BODY_BYTES = limits().max_body_bytes
 """Largest request body, in bytes (5 MB); a larger ``Content-Length`` is answered 413."""
 
 _log = logging.getLogger("redo_kit.emulator")

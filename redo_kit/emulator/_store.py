@@ -42,8 +42,9 @@ import attrs
 import orjson
 
 from redo_kit._errors import ConfigurationError, Problem
-from redo_kit._properties import EXTRA, detect_type, is_ignored
+from redo_kit._properties import detect_type
 from redo_kit._rfc3339 import format_datetime
+from redo_kit._rules import EXTRA, is_ignored
 
 __all__ = ["EventStore", "Outcome", "Rejection"]
 

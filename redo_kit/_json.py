@@ -1,0 +1,355 @@
+"""The one walker over JSON-like values: Python values in, JSON values and problems out.
+
+:func:`walk` turns whatever a caller hands over into values JSON can carry,
+iteratively (no nesting can exhaust the stack) and bounded in depth, and
+reports, by wire path, everything it cannot turn. The converter, preparation
+and validation all go through it; nothing else in redo-kit descends into
+user data.
+
+What it accepts, and what it sends:
+
+- ``str``, ``int``, ``float``, ``bool``, ``None``, ``dict`` and ``list``: as
+  they are. Subclasses of ``str``, ``int``, ``float``, ``dict`` and ``list``
+  (``IntEnum`` and ``StrEnum`` members, ``OrderedDict``, ...) are sent as
+  their base value, exactly what ``json.dumps`` would write for them. Other
+  ``Mapping`` types are read as objects; ``tuple`` as an array.
+- ``Enum`` members: their ``.value``, walked in turn. ``uuid.UUID``: its
+  canonical string.
+- aware ``datetime``: RFC 3339 in UTC with ``Z``. ``Decimal``: a JSON number
+  (an integer when it is integral).
+
+What it refuses, each with a problem that names the path and the fix: naive
+datetimes, NaN and infinities (``non-finite``), integers outside 64 bits,
+non-string keys, strings or keys holding lone surrogates (``unicode``: they
+cannot be UTF-8), strings over the size limit (``string-size``), nesting
+deeper than the spec allows (``depth``), and every other type (``json-type``:
+bytes, sets, dates without a time, arbitrary objects). A refused value is
+left out of the result, so the rest can still be checked.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import orjson
+
+from redo_kit._errors import ConversionError, Problem
+from redo_kit._rfc3339 import format_datetime
+from redo_kit._rules import limits, string_size, too_deep
+from redo_kit._spec import wire_path
+
+__all__ = ["Walked", "dumps_exact", "walk"]
+
+_INT_RANGE = (-(2**63), 2**64)
+# orjson hands everything but exact JSON types (and tuples, enums and UUIDs,
+# which it writes as the walker would) to `default`, which refuses them.
+_STRICT = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def dumps_exact(value: Any) -> bytes:
+    """``value`` as JSON bytes when it holds JSON values only, exactly typed.
+
+    Raises ``TypeError`` (``orjson.JSONEncodeError``) for anything else: a
+    subclass, a datetime, a Decimal, a lone surrogate, a non-string key, an
+    integer beyond 64 bits, nesting past orjson's limit. NaN and infinities
+    are written as null: callers that care compare the body read back.
+    """
+    return orjson.dumps(value, default=_refuse, option=_STRICT)
+
+
+@attrs.frozen
+class Walked:
+    """What :func:`walk` made of a value.
+
+    ``value`` is made of JSON values only (``None`` when the value itself was
+    refused); ``problems`` lists every refusal; ``refused`` holds the wire
+    path of each value left out.
+    """
+
+    value: Any
+    problems: list[Problem]
+    refused: frozenset[str]
+    changed: bool = False
+    """Whether anything was converted (a subclass, a tuple, a datetime...)."""
+
+
+class _Missing:
+    """Marks a value the walker refused."""
+
+
+_MISSING = _Missing()
+
+
+def walk(value: Any, root: str = "$", *, depth: int = 1, convert: bool = True) -> Walked:
+    """``value`` as JSON values, with every problem on the way (see the module doc).
+
+    ``root`` is the wire path of ``value``; ``depth`` its level in the event
+    (the event itself is level 1), against the spec's ``maxDepth``. With
+    ``convert=False`` (validating a wire payload, which is sent as it is)
+    datetimes, Decimals, plain enums and UUIDs are refused as not JSON
+    rather than converted; subclasses of the JSON types are still accepted.
+    """
+    rules = limits()
+    max_depth = rules.max_depth
+    # Strings of up to a quarter of the limit cannot be over it in UTF-8.
+    long_string = rules.max_string_bytes // 4
+    if _is_container(value):
+        plain = _plain(value, max_depth - depth + 1, rules.max_string_bytes)
+        if plain is not None:
+            return Walked(plain, [], frozenset())
+    problems: list[Problem] = []
+    refused: set[str] = set()
+    changed = False
+
+    def refuse(problem: Problem) -> _Missing:
+        problems.append(problem)
+        refused.add(problem.path)
+        return _MISSING
+
+    def text(item: str, path: Any, *, is_key: bool = False) -> str | _Missing:
+        if not item.isascii():
+            try:
+                size = len(item.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                if is_key:
+                    path = (path[0], _escaped(item[:40]))
+                return refuse(_surrogate(_path(path), item, exc, is_key=is_key))
+        elif len(item) > long_string:
+            size = len(item)
+        else:
+            return item
+        if size > rules.max_string_bytes:
+            if is_key:
+                # A path that names a 100 KB key would be 100 KB: its start is enough.
+                path = (path[0], item[:40])
+            problems.append(string_size(_path(path), size, is_key=is_key))
+        return item
+
+    def scalar(item: Any, path: Any) -> Any:
+        """A leaf as a JSON value, or ``_MISSING``; containers come back as they are."""
+        nonlocal changed
+        cls = type(item)
+        if cls is str:
+            return text(item, path)
+        if cls is bool or item is None:
+            return item
+        if cls is int:
+            if _INT_RANGE[0] <= item < _INT_RANGE[1]:
+                return item
+            return refuse(_big_int(_path(path), item))
+        if cls is float:
+            if math.isfinite(item):
+                return item
+            return refuse(_non_finite(_path(path), item))
+        if cls is dict or cls is list:
+            return item
+        changed = True
+        if isinstance(item, (dict, list, tuple, Mapping)):
+            return item
+        if isinstance(item, str):
+            return text(str.__str__(item), path)
+        if isinstance(item, int):
+            return scalar(int.__index__(item), path)
+        if isinstance(item, float):
+            return scalar(float.__float__(item), path)
+        if not convert:
+            return refuse(_not_json(_path(path), item))
+        if isinstance(item, Decimal):
+            if not item.is_finite():
+                return refuse(_non_finite(_path(path), item))
+            number = int(item) if item == item.to_integral_value() else float(item)
+            return scalar(number, path)
+        if isinstance(item, datetime):
+            try:
+                return format_datetime(item, path=_path(path))
+            except ConversionError as exc:
+                for problem in exc.problems:
+                    refuse(problem)
+                return _MISSING
+        if isinstance(item, enum.Enum):
+            return scalar(item.value, path)
+        if isinstance(item, uuid.UUID):
+            return str(item)
+        return refuse(_not_json(_path(path), item))
+
+    top = scalar(value, root)
+    if top is _MISSING:
+        return Walked(None, problems, frozenset(refused), changed)
+    if not _is_container(top):
+        return Walked(top, problems, frozenset(refused), changed)
+    # Each entry: (source container, its copy, its path, its depth). A path is
+    # kept as (parent path, key) pairs and written out only for a problem.
+    result = _empty(top)
+    stack: list[tuple[Any, Any, Any, int]] = [(top, result, root, depth)]
+    if depth > max_depth:
+        return Walked(None, [too_deep(root)], frozenset({root}))
+    while stack:
+        source, copy, path, level = stack.pop()
+        if type(copy) is dict:
+            items = source.items() if isinstance(source, dict) else dict(source).items()
+            for key, item in items:
+                if type(key) is not str:
+                    if not isinstance(key, str):
+                        refuse(_key_type(_path((path, _short(key))), key))
+                        continue
+                    key = str.__str__(key)
+                    changed = True
+                name = text(key, (path, key), is_key=True)
+                if name is _MISSING:
+                    continue
+                here: tuple[Any, Any] = (path, key)
+                child = scalar(item, here)
+                if child is _MISSING:
+                    continue
+                if _is_container(child):
+                    if level + 1 > max_depth:
+                        refuse(too_deep(_path(here)))
+                        continue
+                    inner = _empty(child)
+                    stack.append((child, inner, here, level + 1))
+                    child = inner
+                copy[key] = child
+        else:
+            for index, item in enumerate(source):
+                here = (path, index)
+                child = scalar(item, here)
+                if child is _MISSING:
+                    # Keep the positions of the others: a refused item becomes null.
+                    copy.append(None)
+                    continue
+                if _is_container(child):
+                    if level + 1 > max_depth:
+                        refuse(too_deep(_path(here)))
+                        copy.append(None)
+                        continue
+                    inner = _empty(child)
+                    stack.append((child, inner, here, level + 1))
+                    child = inner
+                copy.append(child)
+    return Walked(result, problems, frozenset(refused), changed)
+
+
+def _plain(value: Any, levels: int, max_bytes: int) -> Any:
+    """A fresh copy of ``value`` when it certainly needs nothing from the walker, else None.
+
+    orjson writes it (in C) only when it holds nothing but JSON values, valid
+    strings and 64-bit integers; what it reads back must equal ``value``.
+    Nesting needs a bracket per level, so a body with few brackets is
+    shallow; and no string is longer than its body.
+    """
+    try:
+        body = dumps_exact(value)
+    except orjson.JSONEncodeError:
+        return None
+    if len(body) > max_bytes or body.count(b"[") + body.count(b"{") > levels:
+        return None
+    copy = orjson.loads(body)
+    # Unequal after the round trip: a NaN, or a tuple, enum or UUID written
+    # as something else; the walk below says which.
+    return copy if copy == value else None
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (dict, list, tuple, Mapping))
+
+
+def _empty(container: Any) -> Any:
+    return [] if isinstance(container, (list, tuple)) else {}
+
+
+def _path(path: Any) -> str:
+    """A nested ``(parent, key)`` path written as a wire path."""
+    parts: list[str | int] = []
+    while isinstance(path, tuple):
+        path, part = path
+        parts.append(part)
+    parts.reverse()
+    return wire_path(parts, path)
+
+
+def _surrogate(path: str, value: str, exc: UnicodeEncodeError, *, is_key: bool) -> Problem:
+    what = "key" if is_key else "string"
+    return Problem(
+        path=path,
+        rule="unicode",
+        message=(
+            f"this {what} holds a lone surrogate ({value[exc.start]!r} at position "
+            f"{exc.start}), which UTF-8 cannot carry"
+        ),
+        hint=(
+            "decode the input with errors='replace' (or fix the JSON that escaped half "
+            "of a character pair, such as '\\ud800')"
+        ),
+    )
+
+
+def _big_int(path: str, value: int) -> Problem:
+    # str() of a huge integer is slow, and refused past 4,300 digits.
+    shown = str(value) if value.bit_length() <= 128 else f"of {value.bit_length():,} bits"
+    return Problem(
+        path=path,
+        rule="json-type",
+        message=f"integer {shown} does not fit in 64 bits",
+        hint="send very large numbers as strings",
+    )
+
+
+def _non_finite(path: str, value: float | Decimal) -> Problem:
+    return Problem(
+        path=path,
+        rule="non-finite",
+        message=f"{value!r} is not a JSON number (it would be sent as null)",
+        hint="send a finite number, or leave the field out",
+    )
+
+
+def _key_type(path: str, key: object) -> Problem:
+    return Problem(
+        path=path,
+        rule="json-type",
+        message=f"key {_short(key)} is not a string: JSON keys are strings",
+        hint="convert the key to a string (JSON writes 1 as '1')",
+    )
+
+
+def _not_json(path: str, value: object) -> Problem:
+    name = type(value).__name__
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        hint = "decode it (value.decode('utf-8')), or send base64 text"
+    elif isinstance(value, (set, frozenset)):
+        hint = "send a list: sorted(value) or list(value)"
+    else:
+        hint = (
+            "build the event with build_event or prepare_event, which write datetimes as "
+            "RFC 3339 and Decimal as numbers; or convert the value yourself"
+        )
+    return Problem(
+        path=path, rule="json-type", message=f"a {name} is not a JSON value", hint=hint
+    )
+
+
+def _short(value: object) -> str:
+    try:
+        shown = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real problem
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
