@@ -36,8 +36,7 @@ from redo_kit._idempotency import CONTENT_PREFIX, content_digest, new_unique_id
 from redo_kit._identity import normalize_wire_customer
 from redo_kit._json import walk
 from redo_kit._properties import clean_wire_data
-from redo_kit._rules import EXTRA
-from redo_kit._spec import wire_path
+from redo_kit._rules import EXTRA, ignored_value
 from redo_kit._validation import check_wire, follows_from
 
 __all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
@@ -366,7 +365,7 @@ def _apply(
         )
         wire["data"] = cleaned
         problems.extend(found)
-        warnings.extend(_dropped(key) for key in dropped)
+        warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
 
     _assign_unique_id(wire, options, unique_id, problems)
     if fast and problems:
@@ -429,13 +428,3 @@ def _json_value(value: Any, path: str, problems: list[Problem] | None = None) ->
         problems.extend(walked.problems)
         return value
     return walked.value
-
-
-def _dropped(key: str) -> Problem:
-    return Problem(
-        path=wire_path(["data", key]),
-        rule="ignored-value",
-        message=f'data[{key!r}] was dropped: the API treats 0, null and "" as unset',
-        hint="put it under data['$extra'] to keep it verbatim",
-        severity="warning",
-    )

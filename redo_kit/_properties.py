@@ -20,7 +20,7 @@ from typing import Any, Literal
 import jsonschema_rs
 
 from redo_kit._errors import ConversionError, Problem, ValidationError
-from redo_kit._rules import EXTRA, is_ignored
+from redo_kit._rules import EXTRA, is_ignored, nested_data
 from redo_kit._spec import validator, wire_path
 
 __all__ = ["PropertyType", "clean_data", "detect_type", "is_date"]
@@ -175,20 +175,7 @@ def _place_nested(
     if not move:
         for key, value in nested:
             kind = "an array" if isinstance(value, (list, tuple)) else "an object"
-            problems.append(
-                Problem(
-                    path=wire_path([key], root),
-                    rule="nested-data",
-                    message=(
-                        f"data[{key!r}] is {kind}: top-level data values must be a "
-                        "string, number, boolean or null"
-                    ),
-                    hint=(
-                        f"move it under '$extra' (data['$extra'][{key!r}]), where it is stored "
-                        "but not segmentable, or pass move_nested_to_extra=True"
-                    ),
-                )
-            )
+            problems.append(nested_data(key, kind, root))
         return problems
     current = out.get(EXTRA, {})
     if not isinstance(current, Mapping):

@@ -223,10 +223,10 @@ def ignored_value(key: str, shown: str, root: str = "$", *, dropped: bool) -> Pr
     )
 
 
-def nested_data(key: str, kind: str, root: str = "$") -> Problem:
+def nested_data(key: str, kind: str, data_path: str = "$.data") -> Problem:
     """``data[key]`` is ``kind`` (``"an object"``, ``"an array"``): only ``$extra`` may nest."""
     return Problem(
-        path=wire_path(["data", key], root),
+        path=wire_path([key], data_path),
         rule="nested-data",
         message=(
             f"data[{key!r}] is {kind}: top-level data values must be a "

@@ -27,14 +27,26 @@ the detailed walk runs only when something is wrong.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import attrs
 import orjson
 
 from redo_kit._errors import Problem, ValidationError
 from redo_kit._json import dumps_exact, walk
-from redo_kit._rules import event_size, limits
+from redo_kit._rules import (
+    EXTRA,
+    bad_email,
+    bad_object_id,
+    duplicate_unique_id,
+    event_size,
+    ignored_value,
+    is_ignored,
+    limits,
+    nested_data,
+    no_identifier,
+)
 from redo_kit._spec import (
     as_written,
     bulk_envelope_validator,
@@ -46,7 +58,6 @@ from redo_kit._spec import (
 
 __all__ = ["check_event", "check_wire", "follows_from", "validate_bulk", "validate_event"]
 
-_IDENTIFIERS = "customer needs at least one of id, email, phoneNumber"
 
 # Keys other event APIs use, or common misspellings, mapped to the field they
 # mean here. Keys are compared after _squash (lower case, letters and digits).
@@ -163,18 +174,7 @@ def validate_bulk(
         if isinstance(unique, str):
             first = first_seen.setdefault(unique, index)
             if first != index:
-                problems.append(
-                    Problem(
-                        path=f"{root}.uniqueId",
-                        rule="duplicate-unique-id",
-                        message=(
-                            f"uniqueId {unique!r} is also used by $.events[{first}]: "
-                            "the API stores the first and silently drops this one"
-                        ),
-                        hint="give every distinct event its own uniqueId",
-                        severity="warning",
-                    )
-                )
+                problems.append(duplicate_unique_id(root, unique, first))
         per_event.append(problems)
     return envelope, per_event
 
@@ -346,22 +346,8 @@ def _unknown_top_level(payload: dict[Any, Any], allowed: bool, root: str) -> Ite
 
 def _ignored_values(data: dict[Any, Any], root: str) -> Iterator[Problem]:
     for key, value in data.items():
-        cls = type(value)
-        if (
-            value is None
-            or (cls is str and not value)
-            or ((cls is int or cls is float) and not value)
-        ) and key != "$extra":
-            yield Problem(
-                path=wire_path(["data", str(key)], root),
-                rule="ignored-value",
-                message=(
-                    f"data[{key!r}] is {_json_text(value)}: "
-                    "the API treats it as unset and does not store it"
-                ),
-                hint="omit it, or put it under data['$extra'] to keep it verbatim",
-                severity="warning",
-            )
+        if key != EXTRA and is_ignored(value):
+            yield ignored_value(str(key), _json_text(value), root, dropped=False)
 
 
 def _json_text(value: Any) -> str:
@@ -396,225 +382,315 @@ def _at(instance: Any, parts: Sequence[str | int]) -> Any:
     return instance
 
 
-def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
-    """One jsonschema-rs error as problems with messages a caller can act on."""
-    parts = as_written(instance, list(error.instance_path))
-    kind = error.kind
-    rule = str(kind.name)
-    value = _at(instance, parts)
-    field = parts[-1] if parts else None
-    parent = parts[-2] if len(parts) >= 2 else None
-    path = wire_path(parts, root)
+@attrs.frozen
+class _Found:
+    """One jsonschema-rs error, located: what each message in the table is made from."""
 
-    if rule == "required":
-        name = str(kind.property)
-        where = "the event" if not parts else wire_path(parts, root)
-        hints = {
-            "eventName": "name the event, for example 'Order Placed'",
-            "customer": "add a customer with at least one of id, email, phoneNumber",
-            "events": "send {'events': [...]} with 1 to 100 events",
-        }
-        yield Problem(
-            path=wire_path([*parts, name], root),
-            rule="required",
-            message=f"{name!r} is required in {where}",
-            hint=hints.get(name, ""),
-        )
-    elif rule == "anyOf" and parts == ["customer"]:
-        yield Problem(
-            path=path,
-            rule="customer-identifier",
-            message=_IDENTIFIERS,
-            hint=(
-                "add customer.email, customer.phoneNumber (E.164, e.g. '+12065550100') "
-                "or customer.id (the 24-hex-digit Redo customer id)"
-            ),
-        )
-    elif rule == "anyOf" and len(parts) == 2 and parts[0] == "data" and field != "$extra":
-        if isinstance(value, (dict, list, tuple)):
-            yield Problem(
-                path=path,
-                rule="nested-data",
-                message=(
-                    f"data[{field!r}] is {_kind_of(value)}: top-level data values must be a "
-                    "string, number, boolean or null"
-                ),
-                hint=(
-                    f"move it under '$extra' (data['$extra'][{field!r}]), where it is stored "
-                    "but not segmentable; clean_data(data, move_nested_to_extra=True) does it"
-                ),
-            )
-        else:
-            yield Problem(
-                path=path,
-                rule="type",
-                message=(
-                    f"data[{field!r}] is {_kind_of(value)}: "
-                    "expected a string, number, boolean or null"
-                ),
-                hint="convert the value to a string, number or boolean",
-            )
-    elif rule in ("anyOf", "type") and parts == ["data", "$extra"]:
-        yield Problem(
-            path=path,
-            rule="type",
-            message=f"data['$extra'] is {_kind_of(value)}: it must be an object",
-            hint="wrap the values in an object, e.g. {'$extra': {'Order IDs': [1, 2, 3]}}",
-        )
-    elif rule == "anyOf" and parent == "customFields":
-        if value is None:
-            hint = "omit the field to leave the stored value unchanged (custom fields are patched)"
-        elif isinstance(value, (dict, list, tuple)):
-            hint = "split it into one custom field per value, or keep it in data['$extra']"
-        else:
-            hint = "convert the value to a string, number or boolean"
-        yield Problem(
-            path=path,
-            rule="type",
-            message=(
-                f"customFields[{field!r}] is {_kind_of(value)}: "
-                "custom fields hold strings, numbers and booleans"
-            ),
-            hint=hint,
-        )
-    elif rule == "enum" and field == "valueCurrency":
-        yield Problem(
-            path=path,
-            rule="enum",
-            message=f"{_json_text(value)} is not an ISO 4217 currency code",
-            hint=_code_hint(value, "CurrencyCode", "ISO 4217", "'USD', 'EUR' or 'GBP'"),
-        )
-    elif rule == "enum" and field == "countryCode":
-        yield Problem(
-            path=path,
-            rule="enum",
-            message=f"{_json_text(value)} is not an ISO 3166-1 alpha-2 country code",
-            hint=_code_hint(value, "CountryCode", "ISO 3166-1 alpha-2", "'US', 'GB' or 'DE'"),
-        )
-    elif rule == "format" and field == "email":
-        yield Problem(
-            path=path,
-            rule="format",
-            message=f"{_json_text(value)} is not a valid email address",
-            hint="write an address such as 'name@example.com', without surrounding spaces",
-        )
-    elif rule == "format" or (rule == "pattern" and field == "eventTimestamp"):
-        # The DateTime schema states the rule twice (format and pattern): one problem.
-        yield Problem(
-            path=path,
-            rule="format",
-            message=f"{_json_text(value)} is not an RFC 3339 date-time",
-            hint=(
-                "write a date, 'T', a time and an offset, e.g. '2026-04-02T12:00:00Z', "
-                "or pass an aware datetime to build_event"
-            ),
-        )
-    elif rule == "pattern" and field == "phoneNumber":
-        yield Problem(
-            path=path,
-            rule="pattern",
-            message=f"{_json_text(value)} is not an E.164 phone number",
-            hint=(
-                "write '+', the country code and the number, e.g. '+12065550100'; "
-                "normalize_phone('(206) 555-0100', region='US') converts national formats"
-            ),
-        )
-    elif rule == "pattern" and field == "id":
-        yield Problem(
-            path=path,
-            rule="pattern",
-            message=f"{_json_text(value)} is not a Redo customer id (24 hexadecimal digits)",
-            hint=(
-                "customer.id is the Redo customer ObjectId, e.g. '665f1a2b3c4d5e6f7a8b9c0d'; "
-                "identify by email or phoneNumber otherwise"
-            ),
-        )
-    elif rule == "pattern" and field == "ianaTimeZoneName":
-        yield Problem(
-            path=path,
-            rule="pattern",
-            message=f"{_json_text(value)} is not an IANA time zone id",
-            hint="use a zone id such as 'America/Los_Angeles' or 'Europe/Paris'",
-        )
-    elif rule == "additionalProperties":
-        owner = str(field) if field is not None else "body"
-        schema = {"customer": "Customer", "location": "Location"}.get(owner)
-        aliases = {"customer": _CUSTOMER_ALIASES, "location": _LOCATION_ALIASES}.get(owner, {})
-        known = sorted(component(schema)["properties"]) if schema else []
-        for key in kind.unexpected:
-            guess = _suggest(str(key), known, aliases)
-            hint = f"did you mean {guess!r}?" if guess else f"known keys are {', '.join(known)}"
-            if owner == "customer":
-                hint += " Other customer attributes belong in customFields."
-            yield Problem(
-                path=wire_path([*parts, str(key)], root),
-                rule="unknown-key",
-                message=f"{owner} has no field {key!r}",
-                hint=hint,
-            )
-    elif rule == "maxProperties":
-        count = len(value) if isinstance(value, dict) else 0
-        yield Problem(
-            path=path,
-            rule="maxProperties",
-            message=f"{field} has {count} properties; the limit is {kind.limit}",
-            hint="move the ones you do not segment on under data['$extra']"
-            if field == "data"
-            else "send fewer fields",
-        )
-    elif rule == "propertyNames":
-        keys = value.keys() if isinstance(value, dict) else ()
-        longest = limits().max_property_name
-        bad = [k for k in keys if isinstance(k, str) and not 1 <= len(k) <= longest]
-        for key in bad or [""]:
-            yield Problem(
-                path=wire_path([*parts, key[:40]], root),
-                rule="propertyNames",
-                message="property names must be 1 to 102,400 characters"
-                if key
-                else "an empty property name is not allowed",
-                hint="give the property a non-empty name",
-            )
-    elif rule in ("minLength", "maxLength") and field == "uniqueId":
-        yield Problem(
-            path=path,
-            rule=rule,
-            message=f"uniqueId must be 1 to 255 characters, not {len(str(value))}",
-            hint=(
-                "leave it out to have one generated, "
-                "or use unique_id(...), which hashes long keys to fit"
-            ),
-        )
-    elif rule == "minLength" and field == "eventName":
-        yield Problem(
-            path=path,
-            rule="minLength",
-            message="eventName must not be empty",
-            hint="name the event, for example 'Order Placed'",
-        )
-    elif rule == "type":
-        expected = " or ".join(str(t) for t in kind.types) if hasattr(kind, "types") else "?"
-        hint = ""
-        if field == "value":
-            hint = "send a number; build_event accepts int, float and Decimal"
-        elif field == "eventTimestamp":
-            hint = "send an RFC 3339 string such as '2026-04-02T12:00:00Z'"
-        yield Problem(
-            path=path,
-            rule="type",
-            message=f"{field if parts else 'the event'} is {_kind_of(value)}, expected {expected}",
-            hint=hint,
-        )
-    elif rule in ("minimum", "maximum") and field in ("latitude", "longitude"):
-        bound = 90 if field == "latitude" else 180
-        yield Problem(
-            path=path,
-            rule=rule,
-            message=f"{field} {_json_text(value)} is out of range",
-            hint=f"{field} is in decimal degrees, -{bound} to {bound}",
-        )
+    kind: Any
+    rule: str
+    parts: list[str | int]
+    value: Any
+    path: str
+    root: str
+    message: str
+
+    @property
+    def field(self) -> str | int | None:
+        return self.parts[-1] if self.parts else None
+
+    @property
+    def shown(self) -> str:
+        return _json_text(self.value)
+
+
+def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
+    """One jsonschema-rs error as problems with messages a caller can act on.
+
+    The message comes from :data:`_MESSAGES`, looked up by (rule, where):
+    first the container a value sits in (``data.*``, ``customFields.*``),
+    then its own field name, then the rule alone.
+    """
+    parts = as_written(instance, list(error.instance_path))
+    rule = str(error.kind.name)
+    found = _Found(
+        kind=error.kind,
+        rule=rule,
+        parts=parts,
+        value=_at(instance, parts),
+        path=wire_path(parts, root),
+        root=root,
+        message=str(error.message),
+    )
+    parent = parts[-2] if len(parts) >= 2 else None
+    keys: list[tuple[str, str | None]] = (
+        [(rule, f"{parent}.*")] if parent in ("data", "customFields") else []
+    )
+    keys += [(rule, str(found.field)), (rule, None)]
+    for key in keys:
+        explain = _MESSAGES.get(key)
+        if explain is not None:
+            yield from explain(found)
+            return
+    yield Problem(path=found.path, rule=rule, message=found.message)
+
+
+_REQUIRED_HINTS = {
+    "eventName": "name the event, for example 'Order Placed'",
+    "customer": "add a customer with at least one of id, email, phoneNumber",
+    "events": "send {'events': [...]} with 1 to 100 events",
+}
+
+
+def _required(found: _Found) -> Iterator[Problem]:
+    name = str(found.kind.property)
+    where = "the event" if not found.parts else found.path
+    yield Problem(
+        path=wire_path([*found.parts, name], found.root),
+        rule="required",
+        message=f"{name!r} is required in {where}",
+        hint=_REQUIRED_HINTS.get(name, ""),
+    )
+
+
+def _customer_identifier(found: _Found) -> Iterator[Problem]:
+    if found.parts == ["customer"]:
+        yield no_identifier(found.path)
     else:
-        yield Problem(path=path, rule=rule, message=str(error.message))
+        yield Problem(path=found.path, rule=found.rule, message=found.message)
+
+
+def _data_value(found: _Found) -> Iterator[Problem]:
+    key = str(found.field)
+    if key == EXTRA:
+        yield from _extra_type(found)
+        return
+    if isinstance(found.value, (dict, list, tuple)):
+        yield nested_data(key, _kind_of(found.value), wire_path(found.parts[:-1], found.root))
+        return
+    yield Problem(
+        path=found.path,
+        rule="type",
+        message=(
+            f"data[{key!r}] is {_kind_of(found.value)}: "
+            "expected a string, number, boolean or null"
+        ),
+        hint="convert the value to a string, number or boolean",
+    )
+
+
+def _extra_type(found: _Found) -> Iterator[Problem]:
+    yield Problem(
+        path=found.path,
+        rule="type",
+        message=f"data['$extra'] is {_kind_of(found.value)}: it must be an object",
+        hint="wrap the values in an object, e.g. {'$extra': {'Order IDs': [1, 2, 3]}}",
+    )
+
+
+def _custom_field(found: _Found) -> Iterator[Problem]:
+    value = found.value
+    if value is None:
+        hint = "omit the field to leave the stored value unchanged (custom fields are patched)"
+    elif isinstance(value, (dict, list, tuple)):
+        hint = "split it into one custom field per value, or keep it in data['$extra']"
+    else:
+        hint = "convert the value to a string, number or boolean"
+    yield Problem(
+        path=found.path,
+        rule="type",
+        message=(
+            f"customFields[{found.field!r}] is {_kind_of(value)}: "
+            "custom fields hold strings, numbers and booleans"
+        ),
+        hint=hint,
+    )
+
+
+def _code(schema: str, standard: str, examples: str) -> Callable[[_Found], Iterator[Problem]]:
+    def explain(found: _Found) -> Iterator[Problem]:
+        yield Problem(
+            path=found.path,
+            rule="enum",
+            message=f"{found.shown} is not an {standard} code",
+            hint=_code_hint(found.value, schema, standard, examples),
+        )
+
+    return explain
+
+
+def _email(found: _Found) -> Iterator[Problem]:
+    yield bad_email(found.path, found.shown)
+
+
+def _date_time(found: _Found) -> Iterator[Problem]:
+    # The DateTime schema states the rule twice (format and pattern): one problem.
+    yield Problem(
+        path=found.path,
+        rule="format",
+        message=f"{found.shown} is not an RFC 3339 date-time",
+        hint=(
+            "write a date, 'T', a time and an offset, e.g. '2026-04-02T12:00:00Z', "
+            "or pass an aware datetime to build_event"
+        ),
+    )
+
+
+def _phone(found: _Found) -> Iterator[Problem]:
+    yield Problem(
+        path=found.path,
+        rule="pattern",
+        message=f"{found.shown} is not an E.164 phone number",
+        hint=(
+            "write '+', the country code and the number, e.g. '+12065550100'; "
+            "normalize_phone('(206) 555-0100', region='US') converts national formats"
+        ),
+    )
+
+
+def _object_id(found: _Found) -> Iterator[Problem]:
+    yield bad_object_id(found.path, found.shown)
+
+
+def _time_zone(found: _Found) -> Iterator[Problem]:
+    yield Problem(
+        path=found.path,
+        rule="pattern",
+        message=f"{found.shown} is not an IANA time zone id",
+        hint="use a zone id such as 'America/Los_Angeles' or 'Europe/Paris'",
+    )
+
+
+_OWNERS = {"customer": "Customer", "location": "Location"}
+_OWNER_ALIASES = {"customer": _CUSTOMER_ALIASES, "location": _LOCATION_ALIASES}
+
+
+def _unknown_key(found: _Found) -> Iterator[Problem]:
+    owner = str(found.field) if found.field is not None else "body"
+    schema = _OWNERS.get(owner)
+    known = sorted(component(schema)["properties"]) if schema else []
+    for key in found.kind.unexpected:
+        guess = _suggest(str(key), known, _OWNER_ALIASES.get(owner, {}))
+        hint = f"did you mean {guess!r}?" if guess else f"known keys are {', '.join(known)}"
+        if owner == "customer":
+            hint += " Other customer attributes belong in customFields."
+        yield Problem(
+            path=wire_path([*found.parts, str(key)], found.root),
+            rule="unknown-key",
+            message=f"{owner} has no field {key!r}",
+            hint=hint,
+        )
+
+
+def _too_many(found: _Found) -> Iterator[Problem]:
+    count = len(found.value) if isinstance(found.value, dict) else 0
+    yield Problem(
+        path=found.path,
+        rule="maxProperties",
+        message=f"{found.field} has {count} properties; the limit is {found.kind.limit}",
+        hint="move the ones you do not segment on under data['$extra']"
+        if found.field == "data"
+        else "send fewer fields",
+    )
+
+
+def _property_names(found: _Found) -> Iterator[Problem]:
+    keys = found.value.keys() if isinstance(found.value, dict) else ()
+    longest = limits().max_property_name
+    bad = [k for k in keys if isinstance(k, str) and not 1 <= len(k) <= longest]
+    for key in bad or [""]:
+        yield Problem(
+            path=wire_path([*found.parts, key[:40]], found.root),
+            rule="propertyNames",
+            message=f"property names must be 1 to {longest:,} characters"
+            if key
+            else "an empty property name is not allowed",
+            hint="give the property a non-empty name",
+        )
+
+
+def _unique_id_length(found: _Found) -> Iterator[Problem]:
+    shortest, longest = limits().unique_id_length
+    yield Problem(
+        path=found.path,
+        rule=found.rule,
+        message=(
+            f"uniqueId must be {shortest} to {longest} characters, not {len(str(found.value))}"
+        ),
+        hint=(
+            "leave it out to have one generated, "
+            "or use unique_id(...), which hashes long keys to fit"
+        ),
+    )
+
+
+def _empty_name(found: _Found) -> Iterator[Problem]:
+    yield Problem(
+        path=found.path,
+        rule="minLength",
+        message="eventName must not be empty",
+        hint="name the event, for example 'Order Placed'",
+    )
+
+
+_TYPE_HINTS = {
+    "value": "send a number; build_event accepts int, float and Decimal",
+    "eventTimestamp": "send an RFC 3339 string such as '2026-04-02T12:00:00Z'",
+}
+
+
+def _wrong_type(found: _Found) -> Iterator[Problem]:
+    types = getattr(found.kind, "types", None)
+    expected = " or ".join(str(t) for t in types) if types else "?"
+    what = found.field if found.parts else "the event"
+    yield Problem(
+        path=found.path,
+        rule="type",
+        message=f"{what} is {_kind_of(found.value)}, expected {expected}",
+        hint=_TYPE_HINTS.get(str(found.field), ""),
+    )
+
+
+def _degrees(found: _Found) -> Iterator[Problem]:
+    schema = component("Location")["properties"][str(found.field)]
+    yield Problem(
+        path=found.path,
+        rule=found.rule,
+        message=f"{found.field} {found.shown} is out of range",
+        hint=f"{found.field} is in decimal degrees, {schema['minimum']} to {schema['maximum']}",
+    )
+
+
+_MESSAGES: dict[tuple[str, str | None], Callable[[_Found], Iterator[Problem]]] = {
+    ("required", None): _required,
+    ("anyOf", "customer"): _customer_identifier,
+    ("anyOf", "data.*"): _data_value,
+    ("anyOf", "$extra"): _extra_type,
+    ("type", "$extra"): _extra_type,
+    ("anyOf", "customFields.*"): _custom_field,
+    ("enum", "valueCurrency"): _code("CurrencyCode", "ISO 4217 currency", "'USD', 'EUR' or 'GBP'"),
+    ("enum", "countryCode"): _code(
+        "CountryCode", "ISO 3166-1 alpha-2 country", "'US', 'GB' or 'DE'"
+    ),
+    ("format", "email"): _email,
+    ("format", None): _date_time,
+    ("pattern", "eventTimestamp"): _date_time,
+    ("pattern", "phoneNumber"): _phone,
+    ("pattern", "id"): _object_id,
+    ("pattern", "ianaTimeZoneName"): _time_zone,
+    ("additionalProperties", None): _unknown_key,
+    ("maxProperties", None): _too_many,
+    ("propertyNames", None): _property_names,
+    ("minLength", "uniqueId"): _unique_id_length,
+    ("maxLength", "uniqueId"): _unique_id_length,
+    ("minLength", "eventName"): _empty_name,
+    ("type", None): _wrong_type,
+    ("minimum", "latitude"): _degrees,
+    ("maximum", "latitude"): _degrees,
+    ("minimum", "longitude"): _degrees,
+    ("maximum", "longitude"): _degrees,
+}
+"""Messages by (rule, where): where is a field name, ``data.*`` or ``customFields.*``
+for the values of those objects, or None for the rule anywhere."""
 
 
 def _code_hint(value: Any, schema: str, standard: str, examples: str) -> str:
