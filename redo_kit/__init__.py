@@ -32,6 +32,8 @@ _EXPORTS: dict[str, str] = {
     "BatcherStats": "redo_kit._batcher",
     "BulkEventsRequest": "redo_kit_models",
     "BulkResult": "redo_kit._client",
+    "ClientOptions": "redo_kit._client",
+    "ClientSettings": "redo_kit._client",
     "ConfigurationError": "redo_kit._errors",
     "ConversionError": "redo_kit._errors",
     "CountryCode": "redo_kit_models",
@@ -58,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "NotFoundError": "redo_kit._errors",
     "PayloadTooLargeError": "redo_kit._errors",
     "PermissionDeniedError": "redo_kit._errors",
+    "PrepareOptions": "redo_kit._events",
     "PreparedEvent": "redo_kit._events",
     "Problem": "redo_kit._errors",
     "ProblemDetails": "redo_kit_models",
@@ -118,6 +121,8 @@ __all__ = [
     "BatcherStats",
     "BulkEventsRequest",
     "BulkResult",
+    "ClientOptions",
+    "ClientSettings",
     "ConfigurationError",
     "ConversionError",
     "CountryCode",
@@ -142,6 +147,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PrepareOptions",
     "PreparedEvent",
     "Problem",
     "ProblemDetails",
@@ -199,6 +205,8 @@ if TYPE_CHECKING:
     from redo_kit._client import (
         NOT_GIVEN,
         BulkResult,
+        ClientOptions,
+        ClientSettings,
         Duplicate,
         RedoClient,
         Rejection,
@@ -232,6 +240,7 @@ if TYPE_CHECKING:
     )
     from redo_kit._events import (
         PreparedEvent,
+        PrepareOptions,
         build_event,
         prepare_event,
     )
