@@ -170,8 +170,10 @@ class Batcher:
     ``exit_timeout``: seconds each exit step may wait; default 5. When the main
     thread ends (also in a ``multiprocessing`` child) queued events are
     flushed; at ``atexit`` the batcher is closed.
+    ``options``: the :class:`~redo_kit._events.PrepareOptions` every tracked
+    event is prepared with; default the client's ``settings.prepare``.
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
-    passed to :func:`redo_kit._events.prepare_event` for every tracked event.
+    override those fields of ``options``; ``None`` (default) keeps them.
 
     Thread-safe. Use it as a context manager or call :meth:`close`.
     """
@@ -190,9 +192,10 @@ class Batcher:
         dead_letter: str | os.PathLike[str] | None = None,
         senders: int = 8,
         exit_timeout: float = 5.0,
-        allow_unknown_keys: bool = False,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
-        move_nested_to_extra: bool = False,
+        move_nested_to_extra: bool | None = None,
     ) -> None:
         if overflow not in _OVERFLOWS:
             raise ValueError(f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}")
@@ -221,10 +224,18 @@ class Batcher:
         self._dead_letter = os.fspath(dead_letter) if dead_letter is not None else None
         self._senders = senders
         self._exit_timeout = float(exit_timeout)
-        self._options = PrepareOptions(
-            allow_unknown_keys=allow_unknown_keys,
-            default_region=default_region,
-            move_nested_to_extra=move_nested_to_extra,
+        # Merged once here rather than by prepare_event on every track(): the hot path.
+        overrides: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("allow_unknown_keys", allow_unknown_keys),
+                ("default_region", default_region),
+                ("move_nested_to_extra", move_nested_to_extra),
+            )
+            if value is not None
+        }
+        self._options = attrs.evolve(
+            client.settings.prepare if options is None else options, **overrides
         )
         self._closed = False
         self._close_result: FlushResult | None = None

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     # typing.Unpack is Python 3.11+; type checkers ship typing_extensions' stubs.
     from typing_extensions import Unpack
 
-    from redo_kit._batcher import Batcher
+    from redo_kit._batcher import Batcher, OnDrop, OnError, Overflow
     from redo_kit._events import PreparedEvent, PrepareOptions
 
 __all__ = [
@@ -649,28 +649,81 @@ class RedoClient:
             f"api_key='[redacted]')"
         )
 
-    def batcher(self, **options: Any) -> Batcher:
+    def batcher(
+        self,
+        *,
+        flush_interval: float = 0.5,
+        max_events: int = 10_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        overflow: Overflow = "block",
+        block_timeout: float = 1.0,
+        on_drop: OnDrop | None = None,
+        on_error: OnError | None = None,
+        dead_letter: str | os.PathLike[str] | None = None,
+        senders: int = 8,
+        exit_timeout: float = 5.0,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> Batcher:
         """A background :class:`~redo_kit._batcher.Batcher` sending through this client.
 
-        ``options`` go to ``Batcher`` (``flush_interval``, ``max_events``,
-        ``overflow``, ``on_drop``, ``on_error``, ``dead_letter`` ...).
+        The arguments are ``Batcher``'s, with the same defaults (see there);
+        events are prepared with this client's ``settings.prepare`` unless
+        ``options`` is given.
         """
         from redo_kit._batcher import Batcher
 
-        return Batcher(self, **options)
+        return Batcher(
+            self,
+            flush_interval=flush_interval,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            on_drop=on_drop,
+            on_error=on_error,
+            dead_letter=dead_letter,
+            senders=senders,
+            exit_timeout=exit_timeout,
+            options=options,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
 
     # -- sending -------------------------------------------------------------
 
-    def send(self, event: Any, **options: Any) -> SendResult:
+    def send(
+        self,
+        event: Any,
+        *,
+        unique_id: str | None = None,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> SendResult:
         """Send one event through the single-event endpoint.
 
-        ``event``: a wire dict, a generated model or a prepared event;
-        ``options`` go to :func:`redo_kit._events.prepare_event`. Raises
-        :class:`~redo_kit._errors.ValidationError` (nothing sent) when the
-        event is invalid, and an :class:`~redo_kit._errors.APIError` subclass
-        when the API refuses it or retries run out.
+        ``event``: a wire dict, a generated model or a prepared event (sent
+        as it is). ``unique_id``: as for :func:`redo_kit._events.prepare_event`.
+        ``options``: the :class:`~redo_kit._events.PrepareOptions` to prepare
+        it with; default this client's ``settings.prepare``. The other
+        keywords override single fields of ``options`` (``None``: keep them).
+        Raises :class:`~redo_kit._errors.ValidationError` (nothing sent) when
+        the event is invalid, and an :class:`~redo_kit._errors.APIError`
+        subclass when the API refuses it or retries run out.
         """
-        prepared = _prepare(event, {"options": self._config.prepare, **options})
+        prepared = _prepare(
+            event,
+            self._config.prepare if options is None else options,
+            unique_id=unique_id,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
         tally = _Tally()
         try:
             self._post(_SINGLE, prepared.body, tally, events=1)
@@ -712,11 +765,19 @@ class RedoClient:
             rate_limited=tally.rate_limited,
         )
 
-    def send_bulk(self, events: Iterable[Any], **options: Any) -> BulkResult:
+    def send_bulk(
+        self,
+        events: Iterable[Any],
+        *,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> BulkResult:
         """Send any number of events through the bulk endpoint, streaming ``events``.
 
-        Each event is prepared on its own (``options`` go to
-        :func:`redo_kit._events.prepare_event`): an invalid one is never sent
+        Each event is prepared on its own, with ``options`` and the keywords
+        that override its fields, as for :meth:`send`: an invalid one is never sent
         and is reported in ``rejections``; one whose ``uniqueId`` came earlier
         in this call is skipped and reported in ``duplicates``. The rest go
         out in requests of at most 100 events and 5 MB, up to ``concurrency``
@@ -729,7 +790,7 @@ class RedoClient:
         ``failed`` lists every ``uniqueId`` read but not delivered. Events not
         yet read from ``events`` stay in the iterator.
         """
-        options = {"options": self._config.prepare, **options}
+        chosen = self._config.prepare if options is None else options
         rejections: list[Rejection] = []
         duplicates: list[Duplicate] = []
         seen: dict[str, int] = {}
@@ -742,7 +803,13 @@ class RedoClient:
             size = _ENVELOPE_BYTES
             for index, event in enumerate(events):
                 try:
-                    prepared = _prepare(event, {"options": self._config.prepare, **options})
+                    prepared = _prepare(
+                        event,
+                        chosen,
+                        allow_unknown_keys=allow_unknown_keys,
+                        default_region=default_region,
+                        move_nested_to_extra=move_nested_to_extra,
+                    )
                 except ValidationError as exc:
                     unique_id = _raw_unique_id(event)
                     rejections.append(
@@ -1008,12 +1075,30 @@ def _scrub(value: Any, secret: str) -> Any:
     return value
 
 
-def _prepare(event: Any, options: dict[str, Any]) -> PreparedEvent:
+def _prepare(
+    event: Any,
+    options: PrepareOptions,
+    *,
+    unique_id: str | None = None,
+    allow_unknown_keys: bool | None = None,
+    default_region: str | None = None,
+    move_nested_to_extra: bool | None = None,
+) -> PreparedEvent:
     from redo_kit._events import PreparedEvent, prepare_event
 
     if isinstance(event, PreparedEvent):
-        return event
-    return prepare_event(event, **options)
+        if unique_id is None or unique_id == event.unique_id:
+            return event
+        # As Batcher.track does: a different uniqueId is refused, never ignored.
+        event = event.payload
+    return prepare_event(
+        event,
+        options=options,
+        unique_id=unique_id,
+        allow_unknown_keys=allow_unknown_keys,
+        default_region=default_region,
+        move_nested_to_extra=move_nested_to_extra,
+    )
 
 
 def _raw_unique_id(event: Any) -> str | None:

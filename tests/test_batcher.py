@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import subprocess
@@ -21,7 +22,7 @@ from redo_kit import _batcher as batcher_module
 from redo_kit._batcher import Batcher, QueueFullError
 from redo_kit._client import RedoClient
 from redo_kit._errors import InternalServerError, ValidationError
-from redo_kit._events import PreparedEvent, prepare_event
+from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._retry import RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response
 
@@ -591,6 +592,32 @@ def test_the_client_makes_batchers(mock: tuple[MockTransport, RedoClient]) -> No
         assert "queued=1" in repr(batcher)
     assert sent_ids(transport) == [unique]
     assert "closed" in repr(batcher)
+
+
+def test_the_clients_batcher_takes_exactly_the_batchers_arguments() -> None:
+    ours = inspect.signature(RedoClient.batcher).parameters
+    theirs = inspect.signature(Batcher.__init__).parameters
+    assert [(p.name, p.kind, p.default, p.annotation) for p in list(ours.values())[1:]] == [
+        (p.name, p.kind, p.default, p.annotation) for p in list(theirs.values())[2:]
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(ours.values())[1:])
+
+
+def test_a_batcher_prepares_with_its_clients_options_unless_given_others() -> None:
+    odd = {"eventName": "Signed Up", "customer": {"phoneNumber": "(206) 555-0100"}, "x": 1}
+    transport = MockTransport()
+    lenient = PrepareOptions(allow_unknown_keys=True, default_region="US")
+    with make_client(transport, prepare=lenient) as client:
+        with client.batcher(flush_interval=60) as batcher:
+            batcher.track(odd)
+        with Batcher(client, allow_unknown_keys=False) as strict, pytest.raises(ValidationError):
+            strict.track(odd)
+        with Batcher(client, options=PrepareOptions()) as plain, pytest.raises(ValidationError):
+            plain.track(odd)
+    with make_client(transport) as client, client.batcher(options=lenient) as batcher:
+        batcher.track(odd)
+    phones = [e["customer"]["phoneNumber"] for r in transport.requests for e in r.json()["events"]]
+    assert phones == ["+12065550100", "+12065550100"]
 
 
 def test_a_prepared_event_keeps_its_unique_id(mock: tuple[MockTransport, RedoClient]) -> None:

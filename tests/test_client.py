@@ -37,7 +37,7 @@ from redo_kit._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-from redo_kit._events import prepare_event
+from redo_kit._events import PrepareOptions, prepare_event
 from redo_kit._retry import NO_RETRY, RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response, Timeout, Urllib3Transport
 
@@ -198,6 +198,75 @@ def test_send_refuses_an_invalid_event_without_sending() -> None:
         client(mock).send({"eventName": "", "customer": {}})
     assert mock.requests == []
     assert {p.path for p in caught.value.errors} >= {"$.customer"}
+
+
+def _odd(n: int) -> dict[str, Any]:
+    """An event with an unknown top-level key and a phone number in national format."""
+    return {
+        "eventName": "Signed Up",
+        "customer": {"phoneNumber": "(206) 555-0100"},
+        "uniqueId": f"odd-{n}",
+        "source": "web",
+    }
+
+
+def test_send_prepares_with_the_clients_options_or_the_ones_given() -> None:
+    mock = MockTransport()
+    strict = client(mock)
+    with pytest.raises(ValidationError):
+        strict.send(_odd(1))
+    lenient = PrepareOptions(allow_unknown_keys=True, default_region="US")
+    assert strict.send(_odd(1), options=lenient).unique_id == "odd-1"
+    assert strict.send(_odd(2), allow_unknown_keys=True, default_region="US").warnings
+    assert mock.requests[-1].json()["customer"]["phoneNumber"] == "+12065550100"
+    held = client(mock, prepare=lenient)
+    assert held.send(_odd(3)).unique_id == "odd-3"
+    with pytest.raises(ValidationError, match="source"):
+        held.send(_odd(4), allow_unknown_keys=False)
+    assert [r.json()["uniqueId"] for r in mock.requests] == ["odd-1", "odd-2", "odd-3"]
+
+
+def test_send_takes_a_unique_id_and_refuses_unknown_keywords() -> None:
+    mock = MockTransport()
+    payload = event(1)
+    del payload["uniqueId"]
+    assert client(mock).send(payload, unique_id="natural-1").unique_id == "natural-1"
+    assert mock.requests[0].json()["uniqueId"] == "natural-1"
+    with pytest.raises(TypeError, match="allow_unknown"):
+        client(mock).send(payload, allow_unknown=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unique_id"):
+        client(mock).send_bulk([payload], unique_id="x")  # type: ignore[call-arg]
+    assert len(mock.requests) == 1
+
+
+def test_a_prepared_event_sent_with_another_unique_id_is_refused() -> None:
+    mock = MockTransport()
+    prepared = prepare_event(event(3))
+    assert client(mock).send(prepared, unique_id="order-3").unique_id == "order-3"
+    with pytest.raises(ValidationError, match="uniqueId"):
+        client(mock).send(prepared, unique_id="order-4")
+    assert len(mock.requests) == 1
+
+
+def test_send_bulk_prepares_with_the_options_given() -> None:
+    mock = MockTransport()
+    strict = client(mock, concurrency=1)
+    refused = strict.send_bulk([_odd(n) for n in range(3)])
+    assert (refused.accepted, len(refused.rejections)) == (0, 3)
+    accepted = strict.send_bulk(
+        [_odd(n) for n in range(3)],
+        options=PrepareOptions(allow_unknown_keys=True),
+        default_region="US",
+    )
+    assert accepted.unique_ids == ("odd-0", "odd-1", "odd-2")
+    phones = {e["customer"]["phoneNumber"] for e in mock.requests[0].json()["events"]}
+    assert phones == {"+12065550100"}
+    held = client(mock, prepare=PrepareOptions(allow_unknown_keys=True, default_region="US"))
+    assert held.send_bulk([_odd(9)]).accepted == 1
+    nested = {**_odd(10), "data": {"Items": [{"sku": "A-1"}]}}
+    assert len(held.send_bulk([nested]).rejections) == 1
+    assert held.send_bulk([nested], move_nested_to_extra=True).unique_ids == ("odd-10",)
+    assert mock.requests[-1].json()["events"][0]["data"] == {"$extra": {"Items": [{"sku": "A-1"}]}}
 
 
 def test_send_accepts_a_prepared_event_as_is() -> None:
