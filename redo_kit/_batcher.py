@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from redo_kit._errors import QueueFullError
+from redo_kit._errors import ConfigurationError, QueueFullError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._logging import logger
 
@@ -198,21 +198,38 @@ class Batcher:
         move_nested_to_extra: bool | None = None,
     ) -> None:
         if overflow not in _OVERFLOWS:
-            raise ValueError(f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}")
+            raise ConfigurationError(
+                f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}"
+            )
         for name, number in (
             ("flush_interval", flush_interval),
             ("block_timeout", block_timeout),
             ("exit_timeout", exit_timeout),
         ):
-            if isinstance(number, bool) or not number >= 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {number!r}")
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, (int, float))
+                or not 0 <= number < float("inf")
+            ):
+                raise ConfigurationError(
+                    f"{name} must be a finite number of seconds >= 0, got {number!r}"
+                )
         for name, count in (
             ("max_events", max_events),
             ("max_bytes", max_bytes),
             ("senders", senders),
         ):
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {count!r}")
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {count!r}")
+        for name, callback in (("on_drop", on_drop), ("on_error", on_error)):
+            if callback is not None and not callable(callback):
+                raise ConfigurationError(
+                    f"{name} must be a function or None, not {type(callback).__name__}"
+                )
+        if options is not None and not isinstance(options, PrepareOptions):
+            raise ConfigurationError(
+                f"options must be a PrepareOptions or None, not {type(options).__name__}"
+            )
         self._client = client
         self._flush_interval = float(flush_interval)
         self._max_events = max_events

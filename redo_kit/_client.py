@@ -746,11 +746,15 @@ class RedoClient:
         request fails for good. Does not deduplicate.
         """
         if not 1 <= len(prepared) <= MAX_BULK_EVENTS:
-            raise ValueError(f"a bulk request carries 1 to {MAX_BULK_EVENTS} events")
+            raise ConfigurationError(
+                f"prepared holds {len(prepared)} events: a bulk request carries 1 to "
+                f"{MAX_BULK_EVENTS} events (send_bulk splits any number)"
+            )
         body = _bulk_body(prepared)
         if len(body) > MAX_REQUEST_BYTES:
-            raise ValueError(
-                f"a bulk request of {len(body):,} bytes is over the {MAX_REQUEST_BYTES:,} limit"
+            raise ConfigurationError(
+                f"prepared makes a bulk request of {len(body):,} bytes, over the "
+                f"{MAX_REQUEST_BYTES:,} limit: send fewer events at once (send_bulk splits them)"
             )
         tally = _Tally()
         try:

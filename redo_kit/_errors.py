@@ -96,7 +96,18 @@ class RedoError(Exception):
 
 
 class ConfigurationError(RedoError, ValueError):
-    """A setting is missing or malformed; the message names it and its sources."""
+    """An argument or setting is missing or malformed.
+
+    The message names the argument (and the environment variable it came
+    from, if it did), says what is wrong and how to fix it; it never holds
+    the API key. Raised for every bad argument: a client's settings, a
+    batcher's, a ``RetryPolicy``'s, a ``Timeout``'s, a pacing bucket's, a
+    ``send_chunk`` of the wrong size.
+
+    Also a ``ValueError``: these arguments raised plain ``ValueError`` before,
+    so ``except ValueError`` written for them keeps working, and a wrong value
+    is what ``ValueError`` means in Python.
+    """
 
 
 class ConversionError(RedoError, ValueError):

@@ -581,10 +581,14 @@ def test_send_chunk_sends_prepared_events_as_one_request() -> None:
     result = client(mock).send_chunk(prepared)
     assert result.unique_ids == ("order-0", "order-1", "order-2")
     assert bulk_ids(mock.requests[0]) == ["order-0", "order-1", "order-2"]
-    with pytest.raises(ValueError, match="1 to 100"):
+    with pytest.raises(ConfigurationError, match=r"^prepared holds 0 events.*1 to 100"):
         client(mock).send_chunk([])
-    with pytest.raises(ValueError, match="1 to 100"):
+    with pytest.raises(ConfigurationError, match=r"^prepared holds 101 events.*1 to 100"):
         client(mock).send_chunk([prepare_event(event(n)) for n in range(101)])
+    big = [prepare_event(event(n, data={"Blob": "x" * 60_000})) for n in range(100)]
+    with pytest.raises(ConfigurationError, match=r"^prepared makes .* over the 5,242,880"):
+        client(mock).send_chunk(big)
+    assert len(mock.requests) == 1
 
 
 def test_one_client_is_safe_to_share_across_threads() -> None:
