@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "LineRejection": "redo_kit._importer",
     "Location": "redo_kit_models",
     "MockTransport": "redo_kit._transport",
+    "MockTransportExhausted": "redo_kit._transport",
     "NOT_GIVEN": "redo_kit._client",
     "NO_RETRY": "redo_kit._retry",
     "NotFoundError": "redo_kit._errors",
@@ -144,6 +145,7 @@ __all__ = [
     "LineRejection",
     "Location",
     "MockTransport",
+    "MockTransportExhausted",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -277,6 +279,7 @@ if TYPE_CHECKING:
     from redo_kit._transport import (
         InsecureTransportWarning,
         MockTransport,
+        MockTransportExhausted,
         Request,
         Response,
         Timeout,

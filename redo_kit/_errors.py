@@ -1,10 +1,14 @@
 """Every error redo-kit raises, under one root.
 
     RedoError
-    ├── ConfigurationError        bad arguments or environment (API key, base URL, store id)
-    ├── ValidationError           an event broke the spec's rules; nothing was sent
-    ├── ConversionError           a Python value cannot be written to the wire (naive datetime, NaN)
+    ├── ConfigurationError        a bad argument or environment variable (also a ValueError)
+    ├── ValidationError           an event broke the spec's rules; nothing was sent (also a
+    │                             ValueError)
+    ├── ConversionError           a Python value cannot be written to the wire (naive datetime,
+    │                             NaN) (also a ValueError)
     ├── QueueFullError            a batcher's queue is full and its overflow policy is "raise"
+    ├── MockTransportExhausted    a MockTransport got more requests than scripted responses
+    │                             (also an AssertionError, so a test fails; in redo_kit._transport)
     └── APIError                  something went wrong talking to the API
         ├── APIConnectionError    the request never got an HTTP answer
         │   └── APITimeoutError   connect or read timeout

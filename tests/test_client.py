@@ -681,3 +681,69 @@ def test_send_bulk_accounts_for_every_event_once(plan: list[tuple[int, bool]]) -
     )
     assert all(1 <= len(r.json()["events"]) <= 100 for r in mock.requests)
     assert len(mock.requests) == -(-len(kept) // 100)
+
+
+# -- the error tree ----------------------------------------------------------------
+
+
+def _redo_errors() -> list[type[RedoError]]:
+    """Every RedoError subclass redo-kit defines, found by walking ``__subclasses__``."""
+    import redo_kit
+
+    for name in redo_kit.__all__:  # load every module that may define one
+        getattr(redo_kit, name)
+    found: list[type[RedoError]] = []
+    todo: list[type[RedoError]] = [RedoError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("redo_kit") and cls not in found:
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
+def _drawn_tree(doc: str) -> dict[str, str | None]:
+    """Each class drawn in a box-drawing tree, mapped to the class drawn as its parent."""
+    import re
+
+    lines = doc.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "RedoError")
+    parents: dict[str, str | None] = {"RedoError": None}
+    stack = [(lines[start].index("RedoError"), "RedoError")]  # (column, name), root first
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        match = re.match(r"^[\s│]*[├└]── ([A-Z][A-Za-z]+)", line)
+        if match is None:
+            continue  # a description running onto a second line
+        column, name = match.start(1), match.group(1)
+        while stack[-1][0] >= column:
+            stack.pop()
+        parents[name] = stack[-1][1]
+        stack.append((column, name))
+    return parents
+
+
+def test_the_errors_module_draws_the_whole_tree() -> None:
+    from redo_kit import _errors
+
+    assert _errors.__doc__ is not None
+    drawn = _drawn_tree(_errors.__doc__)
+    classes = {cls.__name__: cls for cls in _redo_errors()}
+    assert set(drawn) == set(classes)
+    for name, parent in drawn.items():
+        bases = [base.__name__ for base in classes[name].__bases__]
+        assert parent in bases if parent else name == "RedoError", (name, parent, bases)
+
+
+def test_every_error_is_exported_and_in_the_readme() -> None:
+    from pathlib import Path
+
+    import redo_kit
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text("utf-8")
+    section = readme.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    for cls in _redo_errors():
+        assert getattr(redo_kit, cls.__name__) is cls, cls
+        assert cls.__name__ in redo_kit.__all__
+        assert cls.__name__ in section, cls
