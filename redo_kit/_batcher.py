@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from redo_kit._errors import QueueFullError
+from redo_kit._errors import ConfigurationError, QueueFullError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._logging import logger
 
@@ -170,8 +170,10 @@ class Batcher:
     ``exit_timeout``: seconds each exit step may wait; default 5. When the main
     thread ends (also in a ``multiprocessing`` child) queued events are
     flushed; at ``atexit`` the batcher is closed.
+    ``options``: the :class:`~redo_kit._events.PrepareOptions` every tracked
+    event is prepared with; default the client's ``settings.prepare``.
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
-    passed to :func:`redo_kit._events.prepare_event` for every tracked event.
+    override those fields of ``options``; ``None`` (default) keeps them.
 
     Thread-safe. Use it as a context manager or call :meth:`close`.
     """
@@ -190,26 +192,44 @@ class Batcher:
         dead_letter: str | os.PathLike[str] | None = None,
         senders: int = 8,
         exit_timeout: float = 5.0,
-        allow_unknown_keys: bool = False,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
-        move_nested_to_extra: bool = False,
+        move_nested_to_extra: bool | None = None,
     ) -> None:
         if overflow not in _OVERFLOWS:
-            raise ValueError(f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}")
+            raise ConfigurationError(
+                f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}"
+            )
         for name, number in (
             ("flush_interval", flush_interval),
             ("block_timeout", block_timeout),
             ("exit_timeout", exit_timeout),
         ):
-            if isinstance(number, bool) or not number >= 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {number!r}")
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, (int, float))
+                or not 0 <= number < float("inf")
+            ):
+                raise ConfigurationError(
+                    f"{name} must be a finite number of seconds >= 0, got {number!r}"
+                )
         for name, count in (
             ("max_events", max_events),
             ("max_bytes", max_bytes),
             ("senders", senders),
         ):
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {count!r}")
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {count!r}")
+        for name, callback in (("on_drop", on_drop), ("on_error", on_error)):
+            if callback is not None and not callable(callback):
+                raise ConfigurationError(
+                    f"{name} must be a function or None, not {type(callback).__name__}"
+                )
+        if options is not None and not isinstance(options, PrepareOptions):
+            raise ConfigurationError(
+                f"options must be a PrepareOptions or None, not {type(options).__name__}"
+            )
         self._client = client
         self._flush_interval = float(flush_interval)
         self._max_events = max_events
@@ -221,10 +241,18 @@ class Batcher:
         self._dead_letter = os.fspath(dead_letter) if dead_letter is not None else None
         self._senders = senders
         self._exit_timeout = float(exit_timeout)
-        self._options = PrepareOptions(
-            allow_unknown_keys=allow_unknown_keys,
-            default_region=default_region,
-            move_nested_to_extra=move_nested_to_extra,
+        # Merged once here rather than by prepare_event on every track(): the hot path.
+        overrides: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("allow_unknown_keys", allow_unknown_keys),
+                ("default_region", default_region),
+                ("move_nested_to_extra", move_nested_to_extra),
+            )
+            if value is not None
+        }
+        self._options = attrs.evolve(
+            client.settings.prepare if options is None else options, **overrides
         )
         self._closed = False
         self._close_result: FlushResult | None = None

@@ -31,7 +31,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 import orjson
@@ -61,8 +61,11 @@ from redo_kit._transport import (
 from redo_kit._version import __version__
 
 if TYPE_CHECKING:
-    from redo_kit._batcher import Batcher
-    from redo_kit._events import PreparedEvent
+    # typing.Unpack is Python 3.11+; type checkers ship typing_extensions' stubs.
+    from typing_extensions import Unpack
+
+    from redo_kit._batcher import Batcher, OnDrop, OnError, Overflow
+    from redo_kit._events import PreparedEvent, PrepareOptions
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -70,6 +73,8 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "NOT_GIVEN",
     "BulkResult",
+    "ClientOptions",
+    "ClientSettings",
     "Duplicate",
     "NotGiven",
     "RedoClient",
@@ -241,40 +246,278 @@ class _Tally:
         )
 
 
+# -- configuration ---------------------------------------------------------------
+
+# Every field of ClientSettings defaults to NOT_GIVEN, which its converter resolves
+# (environment, then default). Typed Any because mypy checks a field's default
+# against the field's converted type, which NOT_GIVEN never is.
+_UNRESOLVED: Any = NOT_GIVEN
+
+
+def _resolve(
+    value: object, name: str, variable: str, default: str | None, check: Callable[[object], str]
+) -> str:
+    """The argument, else the environment variable, else the default; checked."""
+    if not isinstance(value, NotGiven):
+        return check(value)
+    found = os.environ.get(variable)
+    if found:
+        try:
+            return check(found)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{exc} (read from {variable})") from None
+    if default is not None:
+        return default
+    raise ConfigurationError(f"{name} is required: pass {name}= or set {variable}")
+
+
+def _store_id(value: str | NotGiven) -> str:
+    return _resolve(value, "store_id", "REDO_STORE_ID", None, _valid_store_id)
+
+
+def _api_key(value: str | _Secret | NotGiven) -> _Secret:
+    if isinstance(value, _Secret):  # attrs.evolve hands the resolved key back in
+        return value
+    return _Secret(_resolve(value, "api_key", "REDO_API_KEY", None, _valid_api_key))
+
+
+def _base_url(value: str | NotGiven) -> str:
+    return _resolve(value, "base_url", "REDO_BASE_URL", DEFAULT_BASE_URL, _valid_base_url)
+
+
+def _timeout(value: Timeout | float | tuple[float, float] | NotGiven) -> Timeout:
+    if isinstance(value, NotGiven):
+        return DEFAULT_TIMEOUT
+    if value is None:
+        raise ConfigurationError("timeout cannot be None: a request must not wait forever")
+    try:
+        return Timeout.of(value)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if not message.startswith("timeout"):
+            message = f"timeout: {message}"
+        raise ConfigurationError(message) from None
+
+
+def _retry_policy(value: RetryPolicy | NotGiven) -> RetryPolicy:
+    if isinstance(value, NotGiven):
+        return RetryPolicy()
+    if not isinstance(value, RetryPolicy):
+        raise ConfigurationError(
+            "retry must be a RetryPolicy (NO_RETRY to turn retries off), "
+            f"not {type(value).__name__}"
+        )
+    return value
+
+
+def _rate_limit(value: float | NotGiven | None) -> float | None:
+    if isinstance(value, NotGiven):
+        return pacing.DEFAULT_RATE_LIMIT
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"rate_limit must be a positive number of requests/s or None, got {value!r}"
+        )
+    return float(value)
+
+
+def _verify(value: bool | str | os.PathLike[str] | NotGiven) -> bool | str:
+    if isinstance(value, NotGiven):
+        return True
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bool) or (isinstance(value, str) and value):
+        return value
+    raise ConfigurationError(
+        f"verify must be True, False or the path of a CA bundle file, got {value!r}"
+    )
+
+
+def _concurrency(value: int | NotGiven) -> int:
+    if isinstance(value, NotGiven):
+        return 4
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"concurrency must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _prepare_options(value: PrepareOptions | NotGiven) -> PrepareOptions:
+    from redo_kit._events import DEFAULT_OPTIONS, PrepareOptions
+
+    if isinstance(value, NotGiven):
+        return DEFAULT_OPTIONS
+    if not isinstance(value, PrepareOptions):
+        raise ConfigurationError(
+            f"prepare must be a PrepareOptions, such as PrepareOptions(allow_unknown_keys=True), "
+            f"not {type(value).__name__}"
+        )
+    return value
+
+
 @attrs.frozen(kw_only=True)
-class _Config:
-    store_id: str
-    api_key: _Secret
-    base_url: str
-    timeout: Timeout
-    retry: RetryPolicy
-    rate_limit: float | None
-    verify: bool | str
-    concurrency: int
+class ClientSettings:
+    """Everything a :class:`RedoClient` is configured with: one immutable value.
+
+    Each field is resolved once, when the value is made: the argument, then
+    the environment variable (``REDO_STORE_ID``, ``REDO_API_KEY``,
+    ``REDO_BASE_URL``), then the default. Every field defaults to
+    :data:`NOT_GIVEN`, so ``None`` keeps its own meaning where it has one
+    (``rate_limit=None``). ``attrs.evolve(settings, timeout=10)`` (what
+    :meth:`RedoClient.with_options` does) makes a changed copy and never reads
+    the environment again. A bad value raises
+    :class:`~redo_kit._errors.ConfigurationError` naming the field, what is
+    wrong with it and how to fix it.
+
+    ``store_id``: the store, else ``REDO_STORE_ID``; letters, digits, ``_`` and
+    ``-`` only (the spec's StoreId pattern).
+    ``api_key``: the store's key, else ``REDO_API_KEY``; held in a wrapper
+    whose repr is ``'[redacted]'``, so it is never shown in a repr, a log line
+    or an error (``settings.api_key.reveal()`` gives it back).
+    ``base_url``: the API root with its version, else ``REDO_BASE_URL``, else
+    ``https://api.getredo.com/v2.2``; kept without a trailing slash. HTTPS is
+    required except for loopback hosts (127.0.0.0/8, ``::1``, ``localhost``).
+    ``timeout``: seconds, a ``(connect, read)`` pair or a
+    :class:`~redo_kit._transport.Timeout`; default 5 to connect and 30 to
+    read. Never unbounded.
+    ``retry``: a :class:`~redo_kit._retry.RetryPolicy`; default ``RetryPolicy()``
+    (6 attempts within 60 s). :data:`~redo_kit._retry.NO_RETRY` turns retries off.
+    ``rate_limit``: requests per second per endpoint for this store, shared by
+    every client of the process; default 100. ``None`` turns pacing off.
+    ``verify``: TLS verification for the default transport: ``True``
+    (default), the path of a CA bundle, or ``False`` (warns).
+    ``concurrency``: bulk requests in flight at once in ``send_bulk``; default
+    4. With more than 1, requests may reach the API out of input order.
+    ``prepare``: the :class:`~redo_kit._events.PrepareOptions` every event
+    sent is prepared with; default ``PrepareOptions()`` (all off).
+    """
+
+    store_id: str = attrs.field(default=_UNRESOLVED, converter=_store_id)
+    api_key: _Secret = attrs.field(default=_UNRESOLVED, converter=_api_key)
+    base_url: str = attrs.field(default=_UNRESOLVED, converter=_base_url)
+    timeout: Timeout = attrs.field(default=_UNRESOLVED, converter=_timeout)
+    retry: RetryPolicy = attrs.field(default=_UNRESOLVED, converter=_retry_policy)
+    rate_limit: float | None = attrs.field(default=_UNRESOLVED, converter=_rate_limit)
+    verify: bool | str = attrs.field(default=_UNRESOLVED, converter=_verify)
+    concurrency: int = attrs.field(default=_UNRESOLVED, converter=_concurrency)
+    prepare: PrepareOptions = attrs.field(default=_UNRESOLVED, converter=_prepare_options)
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`RedoClient` and :meth:`RedoClient.with_options`.
+
+    One key per field of :class:`ClientSettings` (see there for what each
+    means), each also taking :data:`NOT_GIVEN`: "the environment or the
+    default" for ``RedoClient``, "unchanged" for ``with_options``.
+    """
+
+    store_id: str | NotGiven
+    api_key: str | NotGiven
+    base_url: str | NotGiven
+    timeout: Timeout | float | tuple[float, float] | NotGiven
+    retry: RetryPolicy | NotGiven
+    rate_limit: float | NotGiven | None
+    verify: bool | str | os.PathLike[str] | NotGiven
+    concurrency: int | NotGiven
+    prepare: PrepareOptions | NotGiven
+
+
+def _evolve(settings: ClientSettings, changes: ClientOptions) -> ClientSettings:
+    given: dict[str, Any] = {k: v for k, v in changes.items() if not isinstance(v, NotGiven)}
+    return attrs.evolve(settings, **given) if given else settings
+
+
+def _checked_transport(transport: object) -> Transport:
+    if not isinstance(transport, Transport):
+        raise ConfigurationError(
+            f"transport must have a request(Request) -> Response method, "
+            f"got {type(transport).__name__}"
+        )
+    return transport
+
+
+def _store_pattern() -> str:
+    from redo_kit._spec import document
+
+    pattern: str = document()["components"]["parameters"]["StoreId"]["schema"]["pattern"]
+    return pattern
+
+
+def _valid_store_id(value: object) -> str:
+    import re
+
+    if not isinstance(value, str) or re.fullmatch(_store_pattern(), value) is None:
+        shown = repr(value) if isinstance(value, str) and len(value) <= 80 else type(value).__name__
+        raise ConfigurationError(
+            f"store_id {shown} is not a Redo store id: 1 to 64 letters, digits, '_' or '-' "
+            "(for example 64e5a8a1af49a89df37e4ee7)"
+        )
+    return value
+
+
+def _valid_api_key(value: object) -> str:
+    # The key's value never goes into a message, whatever is wrong with it.
+    if not isinstance(value, str):
+        raise ConfigurationError(f"api_key must be a string, not {type(value).__name__}")
+    if not value:
+        raise ConfigurationError("api_key is empty: pass api_key= or set REDO_API_KEY")
+    if not all("!" <= c <= "~" for c in value):
+        raise ConfigurationError(
+            "api_key holds whitespace, control or non-ASCII characters: copy it again "
+            "from Redo (Settings > API Keys)"
+        )
+    return value
+
+
+def _valid_base_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"base_url must be a string, not {type(value).__name__}")
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "base_url must not carry credentials; give the key as api_key= or REDO_API_KEY"
+        )
+    shown = urllib.parse.urlunsplit(parts)
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigurationError(
+            f"base_url {shown!r} must be an http(s) URL such as {DEFAULT_BASE_URL!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"base_url {shown!r} must not have a query or fragment")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"base_url {shown!r} must use https: plain http would send the API key in "
+            "clear text (http is allowed only for loopback hosts such as 127.0.0.1)"
+        )
+    return shown.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RedoClient:
     """A client for one Redo store.
 
-    ``store_id``: the store, else ``REDO_STORE_ID``; letters, digits, ``_`` and
-    ``-`` only (the spec's StoreId pattern).
-    ``api_key``: the store's key, else ``REDO_API_KEY``; never shown in a repr,
-    a log line or an error.
-    ``base_url``: the API root with its version, else ``REDO_BASE_URL``, else
-    ``https://api.getredo.com/v2.2``. HTTPS is required except for loopback
-    hosts (127.0.0.0/8, ``::1``, ``localhost``).
-    ``timeout``: seconds, or a :class:`~redo_kit._transport.Timeout`; default
-    5 to connect and 30 to read. Never unbounded.
-    ``retry``: a :class:`~redo_kit._retry.RetryPolicy`; default ``RetryPolicy()``
-    (6 attempts within 60 s). :data:`~redo_kit._retry.NO_RETRY` turns retries off.
-    ``rate_limit``: requests per second per endpoint for this store, shared by
-    every client of the process; default 100. ``None`` turns pacing off.
+    ``settings``: a ready :class:`ClientSettings`; the keyword arguments
+    (:class:`ClientOptions`: ``store_id``, ``api_key``, ``base_url``,
+    ``timeout``, ``retry``, ``rate_limit``, ``verify``, ``concurrency``,
+    ``prepare``) make one, or change the given one. Each is resolved once, here:
+    the argument, then ``REDO_STORE_ID``/``REDO_API_KEY``/``REDO_BASE_URL``,
+    then the default (see :class:`ClientSettings`).
     ``transport``: where requests go; default a :class:`~redo_kit._transport.Urllib3Transport`
-    that this client owns and closes. A given transport is never closed here.
-    ``verify``: TLS verification for the default transport: ``True``
-    (default), a CA bundle path, or ``False`` (warns).
-    ``concurrency``: bulk requests in flight at once in ``send_bulk``; default
-    4. With more than 1, requests may reach the API out of input order.
+    (with ``verify``) that this client owns and closes. A given transport is
+    never closed here.
 
     Thread-safe: share one client across threads. Use it as a context
     manager, or call :meth:`close`.
@@ -283,40 +526,25 @@ class RedoClient:
     def __init__(
         self,
         *,
-        store_id: str | NotGiven = NOT_GIVEN,
-        api_key: str | NotGiven = NOT_GIVEN,
-        base_url: str | NotGiven = NOT_GIVEN,
-        timeout: Timeout | float | tuple[float, float] | NotGiven = NOT_GIVEN,
-        retry: RetryPolicy | NotGiven = NOT_GIVEN,
-        rate_limit: float | NotGiven | None = NOT_GIVEN,
+        settings: ClientSettings | None = None,
         transport: Transport | NotGiven = NOT_GIVEN,
-        verify: bool | str | NotGiven = NOT_GIVEN,
-        concurrency: int | NotGiven = NOT_GIVEN,
+        **options: Unpack[ClientOptions],
     ) -> None:
         _logging.configure_from_env()
-        config = _Config(
-            store_id=_store_id(_from_env(store_id, "REDO_STORE_ID", None, "store_id")),
-            api_key=_api_key(_from_env(api_key, "REDO_API_KEY", None, "api_key")),
-            base_url=_base_url(_from_env(base_url, "REDO_BASE_URL", DEFAULT_BASE_URL, "base_url")),
-            timeout=DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else _timeout(timeout),
-            retry=RetryPolicy() if isinstance(retry, NotGiven) else _policy(retry),
-            rate_limit=(
-                pacing.DEFAULT_RATE_LIMIT if isinstance(rate_limit, NotGiven) else _rate(rate_limit)
-            ),
-            verify=True if isinstance(verify, NotGiven) else verify,
-            concurrency=4 if isinstance(concurrency, NotGiven) else _concurrency(concurrency),
-        )
-        if isinstance(transport, NotGiven):
-            self._init(config, Urllib3Transport(verify=config.verify), owns_transport=True)
+        if settings is None:
+            settings = ClientSettings(**options)
+        elif not isinstance(settings, ClientSettings):
+            raise ConfigurationError(
+                f"settings must be a ClientSettings, not {type(settings).__name__}"
+            )
         else:
-            if not isinstance(transport, Transport):
-                raise ConfigurationError(
-                    f"transport must have a request(Request) -> Response method, "
-                    f"got {type(transport).__name__}"
-                )
-            self._init(config, transport, owns_transport=False)
+            settings = _evolve(settings, options)
+        if isinstance(transport, NotGiven):
+            self._init(settings, Urllib3Transport(verify=settings.verify), owns_transport=True)
+        else:
+            self._init(settings, _checked_transport(transport), owns_transport=False)
 
-    def _init(self, config: _Config, transport: Transport, *, owns_transport: bool) -> None:
+    def _init(self, config: ClientSettings, transport: Transport, *, owns_transport: bool) -> None:
         self._config = config
         self._transport = transport
         self._owns_transport = owns_transport
@@ -330,6 +558,11 @@ class RedoClient:
         self._paths = {name: urllib.parse.urlsplit(url).path for name, url in self._urls.items()}
 
     # -- configuration -------------------------------------------------------
+
+    @property
+    def settings(self) -> ClientSettings:
+        """Every setting of this client, as one immutable value."""
+        return self._config
 
     @property
     def store_id(self) -> str:
@@ -364,41 +597,26 @@ class RedoClient:
     def with_options(
         self,
         *,
-        store_id: str | NotGiven = NOT_GIVEN,
-        api_key: str | NotGiven = NOT_GIVEN,
-        base_url: str | NotGiven = NOT_GIVEN,
-        timeout: Timeout | float | tuple[float, float] | NotGiven = NOT_GIVEN,
-        retry: RetryPolicy | NotGiven = NOT_GIVEN,
-        rate_limit: float | NotGiven | None = NOT_GIVEN,
         transport: Transport | NotGiven = NOT_GIVEN,
-        verify: bool | str | NotGiven = NOT_GIVEN,
-        concurrency: int | NotGiven = NOT_GIVEN,
+        **changes: Unpack[ClientOptions],
     ) -> RedoClient:
         """A new client with these settings changed; this one is left as it is.
 
-        The copy shares this client's connection pool (unless ``transport`` or
-        ``verify`` is given) and does not close it: close the original when done.
+        The settings are ``attrs.evolve(client.settings, **changes)``: checked
+        like the client's own, and never read from the environment again.
+        The copy shares this client's connection pool (unless ``transport`` is
+        given or ``verify`` changes) and does not close it: close the original
+        when done.
         """
         old = self._config
-        config = _Config(
-            store_id=old.store_id if isinstance(store_id, NotGiven) else _store_id(store_id),
-            api_key=old.api_key if isinstance(api_key, NotGiven) else _api_key(api_key),
-            base_url=old.base_url if isinstance(base_url, NotGiven) else _base_url(base_url),
-            timeout=old.timeout if isinstance(timeout, NotGiven) else _timeout(timeout),
-            retry=old.retry if isinstance(retry, NotGiven) else _policy(retry),
-            rate_limit=old.rate_limit if isinstance(rate_limit, NotGiven) else _rate(rate_limit),
-            verify=old.verify if isinstance(verify, NotGiven) else verify,
-            concurrency=(
-                old.concurrency if isinstance(concurrency, NotGiven) else _concurrency(concurrency)
-            ),
-        )
+        settings = _evolve(old, changes)
         copy = RedoClient.__new__(RedoClient)
         if not isinstance(transport, NotGiven):
-            copy._init(config, transport, owns_transport=False)
-        elif not isinstance(verify, NotGiven) and verify != old.verify:
-            copy._init(config, Urllib3Transport(verify=verify), owns_transport=True)
+            copy._init(settings, _checked_transport(transport), owns_transport=False)
+        elif settings.verify != old.verify:
+            copy._init(settings, Urllib3Transport(verify=settings.verify), owns_transport=True)
         else:
-            copy._init(config, self._transport, owns_transport=False)
+            copy._init(settings, self._transport, owns_transport=False)
         return copy
 
     # -- lifecycle -----------------------------------------------------------
@@ -431,28 +649,81 @@ class RedoClient:
             f"api_key='[redacted]')"
         )
 
-    def batcher(self, **options: Any) -> Batcher:
+    def batcher(
+        self,
+        *,
+        flush_interval: float = 0.5,
+        max_events: int = 10_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        overflow: Overflow = "block",
+        block_timeout: float = 1.0,
+        on_drop: OnDrop | None = None,
+        on_error: OnError | None = None,
+        dead_letter: str | os.PathLike[str] | None = None,
+        senders: int = 8,
+        exit_timeout: float = 5.0,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> Batcher:
         """A background :class:`~redo_kit._batcher.Batcher` sending through this client.
 
-        ``options`` go to ``Batcher`` (``flush_interval``, ``max_events``,
-        ``overflow``, ``on_drop``, ``on_error``, ``dead_letter`` ...).
+        The arguments are ``Batcher``'s, with the same defaults (see there);
+        events are prepared with this client's ``settings.prepare`` unless
+        ``options`` is given.
         """
         from redo_kit._batcher import Batcher
 
-        return Batcher(self, **options)
+        return Batcher(
+            self,
+            flush_interval=flush_interval,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            on_drop=on_drop,
+            on_error=on_error,
+            dead_letter=dead_letter,
+            senders=senders,
+            exit_timeout=exit_timeout,
+            options=options,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
 
     # -- sending -------------------------------------------------------------
 
-    def send(self, event: Any, **options: Any) -> SendResult:
+    def send(
+        self,
+        event: Any,
+        *,
+        unique_id: str | None = None,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> SendResult:
         """Send one event through the single-event endpoint.
 
-        ``event``: a wire dict, a generated model or a prepared event;
-        ``options`` go to :func:`redo_kit._events.prepare_event`. Raises
-        :class:`~redo_kit._errors.ValidationError` (nothing sent) when the
-        event is invalid, and an :class:`~redo_kit._errors.APIError` subclass
-        when the API refuses it or retries run out.
+        ``event``: a wire dict, a generated model or a prepared event (sent
+        as it is). ``unique_id``: as for :func:`redo_kit._events.prepare_event`.
+        ``options``: the :class:`~redo_kit._events.PrepareOptions` to prepare
+        it with; default this client's ``settings.prepare``. The other
+        keywords override single fields of ``options`` (``None``: keep them).
+        Raises :class:`~redo_kit._errors.ValidationError` (nothing sent) when
+        the event is invalid, and an :class:`~redo_kit._errors.APIError`
+        subclass when the API refuses it or retries run out.
         """
-        prepared = _prepare(event, options)
+        prepared = _prepare(
+            event,
+            self._config.prepare if options is None else options,
+            unique_id=unique_id,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
         tally = _Tally()
         try:
             self._post(_SINGLE, prepared.body, tally, events=1)
@@ -475,11 +746,15 @@ class RedoClient:
         request fails for good. Does not deduplicate.
         """
         if not 1 <= len(prepared) <= MAX_BULK_EVENTS:
-            raise ValueError(f"a bulk request carries 1 to {MAX_BULK_EVENTS} events")
+            raise ConfigurationError(
+                f"prepared holds {len(prepared)} events: a bulk request carries 1 to "
+                f"{MAX_BULK_EVENTS} events (send_bulk splits any number)"
+            )
         body = _bulk_body(prepared)
         if len(body) > MAX_REQUEST_BYTES:
-            raise ValueError(
-                f"a bulk request of {len(body):,} bytes is over the {MAX_REQUEST_BYTES:,} limit"
+            raise ConfigurationError(
+                f"prepared makes a bulk request of {len(body):,} bytes, over the "
+                f"{MAX_REQUEST_BYTES:,} limit: send fewer events at once (send_bulk splits them)"
             )
         tally = _Tally()
         try:
@@ -494,11 +769,19 @@ class RedoClient:
             rate_limited=tally.rate_limited,
         )
 
-    def send_bulk(self, events: Iterable[Any], **options: Any) -> BulkResult:
+    def send_bulk(
+        self,
+        events: Iterable[Any],
+        *,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> BulkResult:
         """Send any number of events through the bulk endpoint, streaming ``events``.
 
-        Each event is prepared on its own (``options`` go to
-        :func:`redo_kit._events.prepare_event`): an invalid one is never sent
+        Each event is prepared on its own, with ``options`` and the keywords
+        that override its fields, as for :meth:`send`: an invalid one is never sent
         and is reported in ``rejections``; one whose ``uniqueId`` came earlier
         in this call is skipped and reported in ``duplicates``. The rest go
         out in requests of at most 100 events and 5 MB, up to ``concurrency``
@@ -511,6 +794,7 @@ class RedoClient:
         ``failed`` lists every ``uniqueId`` read but not delivered. Events not
         yet read from ``events`` stay in the iterator.
         """
+        chosen = self._config.prepare if options is None else options
         rejections: list[Rejection] = []
         duplicates: list[Duplicate] = []
         seen: dict[str, int] = {}
@@ -523,7 +807,13 @@ class RedoClient:
             size = _ENVELOPE_BYTES
             for index, event in enumerate(events):
                 try:
-                    prepared = _prepare(event, options)
+                    prepared = _prepare(
+                        event,
+                        chosen,
+                        allow_unknown_keys=allow_unknown_keys,
+                        default_region=default_region,
+                        move_nested_to_extra=move_nested_to_extra,
+                    )
                 except ValidationError as exc:
                     unique_id = _raw_unique_id(event)
                     rejections.append(
@@ -789,132 +1079,32 @@ def _scrub(value: Any, secret: str) -> Any:
     return value
 
 
-def _prepare(event: Any, options: dict[str, Any]) -> PreparedEvent:
+def _prepare(
+    event: Any,
+    options: PrepareOptions,
+    *,
+    unique_id: str | None = None,
+    allow_unknown_keys: bool | None = None,
+    default_region: str | None = None,
+    move_nested_to_extra: bool | None = None,
+) -> PreparedEvent:
     from redo_kit._events import PreparedEvent, prepare_event
 
     if isinstance(event, PreparedEvent):
-        return event
-    return prepare_event(event, **options)
+        if unique_id is None or unique_id == event.unique_id:
+            return event
+        # As Batcher.track does: a different uniqueId is refused, never ignored.
+        event = event.payload
+    return prepare_event(
+        event,
+        options=options,
+        unique_id=unique_id,
+        allow_unknown_keys=allow_unknown_keys,
+        default_region=default_region,
+        move_nested_to_extra=move_nested_to_extra,
+    )
 
 
 def _raw_unique_id(event: Any) -> str | None:
     unique = event.get("uniqueId") if isinstance(event, dict) else getattr(event, "unique_id", None)
     return unique if isinstance(unique, str) else None
-
-
-# -- configuration checks ------------------------------------------------------
-
-
-def _from_env(value: str | NotGiven, variable: str, default: str | None, name: str) -> str:
-    if not isinstance(value, NotGiven):
-        return value
-    found = os.environ.get(variable)
-    if found:
-        return found
-    if default is not None:
-        return default
-    raise ConfigurationError(f"{name} is required: pass {name}= or set {variable}")
-
-
-def _store_pattern() -> str:
-    from redo_kit._spec import document
-
-    pattern: str = document()["components"]["parameters"]["StoreId"]["schema"]["pattern"]
-    return pattern
-
-
-def _store_id(value: object) -> str:
-    import re
-
-    if not isinstance(value, str) or re.fullmatch(_store_pattern(), value) is None:
-        shown = repr(value) if isinstance(value, str) and len(value) <= 80 else type(value).__name__
-        raise ConfigurationError(
-            f"store_id {shown} is not a Redo store id: 1 to 64 letters, digits, '_' or '-' "
-            "(for example 64e5a8a1af49a89df37e4ee7)"
-        )
-    return value
-
-
-def _api_key(value: object) -> _Secret:
-    # The key's value never goes into a message, whatever is wrong with it.
-    if not isinstance(value, str):
-        raise ConfigurationError(f"api_key must be a string, not {type(value).__name__}")
-    if not value:
-        raise ConfigurationError("api_key is empty: pass api_key= or set REDO_API_KEY")
-    if not all("!" <= c <= "~" for c in value):
-        raise ConfigurationError(
-            "api_key holds whitespace, control or non-ASCII characters: copy it again "
-            "from Redo (Settings > API Keys)"
-        )
-    return _Secret(value)
-
-
-def _base_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(f"base_url must be a string, not {type(value).__name__}")
-    try:
-        parts = urllib.parse.urlsplit(value.strip())
-        host = parts.hostname
-        parts.port  # noqa: B018  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigurationError(f"base_url is not a URL: {exc}") from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(
-            "base_url must not carry credentials; give the key as api_key= or REDO_API_KEY"
-        )
-    shown = urllib.parse.urlunsplit(parts)
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigurationError(
-            f"base_url {shown!r} must be an http(s) URL such as {DEFAULT_BASE_URL!r}"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"base_url {shown!r} must not have a query or fragment")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"base_url {shown!r} must use https: plain http would send the API key in "
-            "clear text (http is allowed only for loopback hosts such as 127.0.0.1)"
-        )
-    return shown.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _timeout(value: object) -> Timeout:
-    if value is None:
-        raise ConfigurationError("timeout cannot be None: a request must not wait forever")
-    try:
-        return Timeout.of(value)  # type: ignore[arg-type]  # checked by Timeout.of
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"timeout: {exc}") from None
-
-
-def _policy(value: object) -> RetryPolicy:
-    if not isinstance(value, RetryPolicy):
-        raise ConfigurationError(
-            "retry must be a RetryPolicy (NO_RETRY to turn retries off), "
-            f"not {type(value).__name__}"
-        )
-    return value
-
-
-def _rate(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(
-            f"rate_limit must be a positive number of requests/s or None, got {value!r}"
-        )
-    return float(value)
-
-
-def _concurrency(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"concurrency must be an integer >= 1, got {value!r}")
-    return value

@@ -1,10 +1,14 @@
 """Every error redo-kit raises, under one root.
 
     RedoError
-    ├── ConfigurationError        bad arguments or environment (API key, base URL, store id)
-    ├── ValidationError           an event broke the spec's rules; nothing was sent
-    ├── ConversionError           a Python value cannot be written to the wire (naive datetime, NaN)
+    ├── ConfigurationError        a bad argument or environment variable (also a ValueError)
+    ├── ValidationError           an event broke the spec's rules; nothing was sent (also a
+    │                             ValueError)
+    ├── ConversionError           a Python value cannot be written to the wire (naive datetime,
+    │                             NaN) (also a ValueError)
     ├── QueueFullError            a batcher's queue is full and its overflow policy is "raise"
+    ├── MockTransportExhausted    a MockTransport got more requests than scripted responses
+    │                             (also an AssertionError, so a test fails; in redo_kit._transport)
     └── APIError                  something went wrong talking to the API
         ├── APIConnectionError    the request never got an HTTP answer
         │   └── APITimeoutError   connect or read timeout
@@ -96,7 +100,18 @@ class RedoError(Exception):
 
 
 class ConfigurationError(RedoError, ValueError):
-    """A setting is missing or malformed; the message names it and its sources."""
+    """An argument or setting is missing or malformed.
+
+    The message names the argument (and the environment variable it came
+    from, if it did), says what is wrong and how to fix it; it never holds
+    the API key. Raised for every bad argument: a client's settings, a
+    batcher's, a ``RetryPolicy``'s, a ``Timeout``'s, a pacing bucket's, a
+    ``send_chunk`` of the wrong size.
+
+    Also a ``ValueError``: these arguments raised plain ``ValueError`` before,
+    so ``except ValueError`` written for them keeps working, and a wrong value
+    is what ``ValueError`` means in Python.
+    """
 
 
 class ConversionError(RedoError, ValueError):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from redo_kit import _retry as retry
+from redo_kit._errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
@@ -36,6 +37,11 @@ __all__ = [
 
 DEFAULT_RATE_LIMIT = 100.0
 """Requests per second per store and endpoint: Redo's documented limit."""
+
+
+def _check_limit(limit: float) -> None:
+    if not limit > 0:
+        raise ConfigurationError(f"limit must be a positive number of requests/s, got {limit!r}")
 
 
 class TokenBucket:
@@ -60,12 +66,13 @@ class TokenBucket:
         floor: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not limit > 0:
-            raise ValueError(f"rate limit must be a positive number of requests/s, got {limit!r}")
+        _check_limit(limit)
         if burst < 1:
-            raise ValueError(f"burst must be >= 1, got {burst!r}")
+            raise ConfigurationError(f"burst must be >= 1, got {burst!r}")
         if not 0 < decrease < 1:
-            raise ValueError(f"decrease must be between 0 and 1, got {decrease!r}")
+            raise ConfigurationError(
+                f"decrease must be a factor between 0 and 1 (exclusive), got {decrease!r}"
+            )
         self._lock = threading.Lock()
         self._clock = clock
         self._limit = float(limit)
@@ -88,8 +95,7 @@ class TokenBucket:
 
     def set_limit(self, limit: float) -> None:
         """Change the configured rate (requests per second)."""
-        if not limit > 0:
-            raise ValueError(f"rate limit must be a positive number of requests/s, got {limit!r}")
+        _check_limit(limit)
         with self._lock:
             self._limit = float(limit)
             self._floor = min(self._floor, self._limit)

@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from redo_kit._errors import APIConnectionError
+from redo_kit._errors import APIConnectionError, ConfigurationError
 
 __all__ = [
     "NEVER_RETRIED_STATUSES",
@@ -57,7 +57,7 @@ NEVER_RETRIED_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 413, 422
 def _at_least(minimum: float) -> Callable[[object, Any, Any], None]:
     def check(instance: object, attribute: Any, value: Any) -> None:
         if isinstance(value, bool) or not value >= minimum:
-            raise ValueError(f"{attribute.name} must be >= {minimum}, got {value!r}")
+            raise ConfigurationError(f"{attribute.name} must be >= {minimum}, got {value!r}")
 
     return check
 
@@ -67,9 +67,9 @@ def _safe_statuses(
 ) -> None:
     refused = sorted(value & NEVER_RETRIED_STATUSES)
     if refused:
-        raise ValueError(
+        raise ConfigurationError(
             f"statuses {refused} are never retried: the request itself is wrong "
-            "and would fail the same way again"
+            "and would fail the same way again; leave them out"
         )
 
 

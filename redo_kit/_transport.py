@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import orjson
 
-from redo_kit._errors import APIConnectionError, APITimeoutError, RedoError
+from redo_kit._errors import APIConnectionError, APITimeoutError, ConfigurationError, RedoError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -50,8 +50,10 @@ class InsecureTransportWarning(UserWarning):
 
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+    if not 0 < value < float("inf"):
+        raise ConfigurationError(
+            f"{attribute.name} must be a positive, finite number of seconds, got {value!r}"
+        )
 
 
 @attrs.frozen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import subprocess
@@ -20,8 +21,8 @@ import pytest
 from redo_kit import _batcher as batcher_module
 from redo_kit._batcher import Batcher, QueueFullError
 from redo_kit._client import RedoClient
-from redo_kit._errors import InternalServerError, ValidationError
-from redo_kit._events import PreparedEvent, prepare_event
+from redo_kit._errors import ConfigurationError, InternalServerError, ValidationError
+from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._retry import RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response
 
@@ -491,14 +492,39 @@ def test_close_delivers_what_is_queued(mock: tuple[MockTransport, RedoClient]) -
     assert not any(thread.is_alive() for thread in batcher._threads)
 
 
-def test_settings_are_checked(mock: tuple[MockTransport, RedoClient]) -> None:
-    _, client = mock
-    with pytest.raises(ValueError, match="overflow"):
-        Batcher(client, overflow="wait")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_events"):
-        Batcher(client, max_events=0)
-    with pytest.raises(ValueError, match="flush_interval"):
-        Batcher(client, flush_interval=-1)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("overflow", "wait"),
+        ("flush_interval", -1),
+        ("flush_interval", "soon"),
+        ("flush_interval", float("inf")),
+        ("block_timeout", float("nan")),
+        ("exit_timeout", True),
+        ("max_events", 0),
+        ("max_events", 1.5),
+        ("max_bytes", -1),
+        ("senders", 0),
+        ("on_drop", "log"),
+        ("on_error", 3),
+        ("options", {"allow_unknown_keys": True}),
+        ("allow_unknown_keys", "yes"),
+        ("default_region", "USA"),
+        ("move_nested_to_extra", 1),
+    ],
+)
+def test_each_bad_setting_is_a_configuration_error_naming_it(
+    mock: tuple[MockTransport, RedoClient], name: str, value: object
+) -> None:
+    transport, client = mock
+    threads = set(threading.enumerate())
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be"):
+        Batcher(client, **{name: value})
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be"):
+        client.batcher(**{name: value})
+    # A refused batcher started no sender thread.
+    assert not {t for t in threading.enumerate() if t.name.startswith("redo-kit")} - threads
+    assert transport.requests == []
 
 
 # -- fork and exit ---------------------------------------------------------------------
@@ -591,6 +617,32 @@ def test_the_client_makes_batchers(mock: tuple[MockTransport, RedoClient]) -> No
         assert "queued=1" in repr(batcher)
     assert sent_ids(transport) == [unique]
     assert "closed" in repr(batcher)
+
+
+def test_the_clients_batcher_takes_exactly_the_batchers_arguments() -> None:
+    ours = inspect.signature(RedoClient.batcher).parameters
+    theirs = inspect.signature(Batcher.__init__).parameters
+    assert [(p.name, p.kind, p.default, p.annotation) for p in list(ours.values())[1:]] == [
+        (p.name, p.kind, p.default, p.annotation) for p in list(theirs.values())[2:]
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(ours.values())[1:])
+
+
+def test_a_batcher_prepares_with_its_clients_options_unless_given_others() -> None:
+    odd = {"eventName": "Signed Up", "customer": {"phoneNumber": "(206) 555-0100"}, "x": 1}
+    transport = MockTransport()
+    lenient = PrepareOptions(allow_unknown_keys=True, default_region="US")
+    with make_client(transport, prepare=lenient) as client:
+        with client.batcher(flush_interval=60) as batcher:
+            batcher.track(odd)
+        with Batcher(client, allow_unknown_keys=False) as strict, pytest.raises(ValidationError):
+            strict.track(odd)
+        with Batcher(client, options=PrepareOptions()) as plain, pytest.raises(ValidationError):
+            plain.track(odd)
+    with make_client(transport) as client, client.batcher(options=lenient) as batcher:
+        batcher.track(odd)
+    phones = [e["customer"]["phoneNumber"] for r in transport.requests for e in r.json()["events"]]
+    assert phones == ["+12065550100", "+12065550100"]
 
 
 def test_a_prepared_event_keeps_its_unique_id(mock: tuple[MockTransport, RedoClient]) -> None:

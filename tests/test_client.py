@@ -37,7 +37,7 @@ from redo_kit._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-from redo_kit._events import prepare_event
+from redo_kit._events import PrepareOptions, prepare_event
 from redo_kit._retry import NO_RETRY, RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response, Timeout, Urllib3Transport
 
@@ -198,6 +198,75 @@ def test_send_refuses_an_invalid_event_without_sending() -> None:
         client(mock).send({"eventName": "", "customer": {}})
     assert mock.requests == []
     assert {p.path for p in caught.value.errors} >= {"$.customer"}
+
+
+def _odd(n: int) -> dict[str, Any]:
+    """An event with an unknown top-level key and a phone number in national format."""
+    return {
+        "eventName": "Signed Up",
+        "customer": {"phoneNumber": "(206) 555-0100"},
+        "uniqueId": f"odd-{n}",
+        "source": "web",
+    }
+
+
+def test_send_prepares_with_the_clients_options_or_the_ones_given() -> None:
+    mock = MockTransport()
+    strict = client(mock)
+    with pytest.raises(ValidationError):
+        strict.send(_odd(1))
+    lenient = PrepareOptions(allow_unknown_keys=True, default_region="US")
+    assert strict.send(_odd(1), options=lenient).unique_id == "odd-1"
+    assert strict.send(_odd(2), allow_unknown_keys=True, default_region="US").warnings
+    assert mock.requests[-1].json()["customer"]["phoneNumber"] == "+12065550100"
+    held = client(mock, prepare=lenient)
+    assert held.send(_odd(3)).unique_id == "odd-3"
+    with pytest.raises(ValidationError, match="source"):
+        held.send(_odd(4), allow_unknown_keys=False)
+    assert [r.json()["uniqueId"] for r in mock.requests] == ["odd-1", "odd-2", "odd-3"]
+
+
+def test_send_takes_a_unique_id_and_refuses_unknown_keywords() -> None:
+    mock = MockTransport()
+    payload = event(1)
+    del payload["uniqueId"]
+    assert client(mock).send(payload, unique_id="natural-1").unique_id == "natural-1"
+    assert mock.requests[0].json()["uniqueId"] == "natural-1"
+    with pytest.raises(TypeError, match="allow_unknown"):
+        client(mock).send(payload, allow_unknown=True)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unique_id"):
+        client(mock).send_bulk([payload], unique_id="x")  # type: ignore[call-arg]
+    assert len(mock.requests) == 1
+
+
+def test_a_prepared_event_sent_with_another_unique_id_is_refused() -> None:
+    mock = MockTransport()
+    prepared = prepare_event(event(3))
+    assert client(mock).send(prepared, unique_id="order-3").unique_id == "order-3"
+    with pytest.raises(ValidationError, match="uniqueId"):
+        client(mock).send(prepared, unique_id="order-4")
+    assert len(mock.requests) == 1
+
+
+def test_send_bulk_prepares_with_the_options_given() -> None:
+    mock = MockTransport()
+    strict = client(mock, concurrency=1)
+    refused = strict.send_bulk([_odd(n) for n in range(3)])
+    assert (refused.accepted, len(refused.rejections)) == (0, 3)
+    accepted = strict.send_bulk(
+        [_odd(n) for n in range(3)],
+        options=PrepareOptions(allow_unknown_keys=True),
+        default_region="US",
+    )
+    assert accepted.unique_ids == ("odd-0", "odd-1", "odd-2")
+    phones = {e["customer"]["phoneNumber"] for e in mock.requests[0].json()["events"]}
+    assert phones == {"+12065550100"}
+    held = client(mock, prepare=PrepareOptions(allow_unknown_keys=True, default_region="US"))
+    assert held.send_bulk([_odd(9)]).accepted == 1
+    nested = {**_odd(10), "data": {"Items": [{"sku": "A-1"}]}}
+    assert len(held.send_bulk([nested]).rejections) == 1
+    assert held.send_bulk([nested], move_nested_to_extra=True).unique_ids == ("odd-10",)
+    assert mock.requests[-1].json()["events"][0]["data"] == {"$extra": {"Items": [{"sku": "A-1"}]}}
 
 
 def test_send_accepts_a_prepared_event_as_is() -> None:
@@ -512,10 +581,14 @@ def test_send_chunk_sends_prepared_events_as_one_request() -> None:
     result = client(mock).send_chunk(prepared)
     assert result.unique_ids == ("order-0", "order-1", "order-2")
     assert bulk_ids(mock.requests[0]) == ["order-0", "order-1", "order-2"]
-    with pytest.raises(ValueError, match="1 to 100"):
+    with pytest.raises(ConfigurationError, match=r"^prepared holds 0 events.*1 to 100"):
         client(mock).send_chunk([])
-    with pytest.raises(ValueError, match="1 to 100"):
+    with pytest.raises(ConfigurationError, match=r"^prepared holds 101 events.*1 to 100"):
         client(mock).send_chunk([prepare_event(event(n)) for n in range(101)])
+    big = [prepare_event(event(n, data={"Blob": "x" * 60_000})) for n in range(100)]
+    with pytest.raises(ConfigurationError, match=r"^prepared makes .* over the 5,242,880"):
+        client(mock).send_chunk(big)
+    assert len(mock.requests) == 1
 
 
 def test_one_client_is_safe_to_share_across_threads() -> None:
@@ -608,3 +681,69 @@ def test_send_bulk_accounts_for_every_event_once(plan: list[tuple[int, bool]]) -
     )
     assert all(1 <= len(r.json()["events"]) <= 100 for r in mock.requests)
     assert len(mock.requests) == -(-len(kept) // 100)
+
+
+# -- the error tree ----------------------------------------------------------------
+
+
+def _redo_errors() -> list[type[RedoError]]:
+    """Every RedoError subclass redo-kit defines, found by walking ``__subclasses__``."""
+    import redo_kit
+
+    for name in redo_kit.__all__:  # load every module that may define one
+        getattr(redo_kit, name)
+    found: list[type[RedoError]] = []
+    todo: list[type[RedoError]] = [RedoError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("redo_kit") and cls not in found:
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
+def _drawn_tree(doc: str) -> dict[str, str | None]:
+    """Each class drawn in a box-drawing tree, mapped to the class drawn as its parent."""
+    import re
+
+    lines = doc.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "RedoError")
+    parents: dict[str, str | None] = {"RedoError": None}
+    stack = [(lines[start].index("RedoError"), "RedoError")]  # (column, name), root first
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        match = re.match(r"^[\s│]*[├└]── ([A-Z][A-Za-z]+)", line)
+        if match is None:
+            continue  # a description running onto a second line
+        column, name = match.start(1), match.group(1)
+        while stack[-1][0] >= column:
+            stack.pop()
+        parents[name] = stack[-1][1]
+        stack.append((column, name))
+    return parents
+
+
+def test_the_errors_module_draws_the_whole_tree() -> None:
+    from redo_kit import _errors
+
+    assert _errors.__doc__ is not None
+    drawn = _drawn_tree(_errors.__doc__)
+    classes = {cls.__name__: cls for cls in _redo_errors()}
+    assert set(drawn) == set(classes)
+    for name, parent in drawn.items():
+        bases = [base.__name__ for base in classes[name].__bases__]
+        assert parent in bases if parent else name == "RedoError", (name, parent, bases)
+
+
+def test_every_error_is_exported_and_in_the_readme() -> None:
+    from pathlib import Path
+
+    import redo_kit
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text("utf-8")
+    section = readme.split("## Errors", 1)[1].split("\n## ", 1)[0]
+    for cls in _redo_errors():
+        assert getattr(redo_kit, cls.__name__) is cls, cls
+        assert cls.__name__ in redo_kit.__all__
+        assert cls.__name__ in section, cls

@@ -11,6 +11,7 @@ import pytest
 
 from redo_kit import _pacing as pacing
 from redo_kit import _retry as retry
+from redo_kit._errors import ConfigurationError
 from redo_kit._pacing import TokenBucket
 
 
@@ -143,13 +144,29 @@ def test_acquire_skips_the_wait_in_testing_mode() -> None:
         retry.set_testing(False)
 
 
-def test_invalid_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        TokenBucket(0)
-    with pytest.raises(ValueError, match="burst"):
-        TokenBucket(10, burst=0)
-    with pytest.raises(ValueError, match="decrease"):
-        TokenBucket(10, decrease=1.5)
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("limit", {"limit": 0}),
+        ("limit", {"limit": -5}),
+        ("limit", {"limit": float("nan")}),
+        ("burst", {"burst": 0}),
+        ("decrease", {"decrease": 1.5}),
+        ("decrease", {"decrease": 0}),
+    ],
+)
+def test_invalid_settings_are_configuration_errors_naming_the_argument(
+    name: str, options: dict[str, float]
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be"):
+        TokenBucket(**options)  # type: ignore[arg-type]
+
+
+def test_a_new_limit_is_checked_too() -> None:
+    bucket = TokenBucket(10)
+    with pytest.raises(ConfigurationError, match=r"^limit must be a positive number"):
+        bucket.set_limit(0)
+    assert bucket.limit == 10.0
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

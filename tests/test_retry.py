@@ -13,7 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from redo_kit import _retry as retry
-from redo_kit._errors import APIConnectionError, APITimeoutError, BadRequestError
+from redo_kit._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    BadRequestError,
+    ConfigurationError,
+)
 from redo_kit._retry import (
     NEVER_RETRIED_STATUSES,
     NO_RETRY,
@@ -41,7 +46,7 @@ def test_retries_exactly_the_transient_statuses() -> None:
 
 def test_refuses_to_retry_statuses_that_would_fail_again() -> None:
     for status in NEVER_RETRIED_STATUSES:
-        with pytest.raises(ValueError, match="never retried"):
+        with pytest.raises(ConfigurationError, match="never retried"):
             RetryPolicy(statuses={503, status})
 
 
@@ -65,6 +70,25 @@ def test_policy_is_an_immutable_value() -> None:
     assert policy == RetryPolicy()
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("attempts", 0),
+        ("attempts", True),
+        ("timeout", -1),
+        ("backoff_base", -0.5),
+        ("backoff_max", float("nan")),
+        ("retry_after_max", -1),
+        ("statuses", {503, 401}),
+    ],
+)
+def test_a_bad_policy_is_a_configuration_error_naming_the_field(name: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} "):
+        RetryPolicy(**{name: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^{name} "):
+        RetryPolicy().with_options(**{name: value})
 
 
 @given(retry_number=st.integers(1, 40), draw=st.floats(0, 1))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import urllib3
 
-from redo_kit._errors import APIConnectionError, APITimeoutError
+from redo_kit._errors import APIConnectionError, APITimeoutError, ConfigurationError
 from redo_kit._transport import (
     InsecureTransportWarning,
     MockTransport,
@@ -182,8 +182,23 @@ def test_timeouts_are_never_unbounded() -> None:
         Timeout.of(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive"):
         Timeout(0, 1)
-    with pytest.raises(ValueError, match="positive"):
-        Timeout(1, -1)
+
+
+@pytest.mark.parametrize(
+    ("connect", "read", "name"),
+    [
+        (0, 1, "connect"),
+        (-1, 1, "connect"),
+        (float("nan"), 1, "connect"),
+        (1, -1, "read"),
+        (1, float("inf"), "read"),
+    ],
+)
+def test_a_bad_timeout_is_a_configuration_error_naming_the_phase(
+    connect: float, read: float, name: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be a positive, finite number"):
+        Timeout(connect, read)
 
 
 def test_request_repr_and_redacted_headers_hide_credentials() -> None:
