@@ -136,9 +136,12 @@ def wire_path(parts: Sequence[str | int], root: str = "$") -> str:
     """``["customer", "phoneNumber"]`` -> ``$.customer.phoneNumber``; odd keys bracketed."""
     out = [root]
     for part in parts:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out.append(f"[{part}]")
             continue
+        if not isinstance(part, str):
+            # A key JSON cannot have (a number, a tuple): named as Python writes it.
+            part = _text_of(part)
         if not part.isascii():
             # A lone surrogate cannot be written as UTF-8: show it escaped, so
             # that the path itself can always be printed and sent.
@@ -171,3 +174,10 @@ def as_written(instance: Any, path: Sequence[str | int]) -> list[str | int]:
             parts.append(part)
             current = None
     return parts
+
+
+def _text_of(part: object) -> str:
+    try:
+        return str(part)
+    except Exception:  # a hostile __str__ must not hide the problem being reported
+        return f"<{type(part).__name__}>"
