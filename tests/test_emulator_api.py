@@ -928,6 +928,8 @@ def test_a_closed_emulator_says_so_and_closes_twice_safely() -> None:
     [
         {"stores": {}},
         {"stores": {"bad/id": "k"}},
+        {"stores": {"store\n": "k"}},
+        {"stores": {"s" * 65: "k"}},
         {"stores": {"a": "k", "b": "k"}},
         {"stores": {"a": ""}},
         {"stores": {"a": []}},

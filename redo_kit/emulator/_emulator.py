@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from redo_kit._errors import ConfigurationError
-from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, _keys
+from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, keys_of
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
@@ -62,7 +62,7 @@ class Emulator:
         first_store, first_keys = next(iter(stores.items()))
         self.store_id: str = first_store
         """The first configured store (the demo store by default)."""
-        self.api_key: str = _keys(first_keys)[0].secret
+        self.api_key: str = keys_of(first_keys)[0].secret
         """The first key of ``store_id``."""
         self._host = host
         self._port = port
