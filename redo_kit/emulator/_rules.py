@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from redo_kit._errors import Problem
-from redo_kit._validation import MAX_DEPTH, validate_bulk, validate_event
+from redo_kit._validation import validate_bulk, validate_event
 
-__all__ = ["MAX_DEPTH", "bulk_errors", "event_errors"]
+__all__ = ["bulk_errors", "event_errors"]
 
 
 def event_errors(payload: Any, *, root: str = "$") -> list[Problem]:

@@ -1,0 +1,136 @@
+"""The emulator and the senders follow the spec in use, not numbers of their own.
+
+Each test changes figures of the shipped document and checks, inside
+``redo_kit._spec.using``, that the change moves what the emulator answers
+and how the client packs requests. The emulator runs in this process, so it
+reads the document in use; it is started inside the block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import urllib3
+
+from redo_kit._rules import BULK, SINGLE
+from redo_kit._spec import document, using
+from redo_kit.emulator import Emulator
+
+STORE = "64e5a8a1af49a89df37e4ee7"
+KEY = "sk_test_rules"
+
+
+def _changed() -> dict[str, Any]:
+    """A deep copy of the shipped document, to change and pass to ``using``."""
+    spec: dict[str, Any] = copy.deepcopy(document())
+    return spec
+
+
+def _rate_limit(spec: dict[str, Any], path: str, requests: int) -> None:
+    spec["paths"][path]["post"]["x-redo-rate-limit"]["requests"] = requests
+
+
+@contextlib.contextmanager
+def _serving(spec: dict[str, Any], **options: Any) -> Iterator[tuple[Emulator, Http]]:
+    with using(spec), Emulator({STORE: KEY}, **options) as emu:
+        http = Http(emu)
+        try:
+            yield emu, http
+        finally:
+            http.close()
+
+
+class Http:
+    """Raw requests to one emulator's store."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.pool = urllib3.PoolManager(retries=False, timeout=10.0)
+
+    def close(self) -> None:
+        self.pool.clear()
+
+    def post(self, body: bytes, *, bulk: bool = False) -> urllib3.BaseHTTPResponse:
+        path = f"/stores/{STORE}/events" + ("/bulk" if bulk else "")
+        return self.pool.request(
+            "POST",
+            self.emulator.base_url + path,
+            body=body,
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+        )
+
+
+def _order(number: int = 0) -> dict[str, Any]:
+    return {
+        "eventName": "Order Placed",
+        "customer": {"email": f"c{number}@example.com"},
+        "uniqueId": f"order-{number}",
+    }
+
+
+def _detail(response: urllib3.BaseHTTPResponse) -> str:
+    detail: str = orjson.loads(response.data)["detail"]
+    return detail
+
+
+# -- rate limits ---------------------------------------------------------------
+
+
+def test_each_endpoint_is_limited_at_its_own_rate_from_the_spec() -> None:
+    spec = _changed()
+    _rate_limit(spec, BULK, 2)
+    _rate_limit(spec, SINGLE, 50)
+    with _serving(spec) as (_, http):
+        bulk = [http.post(orjson.dumps({"events": [_order(n)]}), bulk=True) for n in range(3)]
+        single = [http.post(orjson.dumps(_order(10 + n))) for n in range(5)]
+    assert [r.status for r in bulk] == [202, 202, 429]
+    assert "over 2 requests per second" in _detail(bulk[2])
+    assert [r.status for r in single] == [202] * 5
+
+
+def test_the_default_rate_limit_names_read_the_spec_in_use() -> None:
+    import redo_kit.emulator
+    from redo_kit import _pacing as pacing
+
+    spec = _changed()
+    _rate_limit(spec, SINGLE, 40)
+    _rate_limit(spec, BULK, 30)
+    with using(spec):
+        assert redo_kit.emulator.DEFAULT_RATE_LIMIT == 30.0
+        assert pacing.DEFAULT_RATE_LIMIT == 30.0
+    assert redo_kit.emulator.DEFAULT_RATE_LIMIT == pacing.DEFAULT_RATE_LIMIT == 100.0
+
+
+def test_an_explicit_rate_limit_applies_to_both_endpoints() -> None:
+    spec = _changed()
+    _rate_limit(spec, BULK, 2)
+    with _serving(spec, rate_limit=None) as (_, http):
+        statuses = [
+            http.post(orjson.dumps({"events": [_order(n)]}), bulk=True).status for n in range(5)
+        ]
+    assert statuses == [202] * 5
+
+
+# -- the body limit ------------------------------------------------------------
+
+
+def test_the_body_limit_and_its_message_come_from_the_spec() -> None:
+    from redo_kit.emulator import _server
+
+    spec = _changed()
+    spec["components"]["responses"]["PayloadTooLarge"]["x-redo-max-body-bytes"] = 2000
+    small = orjson.dumps({"events": [_order(n) for n in range(3)]})
+    large = orjson.dumps({"events": [_order(n) for n in range(40)]})
+    assert len(small) <= 2000 < len(large)
+    with _serving(spec, rate_limit=None) as (emu, http):
+        assert _server.MAX_BODY_BYTES == 2000
+        refused = http.post(large, bulk=True)
+        assert http.post(small, bulk=True).status == 202
+        assert emu.stats()["stored"] == 3
+    assert refused.status == 413
+    assert f"the limit is {2000:,}" in _detail(refused)
+    assert _server.MAX_BODY_BYTES == 5_242_880
