@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import pytest
 import urllib3
 
+from redo_kit import RedoClient, import_events, prepare_event
 from redo_kit._rules import BULK, SINGLE
 from redo_kit._spec import document, using
 from redo_kit.emulator import Emulator
@@ -134,3 +137,64 @@ def test_the_body_limit_and_its_message_come_from_the_spec() -> None:
     assert refused.status == 413
     assert f"the limit is {2000:,}" in _detail(refused)
     assert _server.MAX_BODY_BYTES == 5_242_880
+
+
+# -- the bulk envelope ---------------------------------------------------------
+
+
+def _at_most_seven() -> dict[str, Any]:
+    spec = _changed()
+    spec["components"]["schemas"]["BulkEventsRequest"]["properties"]["events"]["maxItems"] = 7
+    return spec
+
+
+def test_the_emulator_takes_as_many_events_per_bulk_as_the_spec_says() -> None:
+    with _serving(_at_most_seven(), rate_limit=None) as (emu, http):
+        refused = http.post(orjson.dumps({"events": [_order(n) for n in range(8)]}), bulk=True)
+        taken = http.post(orjson.dumps({"events": [_order(n) for n in range(7)]}), bulk=True)
+        stored = len(emu.events())
+    assert refused.status == 400, refused.data
+    assert [e["path"] for e in orjson.loads(refused.data)["errors"]] == ["$.events"]
+    assert taken.status == 202, taken.data
+    assert stored == 7
+
+
+def _client(emu: Emulator, store_id: str = STORE) -> RedoClient:
+    return RedoClient(store_id=store_id, api_key=KEY, base_url=emu.base_url, rate_limit=None)
+
+
+def test_send_bulk_packs_as_many_events_per_request_as_the_spec_says(isolated_env: None) -> None:
+    with _serving(_at_most_seven(), rate_limit=None) as (emu, _), _client(emu) as client:
+        result = client.send_bulk(_order(n) for n in range(15))
+        with pytest.raises(ValueError, match="1 to 7 events"):
+            client.send_chunk([prepare_event(_order(n)) for n in range(8)])
+        stats, stored = emu.stats(), len(emu.events())
+    assert result.requests == 3
+    assert stats["requests"] == {"202": 3}
+    assert stored == 15
+
+
+def test_the_batcher_packs_as_many_events_per_request_as_the_spec_says(
+    isolated_env: None,
+) -> None:
+    with _serving(_at_most_seven(), rate_limit=None) as (emu, _), _client(emu) as client:
+        with client.batcher(flush_interval=60.0) as batcher:
+            for n in range(15):
+                batcher.track(_order(n))
+            batcher.flush()
+        stats, stored = emu.stats(), len(emu.events())
+    assert stats["requests"] == {"202": 3}
+    assert stored == 15
+
+
+def test_the_importer_packs_as_many_events_per_request_as_the_spec_says(
+    isolated_env: None,
+) -> None:
+    lines = b"".join(orjson.dumps(_order(n)) + b"\n" for n in range(15))
+    with _serving(_at_most_seven(), rate_limit=None) as (emu, _), _client(emu) as client:
+        result = import_events(io.BytesIO(lines), client, concurrency=1)
+        stats, stored = emu.stats(), len(emu.events())
+    assert result.complete
+    assert result.progress.requests == 3
+    assert stats["requests"] == {"202": 3}
+    assert stored == 15
