@@ -18,10 +18,11 @@ import orjson
 import pytest
 import urllib3
 
-from redo_kit import RedoClient, import_events, prepare_event
+from redo_kit import ConfigurationError, RedoClient, import_events, prepare_event
 from redo_kit._rules import BULK, SINGLE
 from redo_kit._spec import document, using
 from redo_kit.emulator import Emulator
+from redo_kit.emulator._store import EventStore
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_test_rules"
@@ -198,3 +199,44 @@ def test_the_importer_packs_as_many_events_per_request_as_the_spec_says(
     assert result.progress.requests == 3
     assert stats["requests"] == {"202": 3}
     assert stored == 15
+
+
+# -- the store id --------------------------------------------------------------
+
+
+def test_store_ids_follow_the_spec_in_the_client_and_the_keyring(isolated_env: None) -> None:
+    spec = _changed()
+    spec["components"]["parameters"]["StoreId"]["schema"]["pattern"] = "^[a-z]{3,8}$"
+    with using(spec):
+        with pytest.raises(ConfigurationError, match="StoreId pattern"):
+            Emulator({STORE: KEY})
+        with pytest.raises(ConfigurationError, match="StoreId pattern"):
+            RedoClient(store_id=STORE, api_key=KEY, base_url="http://127.0.0.1:9/v2.2")
+        with Emulator({"abc": KEY}, rate_limit=None) as emu, _client(emu, "abc") as client:
+            client.send(_order())
+            stored = len(emu.events("abc"))
+    assert stored == 1
+    # The shipped pattern takes the id the changed one refused.
+    with Emulator({STORE: KEY}, rate_limit=None) as emu, _client(emu) as client:
+        assert client.store_id == STORE
+
+
+# -- email matching ------------------------------------------------------------
+
+
+def test_emails_match_under_the_folding_the_spec_names() -> None:
+    spec = _changed()
+    spec["components"]["schemas"]["Customer"]["x-redo-email-matching"]["fold"] = "lower"
+    # The spec's email format admits ASCII addresses only: the store is fed directly.
+    sent = [
+        {"eventName": "Order Placed", "customer": {"email": email}}
+        for email in ("straße@example.com", "STRASSE@example.com", "Straße@Example.com")
+    ]
+    with using(spec):
+        store = EventStore()
+        try:
+            store.ingest(STORE, sent)
+            folded_by_lower = [c["email"] for c in store.customers(STORE)]
+        finally:
+            store.close()
+    assert folded_by_lower == ["Straße@Example.com", "STRASSE@example.com"]
