@@ -48,9 +48,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from redo_kit._client import ENVELOPE_BYTES
 from redo_kit._errors import ConfigurationError, QueueFullError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._logging import logger
+from redo_kit._rules import limits
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -73,10 +75,6 @@ DropReason = Literal["queue-full", "evicted", "closed"]
 still queued or tracked after ``close``."""
 
 _OVERFLOWS: frozenset[str] = frozenset({"block", "drop_newest", "drop_oldest", "raise"})
-_MAX_EVENTS_PER_REQUEST = 100
-_MAX_REQUEST_BYTES = 5_242_880
-# b'{"events":[' and b']}' around the comma-separated bodies.
-_ENVELOPE_BYTES = 13
 
 
 @attrs.frozen(kw_only=True)
@@ -342,7 +340,7 @@ class Batcher:
                 waiting = len(self._queue)
                 if not self._threads:
                     self._start_senders()
-                if waiting == 1 or waiting >= _MAX_EVENTS_PER_REQUEST:
+                if waiting == 1 or waiting >= limits().bulk_events[1]:
                     self._wake.notify()
         for oldest_event in evicted:
             self._drop(oldest_event, "evicted")
@@ -391,14 +389,15 @@ class Batcher:
     def _next_batch(self) -> tuple[int, list[PreparedEvent]] | None:
         """Wait until a request is due and take its events; ``None`` to stop. Lock held."""
         queue = self._queue
+        most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
         while True:
             if queue:
                 head = queue[0]
                 now = time.monotonic()
                 due_at = head[2] + self._flush_interval
                 if (
-                    len(queue) >= _MAX_EVENTS_PER_REQUEST
-                    or self._queue_bytes + _ENVELOPE_BYTES + len(queue) >= _MAX_REQUEST_BYTES
+                    len(queue) >= most
+                    or self._queue_bytes + ENVELOPE_BYTES + len(queue) >= max_bytes
                     or head[1] <= self._flush_upto
                     or self._stopping
                     or now >= due_at
@@ -410,15 +409,15 @@ class Batcher:
             else:
                 self._wake.wait()
         items: list[_Item] = []
-        size = _ENVELOPE_BYTES
-        while queue and len(items) < _MAX_EVENTS_PER_REQUEST:
+        size = ENVELOPE_BYTES
+        while queue and len(items) < most:
             grown = size + queue[0][3] + (1 if items else 0)
-            if items and grown > _MAX_REQUEST_BYTES:
+            if items and grown > max_bytes:
                 break
             item = queue.popleft()
             items.append(item)
             size = grown
-        taken = size - _ENVELOPE_BYTES - (len(items) - 1)
+        taken = size - ENVELOPE_BYTES - (len(items) - 1)
         self._queue_bytes -= taken
         self._batch_ids += 1
         events = [item[0] for item in items]
@@ -453,7 +452,8 @@ class Batcher:
     def _send(self, events: list[PreparedEvent]) -> int:
         """Send one request; return the retries it took. Raises when it failed for good."""
         client = self._client
-        if len(events) == 1 and len(events[0].body) + _ENVELOPE_BYTES > _MAX_REQUEST_BYTES:
+        too_large = len(events[0].body) + ENVELOPE_BYTES > limits().max_body_bytes
+        if len(events) == 1 and too_large:
             # Too large to wrap in a bulk body: the single-event endpoint takes it.
             return client.send(events[0]).retries
         return client.send_chunk(events).retries

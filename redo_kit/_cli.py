@@ -111,6 +111,9 @@ def _data_dir() -> Path:
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    from redo_kit._client import NOT_GIVEN
+    from redo_kit._rules import limits
+
     group = parser.add_argument_group(
         "where events go",
         "Without an API key, events go to an embedded emulator, never to Redo.",
@@ -123,8 +126,9 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--rate-limit",
         type=float,
-        default=100.0,
-        help="requests per second per endpoint for the store (default: 100, the API's limit)",
+        default=NOT_GIVEN,
+        help="requests per second per endpoint for the store "
+        f"(default: {limits().rate_limit:g}, the API's limit in the spec)",
     )
 
 

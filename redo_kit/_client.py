@@ -69,8 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "MAX_BULK_EVENTS",
-    "MAX_REQUEST_BYTES",
+    "ENVELOPE_BYTES",
     "NOT_GIVEN",
     "BulkResult",
     "ClientOptions",
@@ -84,14 +83,11 @@ __all__ = [
 
 DEFAULT_BASE_URL: Final = "https://api.getredo.com/v2.2"
 """Redo's production API, version included."""
-MAX_BULK_EVENTS: Final = 100
-"""Most events in one bulk request."""
-MAX_REQUEST_BYTES: Final = 5_242_880
-"""Largest request body sent, in bytes (5 MB)."""
 
 _BULK_OPEN = b'{"events":['
 _BULK_CLOSE = b"]}"
-_ENVELOPE_BYTES = len(_BULK_OPEN) + len(_BULK_CLOSE)
+ENVELOPE_BYTES: Final = len(_BULK_OPEN) + len(_BULK_CLOSE)
+"""Bytes a bulk body adds around its comma-joined events (``{"events":[`` and ``]}``)."""
 _SINGLE = "events"
 _BULK = "events/bulk"
 
@@ -436,21 +432,14 @@ def _checked_transport(transport: object) -> Transport:
     return transport
 
 
-def _store_pattern() -> str:
-    from redo_kit._spec import document
-
-    pattern: str = document()["components"]["parameters"]["StoreId"]["schema"]["pattern"]
-    return pattern
-
-
 def _valid_store_id(value: object) -> str:
-    import re
+    from redo_kit._rules import is_store_id
 
-    if not isinstance(value, str) or re.fullmatch(_store_pattern(), value) is None:
+    if not isinstance(value, str) or not is_store_id(value):
         shown = repr(value) if isinstance(value, str) and len(value) <= 80 else type(value).__name__
         raise ConfigurationError(
-            f"store_id {shown} is not a Redo store id: 1 to 64 letters, digits, '_' or '-' "
-            "(for example 64e5a8a1af49a89df37e4ee7)"
+            f"store_id {shown} is not a Redo store id under the spec's StoreId pattern: "
+            "letters, digits, '_' or '-' (for example 64e5a8a1af49a89df37e4ee7)"
         )
     return value
 
@@ -739,22 +728,28 @@ class RedoClient:
         )
 
     def send_chunk(self, prepared: Sequence[PreparedEvent]) -> SendResult:
-        """Send already prepared events as one bulk request (1 to 100, at most 5 MB).
+        """Send already prepared events as one bulk request, within the spec's limits.
 
-        The building block of :meth:`send_bulk` and of background batching:
-        paced and retried like every request; raises the typed error when the
-        request fails for good. Does not deduplicate.
+        The spec in use says how many events and bytes a request carries (1
+        to 100 and 5 MB in the shipped one). The building block of
+        :meth:`send_bulk` and of background batching: paced and retried like
+        every request; raises the typed error when the request fails for good.
+        Does not deduplicate.
         """
-        if not 1 <= len(prepared) <= MAX_BULK_EVENTS:
+        from redo_kit._rules import limits
+
+        rules = limits()
+        fewest, most = rules.bulk_events
+        if not fewest <= len(prepared) <= most:
             raise ConfigurationError(
-                f"prepared holds {len(prepared)} events: a bulk request carries 1 to "
-                f"{MAX_BULK_EVENTS} events (send_bulk splits any number)"
+                f"prepared holds {len(prepared)} events: a bulk request carries {fewest} to "
+                f"{most} events (send_bulk splits any number)"
             )
         body = _bulk_body(prepared)
-        if len(body) > MAX_REQUEST_BYTES:
+        if len(body) > rules.max_body_bytes:
             raise ConfigurationError(
                 f"prepared makes a bulk request of {len(body):,} bytes, over the "
-                f"{MAX_REQUEST_BYTES:,} limit: send fewer events at once (send_bulk splits them)"
+                f"{rules.max_body_bytes:,} limit: send fewer events at once (send_bulk splits them)"
             )
         tally = _Tally()
         try:
@@ -784,9 +779,10 @@ class RedoClient:
         that override its fields, as for :meth:`send`: an invalid one is never sent
         and is reported in ``rejections``; one whose ``uniqueId`` came earlier
         in this call is skipped and reported in ``duplicates``. The rest go
-        out in requests of at most 100 events and 5 MB, up to ``concurrency``
-        at a time; an event too large to share a request goes alone through
-        the single-event endpoint.
+        out in requests of at most the spec's number of events and bytes (100
+        and 5 MB in the shipped spec), up to ``concurrency`` at a time; an
+        event too large to share a request goes alone through the
+        single-event endpoint.
 
         When a request fails for good, no new request starts and no more input
         is read; requests in flight finish, and the typed error is raised with
@@ -804,7 +800,10 @@ class RedoClient:
         building: list[PreparedEvent] = []
 
         def chunks() -> Iterator[tuple[str, list[PreparedEvent], bytes]]:
-            size = _ENVELOPE_BYTES
+            from redo_kit._rules import limits
+
+            most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
+            size = ENVELOPE_BYTES
             for index, event in enumerate(events):
                 try:
                     prepared = _prepare(
@@ -826,14 +825,14 @@ class RedoClient:
                         Duplicate(index=index, unique_id=prepared.unique_id, first_index=first)
                     )
                     continue
-                if len(prepared.body) + _ENVELOPE_BYTES > MAX_REQUEST_BYTES:
+                if len(prepared.body) + ENVELOPE_BYTES > max_bytes:
                     yield _SINGLE, [prepared], prepared.body
                     continue
                 grown = size + len(prepared.body) + (1 if building else 0)
-                if building and (len(building) == MAX_BULK_EVENTS or grown > MAX_REQUEST_BYTES):
+                if building and (len(building) == most or grown > max_bytes):
                     full = building[:]
                     building[:] = [prepared]
-                    size = _ENVELOPE_BYTES + len(prepared.body)
+                    size = ENVELOPE_BYTES + len(prepared.body)
                     yield _BULK, full, _bulk_body(full)
                     continue
                 building.append(prepared)

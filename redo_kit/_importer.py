@@ -5,9 +5,9 @@ JSON Lines by default, or CSV rows through :mod:`redo_kit._csv_input`) and takes
 each through ``prepare_event`` (events without a ``uniqueId`` get a
 content-derived one, so a re-run sends the same ids and the API stores nothing
 twice). Valid events go out through ``RedoClient.send_chunk`` in bulk requests
-of up to 100 events and 5 MB, several in flight at once, paced at the store's
-rate limit. Invalid records are reported with their line number and every
-problem; they never stop the run.
+as large as the spec allows (100 events and 5 MB in the shipped one), several
+in flight at once, paced at the store's rate limit. Invalid records are
+reported with their line number and every problem; they never stop the run.
 
 Memory stays bounded whatever the input's size: at most ``2 x concurrency``
 requests are waiting at any time. Progress is measured by a watermark, the
@@ -33,8 +33,10 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 import orjson
 
+from redo_kit._client import ENVELOPE_BYTES
 from redo_kit._errors import APIError, Problem, ValidationError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
+from redo_kit._rules import limits
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -53,9 +55,6 @@ __all__ = [
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first bytes of a gzip file: such an input is read decompressed."""
-MAX_EVENTS_PER_REQUEST = 100
-MAX_REQUEST_BYTES = 5_242_880
-_ENVELOPE = len(b'{"events":[]}')
 
 
 @attrs.frozen(kw_only=True)
@@ -211,7 +210,7 @@ class _Chunk:
     events: list[PreparedEvent]
     end: Position
     rejected: int
-    size: int = _ENVELOPE
+    size: int = ENVELOPE_BYTES
 
 
 class _Run:
@@ -385,6 +384,7 @@ def import_events(
                 raise exc
 
     def chunks() -> Iterator[_Chunk]:
+        most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
         current = _Chunk(events=[], end=run.position, rejected=run.rejected)
         for line, end, payload, problems in _read_to_the_end(reader(source, run.position), run):
             with run.lock:
@@ -399,7 +399,7 @@ def import_events(
                 continue
             grown = current.size + len(prepared.body) + 1
             if current.events and (
-                len(current.events) == MAX_EVENTS_PER_REQUEST or grown > MAX_REQUEST_BYTES
+                len(current.events) == most or grown > max_bytes
             ):
                 yield _Chunk(
                     events=current.events,
@@ -408,7 +408,7 @@ def import_events(
                     size=current.size,
                 )
                 current = _Chunk(events=[], end=current.end, rejected=run.rejected)
-                grown = _ENVELOPE + len(prepared.body)
+                grown = ENVELOPE_BYTES + len(prepared.body)
             current.events.append(prepared)
             current.size = grown
             report()

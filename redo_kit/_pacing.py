@@ -1,7 +1,9 @@
 """Pacing: keep each store under the API's rate limit, so 429s stay rare.
 
-Redo allows 100 requests per second per store, counted separately for the
-single-event and the bulk endpoint. Every request the client sends first
+Redo allows ``x-redo-rate-limit`` requests per second per store (100 in the
+shipped spec), counted separately for the single-event and the bulk endpoint;
+``DEFAULT_RATE_LIMIT`` is that figure, read from the spec in use each time it
+is asked for. Every request the client sends first
 takes a slot from the :class:`TokenBucket` of its (base URL, store,
 endpoint). The buckets live in one process-wide registry, so every client
 and every thread of the process that writes to a store shares its pace.
@@ -35,8 +37,21 @@ __all__ = [
     "reset",
 ]
 
-DEFAULT_RATE_LIMIT = 100.0
-"""Requests per second per store and endpoint: Redo's documented limit."""
+DEFAULT_RATE_LIMIT: float
+"""Requests per second per store and endpoint, the spec's ``x-redo-rate-limit``.
+
+Not a stored constant: :func:`__getattr__` reads it from the spec in use each
+time it is asked for (100 in the shipped spec).
+"""
+
+
+def __getattr__(name: str) -> float:
+    if name == "DEFAULT_RATE_LIMIT":
+        # Imported here: the client imports pacing, and loads the spec on first use only.
+        from redo_kit._rules import limits
+
+        return limits().rate_limit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_limit(limit: float) -> None:
@@ -58,7 +73,7 @@ class TokenBucket:
 
     def __init__(
         self,
-        limit: float = DEFAULT_RATE_LIMIT,
+        limit: float,
         *,
         burst: int = 1,
         decrease: float = 0.8,

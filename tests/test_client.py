@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from redo_kit import _pacing as pacing
 from redo_kit._client import (
     DEFAULT_BASE_URL,
-    MAX_REQUEST_BYTES,
     NOT_GIVEN,
     BulkResult,
     RedoClient,
@@ -39,6 +38,7 @@ from redo_kit._errors import (
 )
 from redo_kit._events import PrepareOptions, prepare_event
 from redo_kit._retry import NO_RETRY, RetryPolicy
+from redo_kit._rules import limits
 from redo_kit._transport import MockTransport, Request, Response, Timeout, Urllib3Transport
 
 STORE = "64e5a8a1af49a89df37e4ee7"
@@ -491,17 +491,17 @@ def test_send_bulk_keeps_every_request_under_5_mb() -> None:
     result = client(mock, concurrency=1).send_bulk(events)
     assert result.accepted == 10
     assert [len(r.json()["events"]) for r in mock.requests] == [4, 4, 2]
-    assert all(len(r.body) <= MAX_REQUEST_BYTES for r in mock.requests)
+    assert all(len(r.body) <= limits().max_body_bytes for r in mock.requests)
 
 
 def test_an_event_too_big_to_share_a_request_goes_through_the_single_endpoint() -> None:
     mock = MockTransport()
-    huge = _big_event(1, MAX_REQUEST_BYTES - 5)
+    huge = _big_event(1, limits().max_body_bytes - 5)
     result = client(mock, concurrency=1).send_bulk([event(0), huge, event(2)])
     assert result.unique_ids == ("order-1", "order-0", "order-2")
     endpoints = [r.url.rsplit("/", 1)[-1] for r in mock.requests]
     assert endpoints == ["events", "bulk"]
-    assert len(mock.requests[0].body) == MAX_REQUEST_BYTES - 5
+    assert len(mock.requests[0].body) == limits().max_body_bytes - 5
 
 
 def test_send_bulk_retries_a_chunk_with_the_same_bytes() -> None:

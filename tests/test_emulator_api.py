@@ -19,6 +19,7 @@ import urllib3
 from redo_kit._errors import ConfigurationError
 from redo_kit._spec import document
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID, ApiKey, Emulator
+from redo_kit.emulator._store import EventStore
 
 STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_test_store"
@@ -269,6 +270,19 @@ def test_identity_priority_is_id_then_email_then_phone(api: Api) -> None:
     assert len(customers) == 2
     assert customers[0]["email"] == "A@Example.com"
     assert customers[0]["phoneNumber"] == "+12065550100"
+
+
+def test_emails_match_under_unicode_case_folding() -> None:
+    # casefold("ß") is "ss"; lower() leaves it, and would make two customers. The
+    # spec's email format admits ASCII addresses only, so the store is fed directly.
+    store = EventStore()
+    try:
+        store.ingest(STORE, [order("straße@example.com"), order("STRASSE@example.com")])
+        [customer] = store.customers(STORE)
+        assert customer["email"] == "STRASSE@example.com"
+        assert [e["customerId"] for e in store.events(STORE)] == [customer["id"]] * 2
+    finally:
+        store.close()
 
 
 def test_profile_fields_are_patched_and_never_erased_by_omission(api: Api) -> None:
@@ -845,10 +859,39 @@ def test_a_database_of_the_first_layout_is_brought_up_to_date(tmp_path: Any) -> 
         ]
         assert len(emu.customers()) == 1
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert "event_properties" not in tables
         assert "customer_properties" not in tables
+
+
+def test_a_database_of_the_second_layout_matches_emails_by_casefold(tmp_path: Any) -> None:
+    # Layout 1 has the tables of today and wrote customers.email_key with lower().
+    path = tmp_path / "lowered.db"
+    Emulator({STORE: KEY}, db=path).start().close()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "INSERT INTO customers (store_id, id, email, email_key, custom_fields, created_at, "
+            "updated_at) VALUES (?, '0000000000000000000000c1', ?, ?, '{}', "
+            "'2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            (STORE, "Straße@example.com", "Straße@example.com".lower()),
+        )
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+    with Emulator({STORE: KEY}, db=path, rate_limit=None) as emu:
+        client = Api(emu)
+        try:
+            accepted(client.event(order("STRASSE@example.com")))
+        finally:
+            client.close()
+        [customer] = emu.customers()
+        assert customer["id"] == "0000000000000000000000c1"
+        assert [e["customerId"] for e in emu.events()] == [customer["id"]]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT email, email_key FROM customers").fetchall() == [
+            ("STRASSE@example.com", "strasse@example.com")
+        ]
 
 
 def test_a_database_of_a_newer_layout_is_refused_not_misread(tmp_path: Any) -> None:
@@ -885,6 +928,8 @@ def test_a_closed_emulator_says_so_and_closes_twice_safely() -> None:
     [
         {"stores": {}},
         {"stores": {"bad/id": "k"}},
+        {"stores": {"store\n": "k"}},
+        {"stores": {"s" * 65: "k"}},
         {"stores": {"a": "k", "b": "k"}},
         {"stores": {"a": ""}},
         {"stores": {"a": []}},

@@ -15,6 +15,7 @@ import orjson
 import pytest
 import urllib3
 
+from redo_kit import NOT_GIVEN
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID
 from redo_kit.emulator._cli import configure_parser
 
@@ -146,7 +147,10 @@ def test_the_parser_has_the_documented_options_and_defaults() -> None:
     configure_parser(parser)
     args = parser.parse_args([])
     assert (args.host, args.port, args.db, args.store) == ("127.0.0.1", 0, None, [])
-    assert (args.rate_limit, args.faults, args.fault_delay, args.seed) == (100.0, None, 1.0, None)
+    assert (args.faults, args.fault_delay, args.seed) == (None, 1.0, None)
+    # Not given: each endpoint gets its own x-redo-rate-limit of the spec in use.
+    assert args.rate_limit is NOT_GIVEN
+    assert "x-redo-rate-limit, 100)" in " ".join(parser.format_help().split())
     args = parser.parse_args(
         [
             "--host", "::1", "--port", "8080", "--db", "x.db", "--store", "a=b", "--store", "c=d",

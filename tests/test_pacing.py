@@ -150,9 +150,9 @@ def test_acquire_skips_the_wait_in_testing_mode() -> None:
         ("limit", {"limit": 0}),
         ("limit", {"limit": -5}),
         ("limit", {"limit": float("nan")}),
-        ("burst", {"burst": 0}),
-        ("decrease", {"decrease": 1.5}),
-        ("decrease", {"decrease": 0}),
+        ("burst", {"limit": 100, "burst": 0}),
+        ("decrease", {"limit": 100, "decrease": 1.5}),
+        ("decrease", {"limit": 100, "decrease": 0}),
     ],
 )
 def test_invalid_settings_are_configuration_errors_naming_the_argument(

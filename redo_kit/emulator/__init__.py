@@ -16,8 +16,9 @@ Inspection takes the same Bearer keys as the API. Start it in-process with
 
 from __future__ import annotations
 
+from redo_kit._rules import limits
 from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
-from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
+from redo_kit.emulator._emulator import Emulator
 from redo_kit.emulator._faults import FAULT_KINDS
 
 __all__ = [
@@ -29,3 +30,16 @@ __all__ = [
     "ApiKey",
     "Emulator",
 ]
+
+DEFAULT_RATE_LIMIT: float
+"""Requests per second per store per endpoint, the spec's ``x-redo-rate-limit``.
+
+Not a stored constant: :func:`__getattr__` reads it from the spec in use each
+time it is asked for (100 in the shipped spec).
+"""
+
+
+def __getattr__(name: str) -> float:
+    if name == "DEFAULT_RATE_LIMIT":
+        return limits().rate_limit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

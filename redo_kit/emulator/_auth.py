@@ -7,12 +7,12 @@ needs only a key of the store being read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 import attrs
 
 from redo_kit._errors import ConfigurationError
+from redo_kit._rules import is_store_id
 
 __all__ = [
     "DEMO_API_KEY",
@@ -22,6 +22,7 @@ __all__ = [
     "Keyring",
     "StoresArg",
     "bearer_secret",
+    "keys_of",
 ]
 
 WRITE_SCOPE = "customer_events_write"
@@ -31,10 +32,6 @@ DEMO_STORE_ID = "64e5a8a1af49a89df37e4ee7"
 """The store served when none is configured: the store id of the spec's examples."""
 DEMO_API_KEY = "sk_emulator_demo"
 """The key of the demo store. The emulator listens on loopback by default."""
-
-# The spec's StoreId parameter pattern: a configured id must be reachable.
-_STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
 
 def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
     # A named converter: mypy's attrs plugin cannot type the generic ``frozenset``.
@@ -69,11 +66,13 @@ class Keyring:
         self._by_secret: dict[str, _Grant] = {}
         self.store_ids: frozenset[str] = frozenset(stores)
         for store_id, given in stores.items():
-            if not isinstance(store_id, str) or not _STORE_ID.match(store_id):
+            # A configured store must be reachable: its id matches the StoreId parameter.
+            if not is_store_id(store_id):
                 raise ConfigurationError(
-                    f"store id {store_id!r} must be 1 to 64 letters, digits, '_' or '-'"
+                    f"store id {store_id!r} does not match the spec's StoreId pattern: "
+                    f"letters, digits, '_' or '-', such as {DEMO_STORE_ID}"
                 )
-            for key in _keys(given):
+            for key in keys_of(given):
                 if not key.secret or any(ch.isspace() for ch in key.secret):
                     raise ConfigurationError(
                         f"store {store_id}: an API key must be non-empty, without whitespace"
@@ -91,7 +90,11 @@ class Keyring:
         return None if grant is None else (grant.store_id, grant.key)
 
 
-def _keys(given: str | ApiKey | Iterable[str | ApiKey]) -> list[ApiKey]:
+def keys_of(given: str | ApiKey | Iterable[str | ApiKey]) -> list[ApiKey]:
+    """The keys of one store as configured (a secret, an :class:`ApiKey`, or several).
+
+    Raises :class:`~redo_kit._errors.ConfigurationError` when there is none.
+    """
     if isinstance(given, (str, ApiKey)):
         given = [given]
     keys = [ApiKey(item) if isinstance(item, str) else item for item in given]

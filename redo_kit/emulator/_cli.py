@@ -12,9 +12,11 @@ import sys
 import threading
 from types import FrameType
 
+from redo_kit._client import NOT_GIVEN
 from redo_kit._errors import ConfigurationError
+from redo_kit._rules import limits
 from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
-from redo_kit.emulator._emulator import DEFAULT_RATE_LIMIT, Emulator
+from redo_kit.emulator._emulator import Emulator
 from redo_kit.emulator._faults import FAULT_KINDS
 
 __all__ = ["configure_parser", "run"]
@@ -50,8 +52,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--rate-limit",
         metavar="N",
         type=float,
-        default=DEFAULT_RATE_LIMIT,
-        help=f"requests/s per store per endpoint; 0 for none (default {DEFAULT_RATE_LIMIT:g})",
+        default=NOT_GIVEN,
+        help="requests/s per store per endpoint; 0 for none (default: the spec's "
+        f"x-redo-rate-limit, {limits().rate_limit:g})",
     )
     parser.add_argument(
         "--faults",

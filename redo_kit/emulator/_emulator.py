@@ -8,17 +8,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from redo_kit._client import NOT_GIVEN, NotGiven
 from redo_kit._errors import ConfigurationError
-from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, _keys
+from redo_kit._rules import BULK, SINGLE, limits
+from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, keys_of
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
 from redo_kit.emulator._store import EventStore
 
-__all__ = ["DEFAULT_RATE_LIMIT", "Emulator"]
-
-DEFAULT_RATE_LIMIT = 100.0
-"""Requests per second per store per endpoint, as Redo documents."""
+__all__ = ["Emulator"]
 
 
 class Emulator:
@@ -28,7 +27,8 @@ class Emulator:
     scopes, or a list of them); default: the demo store ``DEMO_STORE_ID`` with
     key ``DEMO_API_KEY``. ``port=0`` picks a free port. ``db`` is a SQLite file
     path; default: in memory. ``rate_limit`` is requests per second per store
-    per endpoint; default 100, ``None`` or ``0`` for no limit. ``faults`` is a
+    per endpoint; default: each endpoint's ``x-redo-rate-limit`` in the spec
+    (100 in the shipped one), ``None`` or ``0`` for no limit. ``faults`` is a
     plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator._faults`),
     ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
     and ``seed`` makes fault draws repeatable.
@@ -47,7 +47,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         db: str | os.PathLike[str] | None = None,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | NotGiven | None = NOT_GIVEN,
         faults: str | Mapping[str, float] | None = None,
         fault_delay: float = 1.0,
         seed: int | None = None,
@@ -62,13 +62,18 @@ class Emulator:
         first_store, first_keys = next(iter(stores.items()))
         self.store_id: str = first_store
         """The first configured store (the demo store by default)."""
-        self.api_key: str = _keys(first_keys)[0].secret
+        self.api_key: str = keys_of(first_keys)[0].secret
         """The first key of ``store_id``."""
         self._host = host
         self._port = port
         self._db = db
         self._keyring = keyring
-        self._limiter = RateLimiter(rate_limit)
+        rates: dict[str, float | None] = (
+            dict(limits().rate_limits)
+            if isinstance(rate_limit, NotGiven)
+            else dict.fromkeys((SINGLE, BULK), rate_limit)
+        )
+        self._limiters = {path: RateLimiter(rate) for path, rate in rates.items()}
         self._faults = FaultInjector(FaultPlan.parse(faults), seed)
         self._fault_delay = fault_delay
         self._app: App | None = None
@@ -87,7 +92,7 @@ class Emulator:
         app = App(
             keyring=self._keyring,
             store=store,
-            limiter=self._limiter,
+            limiters=self._limiters,
             faults=self._faults,
             fault_delay=self._fault_delay,
         )

@@ -31,7 +31,7 @@ import attrs
 import orjson
 
 from redo_kit._errors import Problem
-from redo_kit._rules import limits
+from redo_kit._rules import BULK, SINGLE, limits
 from redo_kit._version import __version__
 from redo_kit.emulator._auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
 from redo_kit.emulator._faults import FaultInjector
@@ -44,8 +44,19 @@ __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
 
 API_PREFIX = "/v2.2"
 """Where the spec's paths are served, as on ``https://api.getredo.com/v2.2``."""
-MAX_BODY_BYTES = limits().max_body_bytes
-"""Largest request body, in bytes (5 MB); a larger ``Content-Length`` is answered 413."""
+
+MAX_BODY_BYTES: int
+"""Largest request body, in bytes, the spec's ``x-redo-max-body-bytes``; larger is a 413.
+
+Not a stored constant: :func:`__getattr__` reads it from the spec in use each
+time it is asked for (5 MB in the shipped spec).
+"""
+
+
+def __getattr__(name: str) -> int:
+    if name == "MAX_BODY_BYTES":
+        return limits().max_body_bytes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _log = logging.getLogger("redo_kit.emulator")
 
@@ -69,7 +80,8 @@ class App:
 
     keyring: Keyring
     store: EventStore
-    limiter: RateLimiter
+    limiters: Mapping[str, RateLimiter]
+    """One per operation, by its path in the spec (:data:`~redo_kit._rules.SINGLE`, ``BULK``)."""
     faults: FaultInjector
     fault_delay: float
     stats: Stats = attrs.field(factory=Stats)
@@ -141,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         sends megabytes only to see them refused.
         """
         text = self.headers.get("Content-Length", "")
-        if text.strip().isdigit() and int(text) > MAX_BODY_BYTES:
+        if text.strip().isdigit() and int(text) > limits().max_body_bytes:
             return True
         return super().handle_expect_100()
 
@@ -202,10 +214,11 @@ class _Handler(BaseHTTPRequestHandler):
         denied = self._authorize(store_id, write=True)
         if denied is not None:
             return denied
-        wait = app.limiter.acquire((store_id, bulk))
+        limiter = app.limiters[BULK if bulk else SINGLE]
+        wait = limiter.acquire(store_id)
         if wait is not None:
             app.stats.rate_limited()
-            per_second = f"{app.limiter.rate:g}"
+            per_second = f"{limiter.rate:g}"
             return self._problem(
                 429,
                 f"over {per_second} requests per second for this store on this endpoint",
@@ -332,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._problem(400, f"Content-Length {text!r} is not a number of bytes")
         length = int(text)
-        if length > MAX_BODY_BYTES:
+        if length > limits().max_body_bytes:
             self.close_connection = True
             return _too_large(self, length)
         body = self.rfile.read(length)
@@ -345,6 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_chunked(self) -> bytes | _Response:
         chunks: list[bytes] = []
         total = 0
+        limit = limits().max_body_bytes
         while True:
             line = self.rfile.readline(1024)
             size_text = line.split(b";", 1)[0].strip()
@@ -356,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
             if size == 0:
                 break
             total += size
-            if total > MAX_BODY_BYTES:
+            if total > limit:
                 self.close_connection = True
                 return _too_large(self, total)
             chunk = self.rfile.read(size)
@@ -408,7 +422,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if coding is None and text is not None and text.strip().isdigit():
             length = int(text)
-            if length <= MAX_BODY_BYTES:
+            if length <= limits().max_body_bytes:
                 self.rfile.read(length)
                 return
         self.close_connection = True
@@ -466,6 +480,6 @@ def _json_response(value: Any) -> _Response:
 def _too_large(handler: _Handler, size: int) -> _Response:
     return handler._problem(
         413,
-        f"the body is {size:,} bytes; the limit is {MAX_BODY_BYTES:,} "
+        f"the body is {size:,} bytes; the limit is {limits().max_body_bytes:,} "
         "(split bulk requests into smaller ones)",
     )

@@ -11,7 +11,8 @@ What is stored follows the spec:
 - ``uniqueId`` deduplication per store, across both endpoints, first write
   wins (``x-redo-deduplication``): a duplicate changes nothing, the customer
   included.
-- identity resolution by ``id``, then ``email`` (case-insensitive), then
+- identity resolution by ``id``, then ``email`` (compared as
+  ``x-redo-email-matching`` says: :func:`redo_kit._rules.email_key`), then
   ``phoneNumber``; no match creates a customer with a fresh ObjectId
   (``x-redo-identity-resolution``).
 - patch semantics for ``firstName``, ``lastName``, ``location`` (field by field)
@@ -44,7 +45,7 @@ import orjson
 from redo_kit._errors import ConfigurationError, Problem
 from redo_kit._properties import detect_type
 from redo_kit._rfc3339 import format_datetime
-from redo_kit._rules import EXTRA, is_ignored
+from redo_kit._rules import EXTRA, email_key, is_ignored
 
 __all__ = ["EventStore", "Outcome", "Rejection"]
 
@@ -146,12 +147,14 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_LAYOUT = 1
+_LAYOUT = 2
 """The layout of the database this version writes, kept in ``PRAGMA user_version``.
 
 0: the first, with the property types in two tables of their own
 (``event_properties``, ``customer_properties``). 1: each event keeps its types
-in ``events.types``; a custom field's type follows from its value.
+in ``events.types``; a custom field's type follows from its value. 2:
+``customers.email_key`` is the email as ``x-redo-email-matching`` compares it
+(trimmed, case-folded); layouts 0 and 1 wrote ``email.lower()``.
 """
 
 
@@ -178,6 +181,7 @@ def _prepare_layout(db: sqlite3.Connection) -> None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _refold_emails(db)
             db.execute(f"PRAGMA user_version = {_LAYOUT}")
         db.execute("COMMIT")
     except BaseException:
@@ -197,6 +201,15 @@ def _from_first_layout(db: sqlite3.Connection) -> None:
     )
     db.execute("DROP TABLE event_properties")
     db.execute("DROP TABLE customer_properties")
+
+
+def _refold_emails(db: sqlite3.Connection) -> None:
+    """Layouts 0 and 1 to 2: recompute ``email_key`` of every customer with :func:`email_key`."""
+    rows = db.execute("SELECT rowid, email FROM customers WHERE email IS NOT NULL").fetchall()
+    db.executemany(
+        "UPDATE customers SET email_key = ? WHERE rowid = ?",
+        [(email_key(email), rowid) for rowid, email in rows],
+    )
 
 
 def _custom_field_type(value: Any) -> str:
@@ -357,9 +370,10 @@ class EventStore:
         email = sent.get("email")
         phone = sent.get("phoneNumber")
         if given_id is not None:
+            # ObjectIds are hexadecimal: either case names the same customer.
             row = db.execute(_CUSTOMER_BY_ID, (store_id, given_id.lower())).fetchone()
         if row is None and email is not None:
-            row = db.execute(_CUSTOMER_BY_EMAIL, (store_id, email.lower())).fetchone()
+            row = db.execute(_CUSTOMER_BY_EMAIL, (store_id, email_key(email))).fetchone()
         if row is None and phone is not None:
             row = db.execute(_CUSTOMER_BY_PHONE, (store_id, phone)).fetchone()
         fields = sent.get("customFields") or {}
@@ -379,7 +393,7 @@ class EventStore:
                     None if location is None else _json(location),
                     _json(fields),
                     store_id,
-                    None if email is None else email.lower(),
+                    None if email is None else email_key(email),
                     now,
                     now,
                 ),
@@ -414,12 +428,12 @@ class EventStore:
             new["custom_fields"] = _json({**fields, **sent["customFields"]})
         if tuple(new.values()) == row[1:]:
             return
-        email_key = None if new["email"] is None else str(new["email"]).lower()
+        key = None if new["email"] is None else email_key(str(new["email"]))
         db.execute(
             "UPDATE customers SET email = ?, phone_number = ?, first_name = ?, last_name = ?, "
             "location = ?, custom_fields = ?, email_key = ?, updated_at = ? "
             "WHERE store_id = ? AND id = ?",
-            (*new.values(), email_key, now, store_id, customer_id),
+            (*new.values(), key, now, store_id, customer_id),
         )
 
     def events(self, store_id: str) -> list[dict[str, Any]]:
