@@ -194,8 +194,12 @@ def build_event(
         wire["valueCurrency"] = value_currency
     if data is not None or extra is not None:
         wire["data"] = _with_extra(data, extra, problems)
-    options = PrepareOptions(
-        default_region=default_region, move_nested_to_extra=move_nested_to_extra
+    options = (
+        DEFAULT_OPTIONS
+        if default_region is None and not move_nested_to_extra
+        else PrepareOptions(
+            default_region=default_region, move_nested_to_extra=move_nested_to_extra
+        )
     )
     prepared = _prepare(wire, problems, options, unique_id)
     return prepared.payload
@@ -344,17 +348,22 @@ def _apply(
     On the fast path a problem returns None (the caller walks the event and
     comes back); after the walk every problem is raised, with all the others.
     """
+    # Runs for every event: each step is skipped when it has nothing to do.
     fast = refused is None
     warnings: list[Problem] = []
     if not json_ready:
-        for key in ("eventTimestamp", "value"):
-            if key in wire and type(wire[key]) not in _JSON_SCALARS:
-                wire[key] = _json_value(wire[key], f"$.{key}", problems)
+        stamp = wire.get("eventTimestamp")
+        if stamp is not None and type(stamp) is not str:
+            wire["eventTimestamp"] = _json_value(stamp, "$.eventTimestamp", problems)
+        value = wire.get("value")
+        if value is not None and type(value) not in _JSON_SCALARS:
+            wire["value"] = _json_value(value, "$.value", problems)
 
     customer = wire.get("customer")
     if type(customer) is dict:
         customer, found = normalize_wire_customer(customer, options.default_region, "$.customer")
-        problems.extend(found)
+        if found:
+            problems.extend(found)
         wire["customer"] = customer
 
     data = wire.get("data")
@@ -364,8 +373,10 @@ def _apply(
             data, options.move_nested_to_extra, convert, "$.data"
         )
         wire["data"] = cleaned
-        problems.extend(found)
-        warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
+        if found:
+            problems.extend(found)
+        if dropped:
+            warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
 
     _assign_unique_id(wire, options, unique_id, problems)
     if fast and problems:
@@ -374,14 +385,17 @@ def _apply(
     found, body = check_wire(
         wire, allow_unknown_keys=options.allow_unknown_keys, root="$", data_cleaned=True
     )
-    if fast and (body is None or any(p.severity == "error" for p in found)):
+    if found:
+        if fast and any(p.severity == "error" for p in found):
+            return None
+        located = {p.path for p in problems} | (refused or frozenset())
+        for problem in found:
+            if problem.severity != "error":
+                warnings.append(problem)
+            elif not follows_from(problem, located):
+                problems.append(problem)
+    if fast and body is None:
         return None
-    located = {p.path for p in problems} | (refused or frozenset())
-    for problem in found:
-        if problem.severity != "error":
-            warnings.append(problem)
-        elif not follows_from(problem, located):
-            problems.append(problem)
     if problems or body is None:
         raise ValidationError([*problems, *warnings])
     return PreparedEvent(
@@ -393,6 +407,8 @@ def _assign_unique_id(
     wire: dict[str, Any], options: PrepareOptions, unique_id: str | None, problems: list[Problem]
 ) -> None:
     given = wire.get("uniqueId")
+    if unique_id is None and given is not None:
+        return
     if unique_id is None and options.content_unique_ids and given is None:
         unique_id = "content"
     if unique_id is None:
@@ -421,7 +437,10 @@ def _assign_unique_id(
 
 def _json_value(value: Any, path: str, problems: list[Problem] | None = None) -> Any:
     """One value through the walker; its problems go to ``problems`` (or raise)."""
-    walked = walk(value, path, depth=path.count(".") + path.count("[") + 1)
+    # A container's level in the event counts against the depth limit.
+    nests = type(value) is not datetime and isinstance(value, (Mapping, list, tuple))
+    depth = path.count(".") + path.count("[") + 1 if nests else 1
+    walked = walk(value, path, depth=depth)
     if walked.problems:
         if problems is None:
             raise ValidationError(walked.problems)

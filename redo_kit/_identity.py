@@ -132,7 +132,7 @@ def normalize_wire_customer(
     out = dict(customer)
     problems: list[Problem] = []
     value = out.get("id")
-    if isinstance(value, str) and not (value.islower() and is_object_id(value)):
+    if type(value) is str and not (limits().object_id.match(value) and value.islower()):
         text, problem = _object_id(value, f"{root}.id")
         if problem is None:
             out["id"] = text

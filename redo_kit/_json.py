@@ -35,9 +35,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import orjson
 
 from redo_kit._errors import ConversionError, Problem
@@ -48,6 +47,7 @@ from redo_kit._spec import wire_path
 __all__ = ["Walked", "dumps_exact", "walk"]
 
 _INT_RANGE = (-(2**63), 2**64)
+_NOTHING: frozenset[str] = frozenset()
 # orjson hands everything but exact JSON types (and tuples, enums and UUIDs,
 # which it writes as the walker would) to `default`, which refuses them.
 _STRICT = (
@@ -72,20 +72,19 @@ def dumps_exact(value: Any) -> bytes:
     return orjson.dumps(value, default=_refuse, option=_STRICT)
 
 
-@attrs.frozen
-class Walked:
+class Walked(NamedTuple):
     """What :func:`walk` made of a value.
 
     ``value`` is made of JSON values only (``None`` when the value itself was
     refused); ``problems`` lists every refusal; ``refused`` holds the wire
-    path of each value left out.
+    path of each value left out; ``changed`` says whether anything was
+    converted (a subclass, a tuple, a datetime...).
     """
 
     value: Any
     problems: list[Problem]
     refused: frozenset[str]
     changed: bool = False
-    """Whether anything was converted (a subclass, a tuple, a datetime...)."""
 
 
 class _Missing:
@@ -104,6 +103,20 @@ def walk(value: Any, root: str = "$", *, depth: int = 1, convert: bool = True) -
     datetimes, Decimals, plain enums and UUIDs are refused as not JSON
     rather than converted; subclasses of the JSON types are still accepted.
     """
+    cls = type(value)
+    if cls is str and value.isascii() and len(value) * 4 <= limits().max_string_bytes:
+        return Walked(value, [], _NOTHING)
+    if cls is bool or value is None or (cls is float and math.isfinite(value)):
+        return Walked(value, [], _NOTHING)
+    if cls is int and _INT_RANGE[0] <= value < _INT_RANGE[1]:
+        return Walked(value, [], _NOTHING)
+    if cls is datetime and convert:
+        # The one conversion nearly every built event needs: its timestamp.
+        try:
+            return Walked(format_datetime(value, path=root), [], _NOTHING, True)
+        except ConversionError as exc:
+            found = list(exc.problems)
+            return Walked(None, found, frozenset(p.path for p in found), True)
     rules = limits()
     max_depth = rules.max_depth
     # Strings of up to a quarter of the limit cannot be over it in UTF-8.

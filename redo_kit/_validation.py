@@ -201,16 +201,21 @@ def check_wire(
             valid, body = False, None
         if valid and body is not None and payload.keys() <= _known_keys():
             rules = limits()
-            # Nesting needs an opening bracket per level, so a body with few
-            # brackets (inside strings too: the count only errs high) is shallow.
-            # No string is longer than the body that holds it.
+            data = payload.get("data")
+            # A valid event nests only under $extra (level 3), and nesting
+            # needs an opening bracket per level, so a body with few brackets
+            # (inside strings too: the count only errs high) is shallow. No
+            # string is longer than the body that holds it.
             plain = (
-                body.count(b"{") + body.count(b"[") <= rules.max_depth
+                (
+                    type(data) is not dict
+                    or EXTRA not in data
+                    or body.count(b"{") + body.count(b"[") <= rules.max_depth - 2
+                )
                 and len(body) <= rules.max_string_bytes
                 and _finite(body, payload)
             )
             if plain:
-                data = payload.get("data")
                 if data_cleaned or type(data) is not dict:
                     return [], body
                 values = data.values()
