@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 import urllib3
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from redo_kit import _pacing as pacing
@@ -187,10 +187,8 @@ def test_local_rejections_are_exactly_what_the_emulator_rejects(
     two_stores: Emulator, batch: list[dict[str, Any]]
 ) -> None:
     emu = two_stores
-    try:
-        raw_body = orjson.dumps({"events": batch})
-    except orjson.JSONEncodeError:
-        assume(False)
+    # Every generated value is JSON orjson can write: NaN and infinities go out as null.
+    raw_body = orjson.dumps({"events": batch})
     emu.clear(_RAW)
     emu.clear(_CLIENT)
 
