@@ -38,7 +38,12 @@ def no_waits() -> Iterator[None]:
 
 
 @pytest.fixture
-def isolated_env(monkeypatch: pytest.MonkeyPatch, no_waits: None) -> None:
-    """``no_waits``, and none of the REDO_* variables of the machine running the tests."""
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the REDO_* variables of the machine running the tests."""
     for name in ("REDO_API_KEY", "REDO_STORE_ID", "REDO_BASE_URL", "REDO_LOG"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def isolated_env(clean_env: None, no_waits: None) -> None:
+    """``no_waits`` and ``clean_env``."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import STORE, mock_client, track_from_threads
 
 from redo_kit import _batcher as batcher_module
 from redo_kit._batcher import Batcher, QueueFullError
@@ -25,9 +26,6 @@ from redo_kit._errors import ConfigurationError, InternalServerError, Validation
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._retry import RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response
-
-STORE = "64e5a8a1af49a89df37e4ee7"
-
 
 pytestmark = pytest.mark.usefixtures("no_waits")
 
@@ -38,16 +36,6 @@ def event(n: int, **extra: Any) -> dict[str, Any]:
         "customer": {"email": f"c{n}@example.com"},
         "data": {"n": n + 1, **extra},
     }
-
-
-def make_client(transport: Any, **options: Any) -> RedoClient:
-    return RedoClient(
-        store_id=STORE,
-        api_key="sk_test_batcher",
-        base_url="http://127.0.0.1:9/v2.2",
-        transport=transport,
-        **options,
-    )
 
 
 def sent_ids(transport: MockTransport) -> list[str]:
@@ -85,7 +73,7 @@ class Gate:
 @pytest.fixture
 def mock() -> Iterator[tuple[MockTransport, RedoClient]]:
     transport = MockTransport()
-    with make_client(transport) as client:
+    with mock_client(transport) as client:
         yield transport, client
 
 
@@ -181,7 +169,7 @@ def test_requests_stay_under_5_mb() -> None:
     big = "x" * 100_000
     # About 1.1 MB per event: four fit in one 5 MB request, not five.
     heavy = [event(n, **{f"p{k}": big for k in range(11)}) for n in range(6)]
-    with make_client(transport) as client, Batcher(client, flush_interval=60) as batcher:
+    with mock_client(transport) as client, Batcher(client, flush_interval=60) as batcher:
         for item in heavy:
             batcher.track(item)
         assert batcher.flush(10).completed
@@ -208,23 +196,13 @@ def test_threads_tracking_at_once_send_every_event_once(
     mock: tuple[MockTransport, RedoClient],
 ) -> None:
     transport, client = mock
-    tracked: list[list[str]] = [[] for _ in range(8)]
     with Batcher(client, flush_interval=0.01, max_events=500) as batcher:
-
-        def produce(slot: int) -> None:
-            for n in range(1_000):
-                tracked[slot].append(batcher.track(event(n)))
-
-        threads = [threading.Thread(target=produce, args=(i,)) for i in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        tracked = track_from_threads(batcher, [[event(n) for n in range(1_000)]] * 8)
         assert batcher.flush(10).completed
         stats = batcher.stats()
     ids = sent_ids(transport)
     assert len(ids) == len(set(ids)) == 8_000
-    assert set(ids) == {i for slot in tracked for i in slot}
+    assert set(ids) == set(tracked)
     assert (stats.queued, stats.sent, stats.dropped, stats.pending) == (8_000, 8_000, 0, 0)
 
 
@@ -234,7 +212,7 @@ def test_threads_tracking_at_once_send_every_event_once(
 @pytest.fixture
 def gate() -> Iterator[tuple[Gate, RedoClient]]:
     held = Gate()
-    with make_client(held.transport) as client:
+    with mock_client(held.transport) as client:
         yield held, client
     held.release.set()
 
@@ -377,7 +355,7 @@ def test_the_queue_is_bounded_by_bytes_too(gate: tuple[Gate, RedoClient]) -> Non
 
 def test_retries_are_counted(mock: tuple[MockTransport, RedoClient]) -> None:
     transport = MockTransport(responses=[503, 503, 202])
-    with make_client(transport) as client, Batcher(client) as batcher:
+    with mock_client(transport) as client, Batcher(client) as batcher:
         batcher.track(event(1))
         assert batcher.flush(5).completed
         stats = batcher.stats()
@@ -390,7 +368,7 @@ def test_exhausted_retries_go_to_on_error_and_the_dead_letter_file(tmp_path: Pat
     dead = tmp_path / "dead.jsonl"
     failures: list[tuple[list[str], BaseException]] = []
     with (
-        make_client(transport, retry=RetryPolicy(attempts=3)) as client,
+        mock_client(transport, retry=RetryPolicy(attempts=3)) as client,
         Batcher(
             client,
             flush_interval=60,
@@ -419,7 +397,7 @@ def test_a_failing_callback_does_not_stop_delivery(mock: tuple[MockTransport, Re
     def broken(*args: Any) -> None:
         raise RuntimeError("callback bug")
 
-    with make_client(transport) as client, Batcher(client, on_error=broken) as batcher:
+    with mock_client(transport) as client, Batcher(client, on_error=broken) as batcher:
         batcher.track(event(1))
         batcher.flush(5)
         batcher.track(event(2))
@@ -632,14 +610,14 @@ def test_a_batcher_prepares_with_its_clients_options_unless_given_others() -> No
     odd = {"eventName": "Signed Up", "customer": {"phoneNumber": "(206) 555-0100"}, "x": 1}
     transport = MockTransport()
     lenient = PrepareOptions(allow_unknown_keys=True, default_region="US")
-    with make_client(transport, prepare=lenient) as client:
+    with mock_client(transport, prepare=lenient) as client:
         with client.batcher(flush_interval=60) as batcher:
             batcher.track(odd)
         with Batcher(client, allow_unknown_keys=False) as strict, pytest.raises(ValidationError):
             strict.track(odd)
         with Batcher(client, options=PrepareOptions()) as plain, pytest.raises(ValidationError):
             plain.track(odd)
-    with make_client(transport) as client, client.batcher(options=lenient) as batcher:
+    with mock_client(transport) as client, client.batcher(options=lenient) as batcher:
         batcher.track(odd)
     phones = [e["customer"]["phoneNumber"] for r in transport.requests for e in r.json()["events"]]
     assert phones == ["+12065550100", "+12065550100"]
@@ -671,7 +649,7 @@ def test_without_callbacks_drops_and_failures_are_logged(
 
     caplog.clear()
     failing = MockTransport(responses=[400])
-    with make_client(failing) as other, Batcher(other) as batcher:
+    with mock_client(failing) as other, Batcher(other) as batcher:
         batcher.track(event(1))
         batcher.flush(5)
     assert any(
@@ -703,7 +681,7 @@ def test_an_unwritable_dead_letter_file_is_logged(
     failing = MockTransport(responses=[400])
     failures: list[int] = []
     with (
-        make_client(failing) as client,
+        mock_client(failing) as client,
         Batcher(
             client, dead_letter=tmp_path, on_error=lambda events, exc: failures.append(len(events))
         ) as batcher,

@@ -10,41 +10,23 @@ import textwrap
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
+from helpers import FAULTS, emulator_client, page_view, track_from_threads
 
 from redo_kit import _cli as cli
 from redo_kit._batcher import Batcher, Overflow, QueueFullError
-from redo_kit._client import RedoClient
 from redo_kit._retry import RetryPolicy
 from redo_kit.emulator import Emulator
-
-FAULTS = "503=0.1,429=0.05,reset=0.05,lost-ack=0.05"
+from redo_kit.testing.plugin import EmulatorFactory
 
 # Faults strike about one attempt in four: 12 attempts make a lost request
 # (0.25**12) practically impossible.
 MANY_TRIES = RetryPolicy(attempts=12)
 
-EmulatorFactory = Callable[..., Emulator]
-
-
 pytestmark = pytest.mark.usefixtures("no_waits")
-
-
-def event(n: int) -> dict[str, Any]:
-    return {
-        "eventName": "Page Viewed",
-        "customer": {"email": f"user{n % 300}@example.com"},
-        "data": {"Page": f"/pages/{n}", "Visits": n + 1},
-    }
-
-
-def client_for(emu: Emulator, **options: Any) -> RedoClient:
-    return RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url, **options)
 
 
 def stored_ids(emu: Emulator) -> list[str]:
@@ -56,28 +38,19 @@ def test_8_threads_tracking_20000_events_with_faults_store_each_exactly_once(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(faults=FAULTS, seed=6, rate_limit=None)
-    tracked: list[list[str]] = [[] for _ in range(8)]
     with (
-        client_for(emu, retry=MANY_TRIES) as client,
+        emulator_client(emu, retry=MANY_TRIES) as client,
         Batcher(client, flush_interval=0.05) as batcher,
     ):
-
-        def produce(slot: int) -> None:
-            for n in range(slot * 2_500, (slot + 1) * 2_500):
-                tracked[slot].append(batcher.track(event(n)))
-
-        threads = [threading.Thread(target=produce, args=(slot,)) for slot in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        streams = [(page_view(n) for n in range(s * 2_500, (s + 1) * 2_500)) for s in range(8)]
+        tracked = track_from_threads(batcher, streams)
         assert batcher.flush(60).completed
         stats = batcher.stats()
     stored = stored_ids(emu)
     faults = emu.stats()
     assert len(stored) == 20_000
     assert len(set(stored)) == 20_000
-    assert set(stored) == {i for slot in tracked for i in slot}
+    assert set(stored) == set(tracked)
     assert (stats.queued, stats.sent, stats.failed, stats.dropped) == (20_000, 20_000, 0, 0)
     # The faults struck and were absorbed: retried requests, replays deduplicated.
     assert stats.retried > 0
@@ -118,11 +91,11 @@ def test_a_multiprocessing_child_that_returns_without_close_delivers_its_events(
 ) -> None:
     # A multiprocessing child leaves by os._exit: atexit handlers never run there.
     emu = emulator_factory(rate_limit=None)
-    with client_for(emu) as client, Batcher(client, flush_interval=60) as batcher:
+    with emulator_client(emu) as client, Batcher(client, flush_interval=60) as batcher:
 
         def work() -> None:
             for n in range(200):
-                batcher.track(event(n), unique_id=f"worker-{n}")
+                batcher.track(page_view(n), unique_id=f"worker-{n}")
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -140,11 +113,11 @@ def test_a_forked_child_delivers_its_own_events_and_none_of_the_parents(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(rate_limit=None)
-    with client_for(emu) as client, Batcher(client, flush_interval=60) as batcher:
+    with emulator_client(emu) as client, Batcher(client, flush_interval=60) as batcher:
         # A request before the fork leaves a kept-alive connection in the pool.
-        warm = batcher.track(event(0))
+        warm = batcher.track(page_view(0))
         assert batcher.flush(10).completed
-        queued = [batcher.track(event(n)) for n in range(1, 31)]
+        queued = [batcher.track(page_view(n)) for n in range(1, 31)]
         read_end, write_end = os.pipe()
         with warnings.catch_warnings():
             # Python 3.12+ warns about fork() in a threaded process: the case under test.
@@ -154,7 +127,7 @@ def test_a_forked_child_delivers_its_own_events_and_none_of_the_parents(
             code = 1
             try:
                 os.close(read_end)
-                mine = [batcher.track(event(n)) for n in range(100, 120)]
+                mine = [batcher.track(page_view(n)) for n in range(100, 120)]
                 result = batcher.close(10)
                 report = {"ids": mine, "completed": result.completed}
                 os.write(write_end, orjson.dumps(report))
@@ -186,7 +159,7 @@ def test_each_overflow_policy_against_a_slow_api(
     accepted: list[str] = []
     refused = 0
     with (
-        client_for(emu) as client,
+        emulator_client(emu) as client,
         Batcher(
             client,
             overflow=overflow,
@@ -199,7 +172,7 @@ def test_each_overflow_policy_against_a_slow_api(
     ):
         for n in range(200):
             try:
-                accepted.append(batcher.track(event(n)))
+                accepted.append(batcher.track(page_view(n)))
             except QueueFullError:
                 refused += 1
         assert batcher.flush(30).completed
@@ -230,9 +203,9 @@ def test_flush_and_close_keep_their_deadlines_while_the_api_is_slow(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(rate_limit=None, faults="delay=1", fault_delay=1.5)
-    with client_for(emu) as client:
+    with emulator_client(emu) as client:
         batcher = Batcher(client, flush_interval=60, senders=1)
-        ids = [batcher.track(event(n)) for n in range(10)]
+        ids = [batcher.track(page_view(n)) for n in range(10)]
         started = time.monotonic()
         flushed = batcher.flush(0.3)
         assert 0.3 <= time.monotonic() - started < 1.0
@@ -240,7 +213,7 @@ def test_flush_and_close_keep_their_deadlines_while_the_api_is_slow(
         assert flushed.in_flight == 10
         assert batcher.flush(10).completed
         assert sorted(stored_ids(emu)) == sorted(ids)
-        late = batcher.track(event(99))
+        late = batcher.track(page_view(99))
         started = time.monotonic()
         closed = batcher.close(0.3)
         assert 0.3 <= time.monotonic() - started < 1.0
@@ -260,14 +233,14 @@ def test_the_dead_letter_file_replays_with_redo_kit_import(
     dead = tmp_path / "undelivered.jsonl"
     failed: list[str] = []
     with (
-        client_for(down, retry=RetryPolicy(attempts=2)) as client,
+        emulator_client(down, retry=RetryPolicy(attempts=2)) as client,
         Batcher(
             client,
             dead_letter=dead,
             on_error=lambda events, exc: failed.extend(e.unique_id for e in events),
         ) as batcher,
     ):
-        tracked = [batcher.track(event(n)) for n in range(150)]
+        tracked = [batcher.track(page_view(n)) for n in range(150)]
         assert batcher.flush(10).completed
     assert sorted(failed) == sorted(tracked)
     assert down.events() == []

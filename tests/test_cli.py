@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
+from helpers import ROOT, STORE, inspect
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "events.jsonl"
-STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_cli_test"
 INVALID_EXAMPLE_LINES = [134, 268, 402, 536, 670, 804, 938, 1072]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -40,16 +38,9 @@ class RunningEmulator:
         self.process = process
         self.base_url = base_url
         self.root = base_url.rsplit("/v2.2", 1)[0]
-        self.http = urllib3.PoolManager()
 
     def get(self, what: str) -> Any:
-        response = self.http.request(
-            "GET",
-            f"{self.root}/_emulator/stores/{STORE}/{what}",
-            headers={"Authorization": f"Bearer {KEY}"},
-        )
-        assert response.status == 200, response.data
-        return json.loads(response.data)[what]
+        return inspect(self.root, STORE, KEY, what)
 
     def env(self) -> dict[str, str]:
         return {
@@ -85,7 +76,6 @@ def _stop(emulator: RunningEmulator) -> None:
         for stream in (emulator.process.stdout, emulator.process.stderr):
             if stream is not None:
                 stream.close()
-        emulator.http.clear()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import STORE
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,7 +42,6 @@ from redo_kit._retry import NO_RETRY, RetryPolicy
 from redo_kit._rules import limits
 from redo_kit._transport import MockTransport, Request, Response, Timeout, Urllib3Transport
 
-STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "test_key_0123456789"
 
 

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 import pytest
+from helpers import STORE
 
 from redo_kit._client import RedoClient
 from redo_kit._errors import (
@@ -27,7 +28,6 @@ from redo_kit._retry import RetryPolicy
 from redo_kit._transport import InsecureTransportWarning, MockTransport, Request, Response
 
 KEY = "sk_live_SECRETvalue_4f1c2a9e"
-STORE = "64e5a8a1af49a89df37e4ee7"
 
 
 pytestmark = pytest.mark.usefixtures("isolated_env")

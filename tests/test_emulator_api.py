@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 import pytest
 import urllib3
+from helpers import STORE
 
 from redo_kit._errors import ConfigurationError
-from redo_kit._spec import document
+from redo_kit._spec import request_examples
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID, ApiKey, Emulator
 from redo_kit.emulator._store import EventStore
 
-STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_test_store"
 OTHER_STORE = "other_store"
 OTHER_KEY = "sk_test_other"
@@ -984,15 +984,9 @@ def test_an_oversized_body_with_expect_100_continue_gets_413_without_sending_it(
 # -- the guide's own examples --------------------------------------------------
 
 
-def _examples(path: str) -> list[Any]:
-    operation = document()["paths"][path]["post"]
-    examples = operation["requestBody"]["content"]["application/json"]["examples"]
-    return [example["value"] for example in examples.values()]
-
-
 def test_every_example_of_the_spec_is_accepted_and_stored_by_the_rules(api: Api) -> None:
-    singles = _examples("/stores/{storeId}/events")
-    bulks = _examples("/stores/{storeId}/events/bulk")
+    singles = list(request_examples().values())
+    bulks = list(request_examples(bulk=True).values())
     for example in singles:
         accepted(api.event(example))
     for example in bulks:

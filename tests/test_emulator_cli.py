@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import urllib3
+from helpers import inspect
 
 from redo_kit import NOT_GIVEN
 from redo_kit.emulator import DEMO_API_KEY, DEMO_STORE_ID
@@ -52,16 +53,7 @@ def _post(base_url: str, store: str, key: str) -> int:
 
 def _stored(base_url: str, store: str, key: str) -> list[Any]:
     """The events the emulator holds for ``store``, read with ``key``."""
-    root = base_url.removesuffix("/v2.2")
-    with urllib3.PoolManager() as http:
-        response = http.request(
-            "GET",
-            f"{root}/_emulator/stores/{store}/events",
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert response.status == 200, response.data
-    events: list[Any] = orjson.loads(response.data)["events"]
-    return events
+    return inspect(base_url.removesuffix("/v2.2"), store, key)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 import urllib3
+from helpers import inspect
 from urllib3.exceptions import ProtocolError
 
 from redo_kit.emulator import Emulator
 from redo_kit.emulator._ratelimit import RateLimiter
+from redo_kit.testing.plugin import EmulatorFactory
 
 STORE = "store_a"
 KEY = "sk_a"
 OTHER_STORE = "store_b"
 OTHER_KEY = "sk_b"
 HEADERS = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-
-Factory = Callable[..., Emulator]
 
 
 def _event(unique_id: str | None = None) -> bytes:
@@ -48,14 +47,6 @@ def _post(
         return response
 
 
-def _inspect(emu: Emulator, view: str) -> Any:
-    with urllib3.PoolManager(retries=False, timeout=5.0) as http:
-        url = f"{emu.url}/_emulator/stores/{STORE}/{view}"
-        response = http.request("GET", url, headers={"Authorization": f"Bearer {KEY}"})
-        assert response.status == 200
-        return orjson.loads(response.data)[view]
-
-
 def _statuses(emu: Emulator, count: int) -> list[int | str]:
     seen: list[int | str] = []
     for n in range(count):
@@ -75,7 +66,7 @@ def _stores() -> dict[str, str]:
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_a_server_error_fault_answers_a_problem_and_stores_nothing(
-    emulator_factory: Factory, status: int
+    emulator_factory: EmulatorFactory, status: int
 ) -> None:
     emu = emulator_factory(stores=_stores(), faults=f"{status}=1", rate_limit=None)
     for bulk in (False, True):
@@ -85,13 +76,13 @@ def test_a_server_error_fault_answers_a_problem_and_stores_nothing(
         assert response.headers["Content-Type"] == "application/problem+json"
         assert orjson.loads(response.data)["status"] == status
     # The inspection API is never faulted.
-    assert _inspect(emu, "events") == []
+    assert inspect(emu.url, STORE, KEY) == []
     stats = emu.stats()
     assert stats["faults"] == {str(status): 2}
     assert stats["requests"] == {str(status): 2}
 
 
-def test_a_429_fault_carries_retry_after(emulator_factory: Factory) -> None:
+def test_a_429_fault_carries_retry_after(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(stores=_stores(), faults="429=1", rate_limit=None)
     response = _post(emu, _event())
     assert response.status == 429
@@ -100,7 +91,7 @@ def test_a_429_fault_carries_retry_after(emulator_factory: Factory) -> None:
     assert emu.events(STORE) == []
 
 
-def test_a_reset_drops_the_connection_and_stores_nothing(emulator_factory: Factory) -> None:
+def test_a_reset_drops_the_connection_and_stores_nothing(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(stores=_stores(), faults="reset=1", rate_limit=None)
     with pytest.raises(ProtocolError):
         _post(emu, _event("reset-1"))
@@ -109,13 +100,13 @@ def test_a_reset_drops_the_connection_and_stores_nothing(emulator_factory: Facto
 
 
 def test_a_lost_ack_commits_then_drops_and_a_retry_is_deduplicated(
-    emulator_factory: Factory,
+    emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(stores=_stores(), faults="lost-ack=1", rate_limit=None)
     for _ in range(2):
         with pytest.raises(ProtocolError):
             _post(emu, _event("order-1"))
-    events = _inspect(emu, "events")
+    events = inspect(emu.url, STORE, KEY)
     assert [e["uniqueId"] for e in events] == ["order-1"]
     stats = emu.stats()
     assert stats["stored"] == 1
@@ -123,7 +114,9 @@ def test_a_lost_ack_commits_then_drops_and_a_retry_is_deduplicated(
     assert stats["faults"] == {"lost-ack": 2}
 
 
-def test_a_delay_holds_the_answer_for_fault_delay_seconds(emulator_factory: Factory) -> None:
+def test_a_delay_holds_the_answer_for_fault_delay_seconds(
+    emulator_factory: EmulatorFactory,
+) -> None:
     emu = emulator_factory(stores=_stores(), faults="delay=1", fault_delay=0.3, rate_limit=None)
     started = time.monotonic()
     response = _post(emu, _event())
@@ -132,7 +125,7 @@ def test_a_delay_holds_the_answer_for_fault_delay_seconds(emulator_factory: Fact
     assert len(emu.events(STORE)) == 1
 
 
-def test_closing_cuts_a_delay_short(emulator_factory: Factory) -> None:
+def test_closing_cuts_a_delay_short(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(stores=_stores(), faults="delay=1", fault_delay=30, rate_limit=None)
     outcome: list[object] = []
 
@@ -154,7 +147,7 @@ def test_closing_cuts_a_delay_short(emulator_factory: Factory) -> None:
     assert outcome[0] == 202 or isinstance(outcome[0], urllib3.exceptions.HTTPError)
 
 
-def test_faults_repeat_exactly_under_the_same_seed(emulator_factory: Factory) -> None:
+def test_faults_repeat_exactly_under_the_same_seed(emulator_factory: EmulatorFactory) -> None:
     plan = "500=0.15,503=0.15,429=0.1,reset=0.1,lost-ack=0.1"
     runs = [
         _statuses(emulator_factory(stores=_stores(), faults=plan, seed=seed, rate_limit=None), 40)
@@ -165,7 +158,7 @@ def test_faults_repeat_exactly_under_the_same_seed(emulator_factory: Factory) ->
     assert {202, 500, 503, 429, "dropped"} <= set(runs[0])
 
 
-def test_without_faults_nothing_is_injected(emulator_factory: Factory) -> None:
+def test_without_faults_nothing_is_injected(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(stores=_stores(), faults="", rate_limit=None)
     assert set(_statuses(emu, 20)) == {202}
     assert emu.stats()["faults"] == {}
@@ -175,7 +168,7 @@ def test_without_faults_nothing_is_injected(emulator_factory: Factory) -> None:
 
 
 def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(
-    emulator_factory: Factory,
+    emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(stores=_stores(), rate_limit=5)
     statuses = [_post(emu, _event(f"u{n}")).status for n in range(12)]
@@ -195,7 +188,7 @@ def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(
     assert emu.stats()["rateLimited"] == 13 - stored
 
 
-def test_the_rate_limit_is_per_store_and_per_endpoint(emulator_factory: Factory) -> None:
+def test_the_rate_limit_is_per_store_and_per_endpoint(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(stores=_stores(), rate_limit=3)
     single = [_post(emu, _event()).status for _ in range(6)]
     assert 429 in single
@@ -205,7 +198,9 @@ def test_the_rate_limit_is_per_store_and_per_endpoint(emulator_factory: Factory)
 
 
 @pytest.mark.parametrize("rate_limit", [None, 0])
-def test_no_rate_limit_when_switched_off(emulator_factory: Factory, rate_limit: Any) -> None:
+def test_no_rate_limit_when_switched_off(
+    emulator_factory: EmulatorFactory, rate_limit: Any
+) -> None:
     emu = emulator_factory(stores=_stores(), rate_limit=rate_limit)
     assert {_post(emu, _event()).status for _ in range(150)} == {202}
 

@@ -18,11 +18,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 import requests
 import schemathesis
-import urllib3
+from helpers import STORE, inspect
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import negative_data_rejection
@@ -31,7 +30,6 @@ from redo_kit._spec import bulk_envelope_validator, document, validator
 from redo_kit.emulator import Emulator
 from redo_kit.emulator._server import MAX_BODY_BYTES
 
-STORE = "64e5a8a1af49a89df37e4ee7"
 KEY = "sk_schemathesis"
 
 _CONFIG = SchemathesisConfig.from_dict(
@@ -74,17 +72,6 @@ def _items_dropped_by_rule(case: Any) -> bool:
         and isinstance(case.body, dict)
         and bulk_envelope_validator().is_valid(case.body)
     )
-
-
-def _rejected(emulator: Emulator) -> list[dict[str, Any]]:
-    with urllib3.PoolManager(retries=False) as http:
-        response = http.request(
-            "GET",
-            f"{emulator.url}/_emulator/stores/{STORE}/rejected",
-            headers={"Authorization": f"Bearer {KEY}"},
-        )
-    items: list[dict[str, Any]] = orjson.loads(response.data)["rejected"]
-    return items
 
 
 @schema.parametrize()
@@ -132,5 +119,5 @@ def test_the_emulator_conforms_to_the_spec(
         for index, item in enumerate(case.body["events"])
         if not validator("Event").is_valid(item)
     ]
-    recorded = [item["index"] for item in _rejected(running)]
+    recorded = [item["index"] for item in inspect(running.url, STORE, KEY, "rejected")]
     assert set(refused) <= set(recorded)

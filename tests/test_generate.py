@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from redo_kit import _codegen as codegen
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "generated" / "redo_kit_models"
 
 

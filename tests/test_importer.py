@@ -9,15 +9,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from helpers import mock_client
 
 from redo_kit import _retry as retry
 from redo_kit._client import RedoClient
 from redo_kit._errors import APIConnectionError, AuthenticationError
 from redo_kit._importer import Checkpoint, ImportProgress, LineRejection, Position, import_events
 from redo_kit._transport import MockTransport, Request, Response
-
-STORE = "64e5a8a1af49a89df37e4ee7"
-
 
 pytestmark = pytest.mark.usefixtures("no_waits")
 
@@ -28,14 +26,7 @@ def _line(n: int, **extra: object) -> bytes:
 
 
 def _client(transport: MockTransport) -> RedoClient:
-    return RedoClient(
-        api_key="sk_test",
-        store_id=STORE,
-        base_url="http://127.0.0.1:9/v2.2",
-        transport=transport,
-        rate_limit=None,
-        retry=retry.RetryPolicy(attempts=2),
-    )
+    return mock_client(transport, rate_limit=None, retry=retry.RetryPolicy(attempts=2))
 
 
 def _sent_events(transport: MockTransport) -> list[list[dict[str, object]]]:

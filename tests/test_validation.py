@@ -12,21 +12,11 @@ from hypothesis import given
 
 from redo_kit._errors import Problem, ValidationError
 from redo_kit._rules import limits
-from redo_kit._spec import document, wire_path
+from redo_kit._spec import request_examples, wire_path
 from redo_kit._validation import check_event, validate_bulk, validate_event
 from redo_kit.testing import strategies as rs
 
 BASE: dict[str, Any] = {"eventName": "Order Placed", "customer": {"email": "stewart@example.com"}}
-
-
-def _examples(operation: str) -> list[tuple[str, Any]]:
-    paths = document()["paths"]
-    for item in paths.values():
-        post = item.get("post", {})
-        if post.get("operationId") == operation:
-            examples = post["requestBody"]["content"]["application/json"]["examples"]
-            return [(name, ex["value"]) for name, ex in examples.items()]
-    raise AssertionError(operation)
 
 
 def _errors(problems: list[Problem]) -> list[tuple[str, str]]:
@@ -39,12 +29,12 @@ def _one(problems: list[Problem], rule: str) -> Problem:
     return found[0]
 
 
-@pytest.mark.parametrize(("name", "event"), _examples("createCustomEvent"))
+@pytest.mark.parametrize(("name", "event"), sorted(request_examples().items()))
 def test_every_guide_example_is_valid_with_no_warning(name: str, event: dict[str, Any]) -> None:
     assert validate_event(event) == [], name
 
 
-@pytest.mark.parametrize(("name", "body"), _examples("bulkCreateCustomEvents"))
+@pytest.mark.parametrize(("name", "body"), sorted(request_examples(bulk=True).items()))
 def test_every_bulk_example_is_valid(name: str, body: dict[str, Any]) -> None:
     envelope, per_event = validate_bulk(body)
     assert envelope == []
