@@ -1069,13 +1069,10 @@ def _status_error(
 
 
 def _scrub(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(secret, "[redacted]")
-    if isinstance(value, dict):
-        return {_scrub(k, secret): _scrub(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secret) for item in value]
-    return value
+    """``value`` (parsed JSON from the API) with ``secret`` redacted from every string and key."""
+    from redo_kit._json import walk
+
+    return walk(value, strings=lambda text: text.replace(secret, "[redacted]")).value
 
 
 def _prepare(

@@ -30,7 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 import redo_kit_models
 from redo_kit._errors import ConversionError, Problem
-from redo_kit._json import walk
+from redo_kit._json import is_missing, quick, walk
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._spec import wire_path
 
@@ -61,6 +61,9 @@ def to_json_value(value: Any, path: str = "$") -> Any:
     The walker (:mod:`redo_kit._json`) decides what is accepted; anything it
     refuses raises ``ConversionError`` naming every path.
     """
+    copy = quick(value)
+    if not is_missing(copy):
+        return copy
     walked = walk(value, path)
     refusals = [p for p in walked.problems if p.path in walked.refused]
     if refusals:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -44,10 +44,12 @@ from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import limits, string_size, too_deep
 from redo_kit._spec import wire_path
 
-__all__ = ["Walked", "dumps_exact", "walk"]
+__all__ = ["Walked", "dumps_exact", "is_missing", "quick", "walk"]
 
 _INT_RANGE = (-(2**63), 2**64)
 _NOTHING: frozenset[str] = frozenset()
+# Objects of up to this many scalars are checked by a Python loop (see _flat).
+_FLAT = 16
 # orjson hands everything but exact JSON types (and tuples, enums and UUIDs,
 # which it writes as the walker would) to `default`, which refuses them.
 _STRICT = (
@@ -94,7 +96,14 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def walk(value: Any, root: str = "$", *, depth: int = 1, convert: bool = True) -> Walked:
+def walk(
+    value: Any,
+    root: str = "$",
+    *,
+    depth: int = 1,
+    convert: bool = True,
+    strings: Callable[[str], str] | None = None,
+) -> Walked:
     """``value`` as JSON values, with every problem on the way (see the module doc).
 
     ``root`` is the wire path of ``value``; ``depth`` its level in the event
@@ -102,21 +111,53 @@ def walk(value: Any, root: str = "$", *, depth: int = 1, convert: bool = True) -
     ``convert=False`` (validating a wire payload, which is sent as it is)
     datetimes, Decimals, plain enums and UUIDs are refused as not JSON
     rather than converted; subclasses of the JSON types are still accepted.
+    ``strings``, when given, rewrites every string and key of the result
+    (for redacting a secret from a document the API sent back).
     """
-    cls = type(value)
-    if cls is str and value.isascii() and len(value) * 4 <= limits().max_string_bytes:
-        return Walked(value, [], _NOTHING)
-    if cls is bool or value is None or (cls is float and math.isfinite(value)):
-        return Walked(value, [], _NOTHING)
-    if cls is int and _INT_RANGE[0] <= value < _INT_RANGE[1]:
-        return Walked(value, [], _NOTHING)
-    if cls is datetime and convert:
+    if strings is not None:
+        return _rewritten(walk(value, root, depth=depth, convert=convert), strings)
+    if type(value) is datetime and convert:
         # The one conversion nearly every built event needs: its timestamp.
         try:
             return Walked(format_datetime(value, path=root), [], _NOTHING, True)
         except ConversionError as exc:
             found = list(exc.problems)
             return Walked(None, found, frozenset(p.path for p in found), True)
+    copy = quick(value)
+    if copy is not _MISSING:
+        return Walked(copy, [], _NOTHING)
+    return _walk(value, root, depth, convert)
+
+
+def quick(value: Any) -> Any:
+    """``value`` (copied when it is an object) if it is plainly JSON already, else a marker.
+
+    The common cases, decided without the walk: a scalar, or a small object
+    of scalars and ASCII text. Anything else returns the module's private
+    marker, and :func:`walk` decides.
+    """
+    cls = type(value)
+    if cls is str:
+        if value.isascii() and len(value) * 4 <= limits().max_string_bytes:
+            return value
+        return _MISSING
+    if cls is bool or value is None or (cls is float and math.isfinite(value)):
+        return value
+    if cls is int:
+        return value if _INT_RANGE[0] <= value < _INT_RANGE[1] else _MISSING
+    if cls is dict and len(value) <= _FLAT:
+        flat = _flat(value, limits().max_string_bytes // 4)
+        if flat is not None:
+            return flat
+    return _MISSING
+
+
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is the marker :func:`quick` returns for "walk it"."""
+    return value is _MISSING
+
+
+def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
     rules = limits()
     max_depth = rules.max_depth
     # Strings of up to a quarter of the limit cannot be over it in UTF-8.
@@ -255,6 +296,57 @@ def walk(value: Any, root: str = "$", *, depth: int = 1, convert: bool = True) -
                     child = inner
                 copy.append(child)
     return Walked(result, problems, frozenset(refused), changed)
+
+
+def _flat(value: dict[Any, Any], long_string: int) -> dict[str, Any] | None:
+    """A copy of a small object of JSON scalars (plain ASCII text), or None if it holds more.
+
+    Most custom fields and event data look like this, and a loop over a few
+    items costs less than a round trip through orjson.
+    """
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii() or len(key) > long_string:
+            return None
+        cls = type(item)
+        if cls is str:
+            if not item.isascii() or len(item) > long_string:
+                return None
+        elif cls is int:
+            if not _INT_RANGE[0] <= item < _INT_RANGE[1]:
+                return None
+        elif cls is float:
+            if not math.isfinite(item):
+                return None
+        elif cls is not bool and item is not None:
+            return None
+    return dict(value)
+
+
+def _rewritten(walked: Walked, strings: Callable[[str], str]) -> Walked:
+    """``walked`` with ``strings`` applied to each string and key (a JSON-only value)."""
+    top = walked.value
+    if type(top) is str:
+        return walked._replace(value=strings(top))
+    if type(top) is not dict and type(top) is not list:
+        return walked
+    # The walked value holds JSON values only, nested no deeper than the limit.
+    stack: list[Any] = [top]
+    while stack:
+        current = stack.pop()
+        if type(current) is dict:
+            items = list(current.items())
+            current.clear()
+            for key, item in items:
+                current[strings(key)] = strings(item) if type(item) is str else item
+                if type(item) is dict or type(item) is list:
+                    stack.append(item)
+        else:
+            for index, item in enumerate(current):
+                if type(item) is str:
+                    current[index] = strings(item)
+                elif type(item) is dict or type(item) is list:
+                    stack.append(item)
+    return walked
 
 
 def _plain(value: Any, levels: int, max_bytes: int) -> Any:

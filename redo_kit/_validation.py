@@ -442,7 +442,6 @@ def _schema_problems(error: Any, instance: Any, root: str) -> Iterator[Problem]:
 _REQUIRED_HINTS = {
     "eventName": "name the event, for example 'Order Placed'",
     "customer": "add a customer with at least one of id, email, phoneNumber",
-    "events": "send {'events': [...]} with 1 to 100 events",
 }
 
 
@@ -453,7 +452,7 @@ def _required(found: _Found) -> Iterator[Problem]:
         path=wire_path([*found.parts, name], found.root),
         rule="required",
         message=f"{name!r} is required in {where}",
-        hint=_REQUIRED_HINTS.get(name, ""),
+        hint=_send_events() if name == "events" else _REQUIRED_HINTS.get(name, ""),
     )
 
 
@@ -706,29 +705,29 @@ def _code_hint(value: Any, schema: str, standard: str, examples: str) -> str:
     return f"use an upper-case {standard} code such as {examples}"
 
 
+def _send_events() -> str:
+    fewest, most = limits().bulk_events
+    return f"send {{'events': [...]}} with {fewest} to {most} events"
+
+
 def _envelope_problems(error: Any) -> Iterator[Problem]:
     parts: list[str | int] = list(error.instance_path)
     rule = str(error.kind.name)
     if rule == "type" and not parts:
         yield Problem(
-            path="$",
-            rule="type",
-            message="a bulk body must be an object",
-            hint="send {'events': [...]} with 1 to 100 events",
+            path="$", rule="type", message="a bulk body must be an object", hint=_send_events()
         )
     elif rule == "type" and parts == ["events"]:
         yield Problem(
-            path="$.events",
-            rule="type",
-            message="events must be an array",
-            hint="send {'events': [...]} with 1 to 100 events",
+            path="$.events", rule="type", message="events must be an array", hint=_send_events()
         )
     elif rule in ("minItems", "maxItems"):
+        fewest, most = limits().bulk_events
         yield Problem(
             path="$.events",
             rule=rule,
-            message="a bulk body holds 1 to 100 events",
-            hint="split the events into requests of at most 100 (the batcher does this)",
+            message=f"a bulk body holds {fewest} to {most} events",
+            hint=f"split the events into requests of at most {most} (the batcher does this)",
         )
     elif rule == "additionalProperties":
         for key in error.kind.unexpected:
@@ -740,10 +739,7 @@ def _envelope_problems(error: Any) -> Iterator[Problem]:
             )
     elif rule == "required":
         yield Problem(
-            path="$.events",
-            rule="required",
-            message="'events' is required",
-            hint="send {'events': [...]} with 1 to 100 events",
+            path="$.events", rule="required", message="'events' is required", hint=_send_events()
         )
     else:
         yield Problem(path=wire_path(parts), rule=rule, message=str(error.message))
