@@ -30,7 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 import redo_kit_models
 from redo_kit._errors import ConversionError, Problem
-from redo_kit._json import is_missing, quick, walk
+from redo_kit._json import NOT_PLAIN, quick, walk
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._spec import wire_path
 
@@ -62,7 +62,7 @@ def to_json_value(value: Any, path: str = "$") -> Any:
     refuses raises ``ConversionError`` naming every path.
     """
     copy = quick(value)
-    if not is_missing(copy):
+    if copy is not NOT_PLAIN:
         return copy
     walked = walk(value, path)
     refusals = [p for p in walked.problems if p.path in walked.refused]
@@ -107,6 +107,13 @@ def _structure_json(value: Any, _: type) -> Any:
     return to_json_value(value)
 
 
+def _unstructure_open(value: Any) -> Any:
+    # Event data, custom fields and $extra of a model. Their strings are read
+    # where the event is serialized (strictly) and sized: not twice here.
+    copy = quick(value, check_text=False)
+    return copy if copy is not NOT_PLAIN else to_json_value(value)
+
+
 def _is_open_object(tp: Any) -> bool:
     return tp in (redo_kit_models.EventData, redo_kit_models.CustomFields, redo_kit_models.Extra)
 
@@ -132,7 +139,7 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(float, _structure_number)
     conv.register_unstructure_hook(float, _json_number)
     conv.register_structure_hook_func(_is_open_object, _structure_json)
-    conv.register_unstructure_hook_func(_is_open_object, to_json_value)
+    conv.register_unstructure_hook_func(_is_open_object, _unstructure_open)
     # Factories run lazily, on the first use of each class, so nested models
     # always get the wire-named hooks whatever the order of definition.
     conv.register_unstructure_hook_factory(attrs.has, _unstructure_factory)

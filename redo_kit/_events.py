@@ -211,12 +211,6 @@ def _is_model(value: Any) -> bool:
 
 
 def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
-    if type(payload) is dict or (isinstance(payload, Mapping) and not _is_model(payload)):
-        wire = dict(payload)
-        customer = wire.get("customer")
-        if customer is not None and type(customer) is not dict and _is_model(customer):
-            wire["customer"] = _wire_customer(customer, problems)
-        return wire
     if _is_model(payload):
         try:
             unstructured = unstructure(payload)
@@ -224,6 +218,12 @@ def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
             raise ValidationError(exc.problems) from exc
         if isinstance(unstructured, dict):
             return unstructured
+    elif type(payload) is dict or isinstance(payload, Mapping):
+        wire = dict(payload)
+        customer = wire.get("customer")
+        if customer is not None and type(customer) is not dict and _is_model(customer):
+            wire["customer"] = _wire_customer(customer, problems)
+        return wire
     problems.append(
         Problem(
             path="$",
@@ -317,14 +317,19 @@ def _prepare(
     and taken through the same rules again, reporting every problem.
     """
     if not problems:
+        # The fast path replaces top-level values only; cleaning drops keys
+        # from data, which the full path must see again to report them.
+        data = wire.get("data")
         try:
-            prepared = _apply(dict(wire), [], options, unique_id, json_ready=json_ready)
+            prepared = _apply(wire, [], options, unique_id, json_ready=json_ready)
         except (TypeError, ValueError, UnicodeError):
             # A value the rules cannot read as it is (a str subclass, a lone
             # surrogate): the walker below reads it, or names it.
             prepared = None
         if prepared is not None:
             return prepared
+        if data is not None:
+            wire["data"] = data
     walked = walk(wire)
     problems.extend(walked.problems)
     normalized = walked.value if type(walked.value) is dict else {}

@@ -44,11 +44,11 @@ from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import limits, string_size, too_deep
 from redo_kit._spec import wire_path
 
-__all__ = ["Walked", "dumps_exact", "is_missing", "quick", "walk"]
+__all__ = ["NOT_PLAIN", "Walked", "dumps_exact", "quick", "walk"]
 
 _INT_RANGE = (-(2**63), 2**64)
 _NOTHING: frozenset[str] = frozenset()
-# Objects of up to this many scalars are checked by a Python loop (see _flat).
+# Objects of up to this many scalars are checked by a Python loop (see quick).
 _FLAT = 16
 # orjson hands everything but exact JSON types (and tuples, enums and UUIDs,
 # which it writes as the walker would) to `default`, which refuses them.
@@ -95,6 +95,9 @@ class _Missing:
 
 _MISSING = _Missing()
 
+NOT_PLAIN: Any = _Missing()
+"""What :func:`quick` returns for a value the walker must read."""
+
 
 def walk(
     value: Any,
@@ -124,37 +127,53 @@ def walk(
             found = list(exc.problems)
             return Walked(None, found, frozenset(p.path for p in found), True)
     copy = quick(value)
-    if copy is not _MISSING:
+    if copy is not NOT_PLAIN:
         return Walked(copy, [], _NOTHING)
     return _walk(value, root, depth, convert)
 
 
-def quick(value: Any) -> Any:
-    """``value`` (copied when it is an object) if it is plainly JSON already, else a marker.
+def quick(value: Any, *, check_text: bool = True) -> Any:
+    """``value`` (copied when it is an object) if it is plainly JSON already, else NOT_PLAIN.
 
     The common cases, decided without the walk: a scalar, or a small object
-    of scalars and ASCII text. Anything else returns the module's private
-    marker, and :func:`walk` decides.
+    of scalars and ASCII text. For anything else :func:`walk` decides.
+    ``check_text=False`` leaves the text of strings unread (lone surrogates,
+    sizes) for a caller whose result is serialized strictly and sized later,
+    as every prepared event is.
     """
     cls = type(value)
+    if cls is dict:
+        if len(value) > _FLAT:
+            return NOT_PLAIN
+        long_string = limits().max_string_bytes // 4 if check_text else 0
+        # A plain loop: it runs for the open objects of every typed event.
+        for key, item in value.items():
+            if type(key) is not str:
+                return NOT_PLAIN
+            if check_text and (not key.isascii() or len(key) > long_string):
+                return NOT_PLAIN
+            kind = type(item)
+            if kind is str:
+                if check_text and (not item.isascii() or len(item) > long_string):
+                    return NOT_PLAIN
+            elif kind is int:
+                if not _INT_RANGE[0] <= item < _INT_RANGE[1]:
+                    return NOT_PLAIN
+            elif kind is float:
+                if not math.isfinite(item):
+                    return NOT_PLAIN
+            elif kind is not bool and item is not None:
+                return NOT_PLAIN
+        return dict(value)
     if cls is str:
         if value.isascii() and len(value) * 4 <= limits().max_string_bytes:
             return value
-        return _MISSING
+        return NOT_PLAIN
     if cls is bool or value is None or (cls is float and math.isfinite(value)):
         return value
-    if cls is int:
-        return value if _INT_RANGE[0] <= value < _INT_RANGE[1] else _MISSING
-    if cls is dict and len(value) <= _FLAT:
-        flat = _flat(value, limits().max_string_bytes // 4)
-        if flat is not None:
-            return flat
-    return _MISSING
-
-
-def is_missing(value: Any) -> bool:
-    """Whether ``value`` is the marker :func:`quick` returns for "walk it"."""
-    return value is _MISSING
+    if cls is int and _INT_RANGE[0] <= value < _INT_RANGE[1]:
+        return value
+    return NOT_PLAIN
 
 
 def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
@@ -296,30 +315,6 @@ def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
                     child = inner
                 copy.append(child)
     return Walked(result, problems, frozenset(refused), changed)
-
-
-def _flat(value: dict[Any, Any], long_string: int) -> dict[str, Any] | None:
-    """A copy of a small object of JSON scalars (plain ASCII text), or None if it holds more.
-
-    Most custom fields and event data look like this, and a loop over a few
-    items costs less than a round trip through orjson.
-    """
-    for key, item in value.items():
-        if type(key) is not str or not key.isascii() or len(key) > long_string:
-            return None
-        cls = type(item)
-        if cls is str:
-            if not item.isascii() or len(item) > long_string:
-                return None
-        elif cls is int:
-            if not _INT_RANGE[0] <= item < _INT_RANGE[1]:
-                return None
-        elif cls is float:
-            if not math.isfinite(item):
-                return None
-        elif cls is not bool and item is not None:
-            return None
-    return dict(value)
 
 
 def _rewritten(walked: Walked, strings: Callable[[str], str]) -> Walked:
