@@ -42,6 +42,7 @@ import orjson
 from redo_kit._errors import ConfigurationError, Problem
 from redo_kit._importer import Position, Record
 from redo_kit._properties import detect_type
+from redo_kit._rules import limits
 from redo_kit._spec import component, wire_path
 
 __all__ = ["TYPES", "CsvInput", "scalar"]
@@ -50,7 +51,6 @@ TYPES = ("string", "number", "boolean")
 """The types a mapping may fix for a column (``PATH:TYPE``)."""
 
 _AUTO = "auto"
-_IDENTIFIERS = (("customer", "id"), ("customer", "email"), ("customer", "phoneNumber"))
 
 
 def scalar(text: str) -> Any:
@@ -327,7 +327,7 @@ def _map(header: list[str], columns: dict[str, str], event_name: str | None) -> 
             "no column gives eventName: add an eventName column, map one with "
             "--column 'HEADER=eventName', or name every row's event with --event-name NAME"
         )
-    if not any(path in targets for path in _IDENTIFIERS):
+    if not any(("customer", name) in targets for name in limits().identifiers):
         mistakes.append(_identifier_mistake(header))
     if mistakes:
         raise ConfigurationError("the CSV columns cannot be mapped:\n  " + "\n  ".join(mistakes))

@@ -33,7 +33,6 @@ from redo_kit._rules import bad_email, bad_object_id, email_key, is_object_id, l
 from redo_kit._spec import component
 
 __all__ = [
-    "IDENTIFIERS",
     "email_key",
     "is_email",
     "is_object_id",
@@ -44,8 +43,6 @@ __all__ = [
     "resolution_identifier",
 ]
 
-IDENTIFIERS: tuple[str, ...] = ("id", "email", "phoneNumber")
-"""The customer identifiers, in the order the API resolves by."""
 
 _CUSTOMER = "$.customer"
 
@@ -95,7 +92,7 @@ def normalize_customer(
     validator checks them.
     """
     out, problems = normalize_wire_customer(customer, default_region, _CUSTOMER)
-    if not any(key in out for key in IDENTIFIERS):
+    if not any(key in out for key in limits().identifiers):
         problems.append(no_identifier(_CUSTOMER))
     if problems:
         raise ValidationError(problems, subject="customer")
@@ -106,17 +103,22 @@ def resolution_identifier(customer: Any) -> tuple[str, str]:
     """``(field, value)`` of the identifier the API resolves the customer by.
 
     ``customer`` is a wire dict or a ``redo_kit_models.Customer``. The order is
-    ``id``, ``email``, ``phoneNumber``; the rest only enrich the profile.
-    Raises ``ValidationError`` when there is none.
+    the spec's (``id``, ``email``, ``phoneNumber``); the rest only enrich the
+    profile. Raises ``ValidationError`` when there is none.
     """
-    for wire, attribute in (("id", "id"), ("email", "email"), ("phoneNumber", "phone_number")):
+    for wire in limits().identifiers:
         if isinstance(customer, Mapping):
             value = customer.get(wire)
         else:
-            value = getattr(customer, attribute, None)
+            value = getattr(customer, _attribute(wire), None)
         if isinstance(value, str) and value:
             return wire, value
     raise ValidationError([no_identifier(_CUSTOMER)], subject="customer")
+
+
+def _attribute(wire: str) -> str:
+    # The generated models' attribute for a wire name: phoneNumber -> phone_number.
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in wire)
 
 
 def normalize_wire_customer(

@@ -106,6 +106,8 @@ class Limits:
     """Whether surrounding whitespace is ignored when emails are matched."""
     email_fold: Callable[[str], str] = attrs.field(eq=False)
     """The case folding emails are matched under (``x-redo-email-matching``)."""
+    identifiers: tuple[str, ...]
+    """The customer identifiers, in the order the API resolves by (Customer ``anyOf``)."""
 
     @property
     def rate_limit(self) -> float:
@@ -159,7 +161,18 @@ def limits() -> Limits:
         phone_number=_pattern(customer["phoneNumber"]),
         email_trim=bool(matching["trim"]),
         email_fold=fold,
+        identifiers=_identifiers(component("Customer")),
     )
+
+
+def _identifiers(customer: dict[str, Any]) -> tuple[str, ...]:
+    # "At least one of": the one allOf entry that is an anyOf of single
+    # required fields, listed in the order x-redo-identity-resolution gives.
+    for part in customer.get("allOf", []):
+        options = part.get("anyOf", [])
+        if options and all(len(option.get("required", [])) == 1 for option in options):
+            return tuple(str(option["required"][0]) for option in options)
+    raise ValueError("the Customer schema names no identifiers (allOf: [anyOf: [required]])")
 
 
 # -- predicates ---------------------------------------------------------------
@@ -244,7 +257,7 @@ def no_identifier(path: str = "$.customer") -> Problem:
     return Problem(
         path=path,
         rule="customer-identifier",
-        message="customer needs at least one of id, email, phoneNumber",
+        message=f"customer needs at least one of {', '.join(limits().identifiers)}",
         hint=(
             "add customer.email, customer.phoneNumber (E.164, e.g. '+12065550100') "
             "or customer.id (the 24-hex-digit Redo customer id)"
