@@ -57,7 +57,10 @@ def test_location_round_trip(location: models.Location) -> None:
             min_value=datetime(1000, 1, 1),
             timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=5, minutes=30))]),
         ),
-        value=st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(),
+        # JSON numbers as orjson writes them: integers within 64 bits.
+        value=st.none()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.integers(-(2**63), 2**64 - 1),
         unique_id=st.none() | st.text(min_size=1, max_size=10),
     )
 )
@@ -173,3 +176,13 @@ def test_loads_reports_invalid_json() -> None:
     with pytest.raises(ConversionError) as caught:
         converter.loads(b"{", models.Event)
     assert caught.value.problems[0].rule == "json"
+
+
+@pytest.mark.parametrize("value", [-(2**63) - 1, 2**64])
+def test_an_integer_beyond_64_bits_is_a_conversion_error_naming_the_path(value: int) -> None:
+    model = models.Event(
+        event_name="Order Placed", customer=models.Customer(email="a@example.com"), value=value
+    )
+    with pytest.raises(ConversionError) as caught:
+        converter.dumps(model)
+    assert [(p.path, p.rule) for p in caught.value.problems] == [("$.value", "json-type")]
