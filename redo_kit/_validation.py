@@ -8,20 +8,22 @@ the caller may not expect (it drops an ignored value, ignores an unknown key,
 discards a duplicate ``uniqueId``).
 
 The schema rules come from the spec's own JSON Schemas, compiled once in
-:mod:`redo_kit._spec`; this module adds what a schema cannot say:
+:mod:`redo_kit._spec`; the rules a schema cannot say come from the catalogue
+(:mod:`redo_kit._rules`), their numbers from the spec's ``x-redo-*`` keys:
 
 - unknown top-level keys (the API ignores them; nearly always a typo such as
   ``uniqueID``), refused by default with a "did you mean" hint;
 - ignored values: top-level data ``0``, ``null`` and ``""`` (warnings);
-- sizes: 102,400 UTF-8 bytes per string, keys included, and 5,242,880 bytes
-  per serialized event;
-- values JSON cannot carry: NaN and infinities (orjson would write ``null``),
-  integers beyond 64 bits, non-string keys, Python objects;
+- sizes: UTF-8 bytes per string, keys included, and per serialized event
+  (``x-redo-size-limits``), and the depth of nesting;
+- values JSON cannot carry (NaN, integers beyond 64 bits, non-string keys,
+  lone surrogates, Python objects), reported by the walker (:mod:`redo_kit._json`);
 - duplicate ``uniqueId``s within one bulk body (warnings: the API keeps the
   first and drops the others).
 
-A valid event costs one ``orjson.dumps`` and one compiled ``is_valid`` call;
-the detailed walk runs only when something is wrong.
+A valid event costs one strict ``orjson.dumps`` and one compiled ``is_valid``
+call; the walk runs only when something is wrong, and its messages come from
+one table keyed by (rule, where).
 """
 
 from __future__ import annotations
