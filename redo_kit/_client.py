@@ -308,7 +308,9 @@ def _retry_policy(value: RetryPolicy | NotGiven) -> RetryPolicy:
 
 def _rate_limit(value: float | NotGiven | None) -> float | None:
     if isinstance(value, NotGiven):
-        return pacing.DEFAULT_RATE_LIMIT
+        from redo_kit._rules import limits
+
+        return limits().rate_limit
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

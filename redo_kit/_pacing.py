@@ -31,27 +31,11 @@ from redo_kit import _retry as retry
 from redo_kit._errors import ConfigurationError
 
 __all__ = [
-    "DEFAULT_RATE_LIMIT",
     "TokenBucket",
     "bucket_for",
     "reset",
 ]
 
-DEFAULT_RATE_LIMIT: float
-"""Requests per second per store and endpoint, the spec's ``x-redo-rate-limit``.
-
-Not a stored constant: :func:`__getattr__` reads it from the spec in use each
-time it is asked for (100 in the shipped spec).
-"""
-
-
-def __getattr__(name: str) -> float:
-    if name == "DEFAULT_RATE_LIMIT":
-        # Imported here: the client imports pacing, and loads the spec on first use only.
-        from redo_kit._rules import limits
-
-        return limits().rate_limit
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_limit(limit: float) -> None:

@@ -98,15 +98,14 @@ def test_each_endpoint_is_limited_at_its_own_rate_from_the_spec() -> None:
 
 def test_the_default_rate_limit_names_read_the_spec_in_use() -> None:
     import redo_kit.emulator
-    from redo_kit import _pacing as pacing
 
     spec = _changed()
     _rate_limit(spec, SINGLE, 40)
     _rate_limit(spec, BULK, 30)
     with using(spec):
         assert redo_kit.emulator.DEFAULT_RATE_LIMIT == 30.0
-        assert pacing.DEFAULT_RATE_LIMIT == 30.0
-    assert redo_kit.emulator.DEFAULT_RATE_LIMIT == pacing.DEFAULT_RATE_LIMIT == 100.0
+        assert RedoClient(store_id=STORE, api_key="sk_test").rate_limit == 30.0
+    assert redo_kit.emulator.DEFAULT_RATE_LIMIT == 100.0
 
 
 def test_an_explicit_rate_limit_applies_to_both_endpoints() -> None:
