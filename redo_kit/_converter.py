@@ -17,7 +17,6 @@ One cattrs converter, configured from the models' own field metadata:
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -46,13 +45,8 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
 def _json_number(value: Any, path: str = "$") -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise _problem(path, "type", f"expected a number, got {type(value).__name__}")
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise _problem(path, "finite", f"{value} is not a finite number")
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _problem(path, "finite", f"{value} is not a finite number", "JSON has no NaN")
-    return value
+    number: int | float = to_json_value(value, path)
+    return number
 
 
 def to_json_value(value: Any, path: str = "$") -> Any:

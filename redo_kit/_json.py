@@ -243,9 +243,11 @@ def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
         if not convert:
             return refuse(_not_json(_path(path), item))
         if isinstance(item, Decimal):
-            if not item.is_finite():
+            number = _decimal(item)
+            if number is None:
                 return refuse(_non_finite(_path(path), item))
-            number = int(item) if item == item.to_integral_value() else float(item)
+            if isinstance(number, Decimal):
+                return refuse(_big_decimal(_path(path), number))
             return scalar(number, path)
         if isinstance(item, datetime):
             try:
@@ -399,6 +401,32 @@ def _surrogate(path: str, value: str, exc: UnicodeEncodeError, *, is_key: bool) 
             "decode the input with errors='replace' (or fix the JSON that escaped half "
             "of a character pair, such as '\\ud800')"
         ),
+    )
+
+
+def _decimal(value: Decimal) -> int | float | Decimal | None:
+    """A Decimal as a JSON number: an int when integral, else a float.
+
+    None when it is not finite (or overflows a float); the Decimal itself
+    when it is an integer too large for 64 bits, found from its exponent so
+    that no huge int is ever built (``Decimal("1e999999999")``).
+    """
+    if not value.is_finite():
+        return None
+    if value == value.to_integral_value():
+        if value.adjusted() >= 20:
+            return value
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _big_decimal(path: str, value: Decimal) -> Problem:
+    return Problem(
+        path=path,
+        rule="json-type",
+        message=f"integer {value:.3e} does not fit in 64 bits",
+        hint="send very large numbers as strings",
     )
 
 

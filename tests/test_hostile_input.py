@@ -216,6 +216,9 @@ def test_deep_nesting_is_a_depth_problem_not_a_recursion_error(levels: int) -> N
         ({"data": {"$extra": {"k": {1, 2}}}}, "json-type"),
         ({"data": {"$extra": {(1, 2): 1}}}, "json-type"),
         ({"data": {"k": b"x"}}, "json-type"),
+        # Refused from its exponent: the integer is never built.
+        ({"value": Decimal("1e999999999")}, "json-type"),
+        ({"value": Decimal("-Infinity")}, "non-finite"),
     ],
 )
 def test_each_hostile_value_is_named_with_its_rule(where: dict[str, Any], rule: str) -> None:
@@ -223,7 +226,9 @@ def test_each_hostile_value_is_named_with_its_rule(where: dict[str, Any], rule: 
     with pytest.raises(ValidationError) as caught:
         redo_kit.prepare_event(event)
     assert [p.rule for p in caught.value.problems] == [rule]
-    assert [p.rule for p in redo_kit.validate_event(event)] == [rule]
+    # A wire payload holds JSON only: validation names a Decimal as not JSON.
+    expected = "json-type" if isinstance(event.get("value"), Decimal) else rule
+    assert [p.rule for p in redo_kit.validate_event(event)] == [expected]
     assert caught.value.problems[0].hint
 
 
