@@ -45,8 +45,8 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
 def _json_number(value: Any, path: str = "$") -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise _problem(path, "type", f"expected a number, got {type(value).__name__}")
-    number: int | float = to_json_value(value, path)
-    return number
+    number: int | float = quick(value)
+    return number if number is not NOT_PLAIN else to_json_value(value, path)
 
 
 def to_json_value(value: Any, path: str = "$") -> Any:

@@ -123,7 +123,9 @@ def prepare_event(
     used as it is); an event that already has a different one is an error.
     """
     chosen = options or DEFAULT_OPTIONS
-    if (allow_unknown_keys, default_region, move_nested_to_extra) != (None, None, None):
+    if allow_unknown_keys is not None or default_region is not None or (
+        move_nested_to_extra is not None
+    ):
         chosen = PrepareOptions(
             allow_unknown_keys=chosen.allow_unknown_keys
             if allow_unknown_keys is None
@@ -383,7 +385,8 @@ def _apply(
         if dropped:
             warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
 
-    _assign_unique_id(wire, options, unique_id, problems)
+    if unique_id is not None or wire.get("uniqueId") is None:
+        _assign_unique_id(wire, options, unique_id, problems)
     if fast and problems:
         return None
 
@@ -412,8 +415,6 @@ def _assign_unique_id(
     wire: dict[str, Any], options: PrepareOptions, unique_id: str | None, problems: list[Problem]
 ) -> None:
     given = wire.get("uniqueId")
-    if unique_id is None and given is not None:
-        return
     if unique_id is None and options.content_unique_ids and given is None:
         unique_id = "content"
     if unique_id is None:
