@@ -45,6 +45,7 @@ from redo_kit._errors import (
     ConfigurationError,
     Problem,
     RedoError,
+    UnexpectedResponseError,
     ValidationError,
     make_status_error,
 )
@@ -984,6 +985,8 @@ class RedoClient:
                         (time.monotonic() - sent_at) * 1000,
                         attempts,
                     )
+                    if not _is_api_body(response.body):
+                        raise _unexpected(response, self._urls[endpoint], config.base_url)
                     return response
                 retry_after = parse_retry_after(response.header("retry-after"))
                 if status == 429:
@@ -1067,6 +1070,30 @@ def _status_error(
         retry_after=retry_after,
         method="POST",
         path=path,
+    )
+
+
+def _is_api_body(body: bytes) -> bool:
+    """Whether a 2xx body can be Redo's: empty (its 202), or JSON (a bulk report)."""
+    if not body.strip():
+        return True
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _unexpected(response: Response, url: str, base_url: str) -> UnexpectedResponseError:
+    content_type = response.header("content-type")
+    kind = f" of {content_type}" if content_type else ""
+    return UnexpectedResponseError(
+        f"POST {url} answered {response.status} with {len(response.body):,} bytes{kind} that "
+        f"are not Redo's answer (202, no body): is base_url {base_url!r} right? The events "
+        "were not counted as delivered",
+        status=response.status,
+        content_type=content_type,
+        url=url,
     )
 
 

@@ -12,6 +12,8 @@
     └── APIError                  something went wrong talking to the API
         ├── APIConnectionError    the request never got an HTTP answer
         │   └── APITimeoutError   connect or read timeout
+        ├── UnexpectedResponseError   a 2xx whose body is not the API's (an HTML page: the
+        │                             wrong base URL); nothing counts as delivered
         └── APIStatusError        the API answered with a non-2xx status
             ├── BadRequestError           400
             ├── AuthenticationError       401
@@ -55,6 +57,7 @@ __all__ = [
     "QueueFullError",
     "RateLimitError",
     "RedoError",
+    "UnexpectedResponseError",
     "UnprocessableEntityError",
     "UnsupportedMediaTypeError",
     "ValidationError",
@@ -172,6 +175,23 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The connect or read timeout ran out."""
+
+
+class UnexpectedResponseError(APIError):
+    """A 2xx answer whose body is neither empty nor JSON: not Redo's API.
+
+    Redo answers 202 with no body; a page of HTML with 200 is what a wrong
+    ``base_url`` (a proxy, a login page, a web server) sends back. The
+    request's events are not counted as delivered. Carries ``status``,
+    ``content_type`` and ``url``; never retried, since the same address would
+    answer the same.
+    """
+
+    def __init__(self, message: str, *, status: int, content_type: str | None, url: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.content_type = content_type
+        self.url = url
 
 
 class APIStatusError(APIError):
