@@ -42,11 +42,10 @@ import orjson
 from redo_kit._errors import ConversionError, Problem
 from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import limits, string_size, too_deep
-from redo_kit._spec import wire_path
+from redo_kit._spec import derived, wire_path
 
 __all__ = ["NOT_PLAIN", "Walked", "dumps_exact", "quick", "walk"]
 
-_INT_RANGE = (-(2**63), 2**64)
 _NOTHING: frozenset[str] = frozenset()
 # Objects of up to this many scalars are checked by a Python loop (see quick).
 _FLAT = 16
@@ -59,6 +58,10 @@ _STRICT = (
 )
 
 
+_DOUBLE_EXACT = 2**53 - 1
+"""The largest integer a double holds exactly: orjson's strict-integer bound."""
+
+
 def _refuse(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
@@ -68,10 +71,27 @@ def dumps_exact(value: Any) -> bytes:
 
     Raises ``TypeError`` (``orjson.JSONEncodeError``) for anything else: a
     subclass, a datetime, a Decimal, a lone surrogate, a non-string key, an
-    integer beyond 64 bits, nesting past orjson's limit. NaN and infinities
-    are written as null: callers that care compare the body read back.
+    integer beyond the spec's limit, nesting past orjson's limit. NaN and
+    infinities are written as null: callers that care compare the body read
+    back.
     """
-    return orjson.dumps(value, default=_refuse, option=_STRICT)
+    options = _strict_options()
+    if options is None:
+        raise TypeError("the spec's integer limit is checked by the walk")
+    return orjson.dumps(value, default=_refuse, option=options)
+
+
+@derived
+def _strict_options() -> int | None:
+    # orjson checks integers against 2**53 - 1 (OPT_STRICT_INTEGER) or 64 bits;
+    # a spec limit of neither kind is left to the walk, which every value
+    # then takes (a tighter limit cannot be checked in C).
+    largest = limits().max_integer
+    if largest == _DOUBLE_EXACT:
+        return _STRICT | orjson.OPT_STRICT_INTEGER
+    if largest >= 2**64:
+        return _STRICT
+    return None
 
 
 class Walked(NamedTuple):
@@ -145,7 +165,9 @@ def quick(value: Any, *, check_text: bool = True) -> Any:
     if cls is dict:
         if len(value) > _FLAT:
             return NOT_PLAIN
-        long_string = limits().max_string_bytes // 4 if check_text else 0
+        rules = limits()
+        long_string = rules.max_string_bytes // 4 if check_text else 0
+        largest = rules.max_integer
         # A plain loop: it runs for the open objects of every typed event.
         for key, item in value.items():
             if type(key) is not str:
@@ -157,7 +179,7 @@ def quick(value: Any, *, check_text: bool = True) -> Any:
                 if check_text and (not item.isascii() or len(item) > long_string):
                     return NOT_PLAIN
             elif kind is int:
-                if not _INT_RANGE[0] <= item < _INT_RANGE[1]:
+                if not -largest <= item <= largest:
                     return NOT_PLAIN
             elif kind is float:
                 if not math.isfinite(item):
@@ -171,7 +193,7 @@ def quick(value: Any, *, check_text: bool = True) -> Any:
         return NOT_PLAIN
     if cls is bool or value is None or (cls is float and math.isfinite(value)):
         return value
-    if cls is int and _INT_RANGE[0] <= value < _INT_RANGE[1]:
+    if cls is int and -limits().max_integer <= value <= limits().max_integer:
         return value
     return NOT_PLAIN
 
@@ -179,6 +201,7 @@ def quick(value: Any, *, check_text: bool = True) -> Any:
 def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
     rules = limits()
     max_depth = rules.max_depth
+    largest = rules.max_integer
     # Strings of up to a quarter of the limit cannot be over it in UTF-8.
     long_string = rules.max_string_bytes // 4
     if _is_container(value):
@@ -222,9 +245,9 @@ def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
         if cls is bool or item is None:
             return item
         if cls is int:
-            if _INT_RANGE[0] <= item < _INT_RANGE[1]:
+            if -largest <= item <= largest:
                 return item
-            return refuse(_big_int(_path(path), item))
+            return refuse(_big_int(_path(path), item, largest))
         if cls is float:
             if math.isfinite(item):
                 return item
@@ -408,13 +431,16 @@ def _decimal(value: Decimal) -> int | float | Decimal | None:
     """A Decimal as a JSON number: an int when integral, else a float.
 
     None when it is not finite (or overflows a float); the Decimal itself
-    when it is an integer too large for 64 bits, found from its exponent so
-    that no huge int is ever built (``Decimal("1e999999999")``).
+    when it is an integer with more digits than the integer limit, found from
+    its exponent so that no huge int is ever built (``Decimal("1e999999999")``);
+    an integral one within those digits comes back as an int for the walk to
+    check against the limit.
     """
     if not value.is_finite():
         return None
     if value == value.to_integral_value():
-        if value.adjusted() >= 20:
+        # Decided from the exponent first, so that no huge int is ever built.
+        if value.adjusted() >= len(str(limits().max_integer)):
             return value
         return int(value)
     number = float(value)
@@ -422,21 +448,23 @@ def _decimal(value: Decimal) -> int | float | Decimal | None:
 
 
 def _big_decimal(path: str, value: Decimal) -> Problem:
-    return Problem(
-        path=path,
-        rule="json-type",
-        message=f"integer {value:.3e} does not fit in 64 bits",
-        hint="send very large numbers as strings",
-    )
+    return _too_large_integer(path, f"{value:.3e}", limits().max_integer)
 
 
-def _big_int(path: str, value: int) -> Problem:
+def _big_int(path: str, value: int, largest: int) -> Problem:
     # str() of a huge integer is slow, and refused past 4,300 digits.
     shown = str(value) if value.bit_length() <= 128 else f"of {value.bit_length():,} bits"
+    return _too_large_integer(path, shown, largest)
+
+
+def _too_large_integer(path: str, shown: str, largest: int) -> Problem:
     return Problem(
         path=path,
         rule="json-type",
-        message=f"integer {shown} does not fit in 64 bits",
+        message=(
+            f"integer {shown} is beyond {largest:,} in absolute value, the largest the API "
+            "stores exactly (x-redo-integer-limit)"
+        ),
         hint="send very large numbers as strings",
     )
 

@@ -23,8 +23,9 @@ The rules, by id (the ``rule`` of every problem that reports them):
 - ``phone-number``: E.164 (Customer ``phoneNumber.pattern``).
 - ``string-size``, ``event-size``, ``depth``: ``x-redo-size-limits``;
   :func:`string_size`, :func:`event_size`, :func:`too_deep`.
-- ``json-type``, ``non-finite``, ``unicode``: what JSON cannot carry;
-  reported by the walker (:mod:`redo_kit._json`).
+- ``json-type``, ``non-finite``, ``unicode``: what JSON cannot carry, and
+  integers beyond ``x-redo-integer-limit``; reported by the walker
+  (:mod:`redo_kit._json`).
 - ``unknown-key``: top-level keys the API ignores
   (``x-redo-unknown-top-level-keys``).
 - ``duplicate-unique-id``: the first event with a ``uniqueId`` wins
@@ -84,6 +85,8 @@ class Limits:
     """Largest string anywhere in an event, keys included, UTF-8 bytes (same)."""
     max_depth: int
     """Most levels of objects and arrays in an event, the event being level 1 (same)."""
+    max_integer: int
+    """Largest absolute value of an integer anywhere in an event (``x-redo-integer-limit``)."""
     max_properties: int
     """Most top-level properties of ``data`` (EventData ``maxProperties``)."""
     max_property_name: int
@@ -145,6 +148,7 @@ def limits() -> Limits:
         max_event_bytes=int(sizes["maxEventBytes"]),
         max_string_bytes=int(sizes["maxStringBytes"]),
         max_depth=int(sizes["maxDepth"]),
+        max_integer=int(event["x-redo-integer-limit"]["maximum"]),
         max_properties=int(data["maxProperties"]),
         max_property_name=int(data["propertyNames"]["maxLength"]),
         unique_id_length=(int(unique["minLength"]), int(unique["maxLength"])),

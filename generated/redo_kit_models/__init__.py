@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 caae4b832d92a52a579504a2f84fa269212573d79bcb1d4a7a435b83b1f79172)
+# Generated from spec/redo-events.openapi.yaml (sha256 d7e05ddb78d56d17dd94169aa9d406ab1d20b7b274da60d70766a61eb0a4846e)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""

@@ -30,6 +30,7 @@ is refused rather than misread.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -144,7 +145,12 @@ class _ObjectIds:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # A refused item kept as sent: its integers may be beyond 64 bits,
+        # which only the standard library writes.
+        return json.dumps(value, ensure_ascii=False)
 
 
 _LAYOUT = 2

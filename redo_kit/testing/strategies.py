@@ -24,6 +24,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from redo_kit._rules import limits
 from redo_kit._spec import component, wire_path
 
 __all__ = [
@@ -77,6 +78,12 @@ def emails() -> st.SearchStrategy[str]:
     domain = st.lists(st.one_of(label, hyphenated), min_size=1, max_size=3).map(".".join)
     tld = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=6)
     return st.builds(lambda lo, do, t: f"{lo}@{do}.{t}", local, domain, tld)
+
+
+def _integers() -> st.SearchStrategy[int]:
+    # Every integer the API stores exactly (x-redo-integer-limit).
+    largest = limits().max_integer
+    return st.integers(-largest, largest)
 
 
 def phone_numbers() -> st.SearchStrategy[str]:
@@ -154,13 +161,13 @@ def property_names() -> st.SearchStrategy[str]:
 def property_values() -> st.SearchStrategy[Any]:
     """Every top-level data value the spec allows, the ignored ones included.
 
-    Strings (dates among them), 64-bit integers, finite floats, booleans,
+    Strings (dates among them), integers within the spec's limit, finite floats, booleans,
     ``None``, ``""``, ``0``, ``0.0`` and ``-0.0``.
     """
     return st.one_of(
         st.text(max_size=40),
         rfc3339_datetimes(),
-        st.integers(-(2**63), 2**63 - 1),
+        _integers(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.booleans(),
         st.sampled_from([None, "", 0, 0.0, -0.0]),
@@ -172,7 +179,7 @@ def extra_values() -> st.SearchStrategy[dict[str, Any]]:
     leaves = st.one_of(
         st.none(),
         st.booleans(),
-        st.integers(-(2**63), 2**63 - 1),
+        _integers(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.text(max_size=20),
     )
@@ -200,7 +207,7 @@ def _custom_field_values() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.text(max_size=30),
         rfc3339_datetimes(),
-        st.integers(-(2**63), 2**63 - 1),
+        _integers(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.booleans(),
     )
@@ -259,7 +266,7 @@ def valid_events() -> st.SearchStrategy[dict[str, Any]]:
             optional={
                 "eventTimestamp": rfc3339_datetimes(),
                 "value": st.one_of(
-                    st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False)
+                    _integers(), st.floats(allow_nan=False, allow_infinity=False)
                 ),
                 "valueCurrency": st.sampled_from(sorted(component("CurrencyCode")["enum"])),
                 "uniqueId": st.text(min_size=1, max_size=255),
