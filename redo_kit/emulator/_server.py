@@ -15,7 +15,6 @@ the write, committed before the 202 is sent.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import re
@@ -32,6 +31,7 @@ import attrs
 import orjson
 
 from redo_kit._errors import Problem
+from redo_kit._json import loads_exact
 from redo_kit._rules import BULK, SINGLE, limits
 from redo_kit._version import __version__
 from redo_kit.emulator._auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
@@ -233,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(body, _Response):
             return body
         try:
-            payload = _parse(body)
+            payload = loads_exact(body)
         except orjson.JSONDecodeError as exc:
             problem = Problem(
                 path="$",
@@ -484,22 +484,3 @@ def _too_large(handler: _Handler, size: int) -> _Response:
         f"the body is {size:,} bytes; the limit is {limits().max_body_bytes:,} "
         "(split bulk requests into smaller ones)",
     )
-
-
-# 16 digits in a row: possibly an integer beyond what a double holds exactly.
-_LONG_DIGITS = re.compile(rb"[0-9]{16}")
-
-
-def _parse(body: bytes) -> Any:
-    """The request body as JSON, integers exactly as written.
-
-    orjson reads an integer beyond 64 bits as the nearest float, which would
-    hide it from the integer limit the client applies (x-redo-integer-limit);
-    a body that may hold one (a run of 16 digits, inside a string or not) is
-    read again by the standard library, which keeps every integer exact.
-    """
-    payload = orjson.loads(body)
-    if _LONG_DIGITS.search(body):
-        payload = json.loads(body)
-    return payload
-
