@@ -184,9 +184,13 @@ class Emulator:
         """The bulk items dropped for ``store_id`` (default: the first store), with problems."""
         return self._running()[1].store.rejected(store_id or self.store_id)
 
-    def stats(self) -> dict[str, Any]:
-        """Answers per status, events stored, deduplicated, rejected, rate-limited, faults."""
-        return self._running()[1].stats.snapshot()
+    def stats(self, store_id: str | None = None) -> dict[str, Any]:
+        """Answers per status, events stored, deduplicated, rejected, rate-limited, faults.
+
+        Of every request by default; of ``store_id``'s only when given, as
+        ``GET /_emulator/stats`` shows them to a key of that store.
+        """
+        return self._running()[1].stats.snapshot(store_id)
 
     def clear(self, store_id: str | None = None) -> None:
         """Empty ``store_id`` (default: the first store)."""

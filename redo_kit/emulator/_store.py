@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,7 +47,15 @@ from redo_kit._properties import detect_type
 from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import EXTRA, email_key, is_ignored
 
-__all__ = ["EventStore", "Outcome", "Rejection"]
+__all__ = ["MAX_PAGE_LIMIT", "PAGE_LIMIT", "EventStore", "Outcome", "Page", "Rejection"]
+
+PAGE_LIMIT = 1_000
+"""Items per page of the inspection API's list views when no ``limit`` is given."""
+MAX_PAGE_LIMIT = 10_000
+"""The largest ``limit`` a list view takes."""
+
+Page = tuple[list[dict[str, Any]], "int | None"]
+"""One page of a list view: its items, and the cursor of the next page or ``None``."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -141,6 +149,15 @@ class _ObjectIds:
     def next(self) -> str:
         self._counter = (self._counter + 1) & 0xFFFFFF
         return f"{int(time.time()) & 0xFFFFFFFF:08x}{self._middle}{self._counter:06x}"
+
+
+def _every(read: Callable[[str, int, int | None], Page], store_id: str) -> list[dict[str, Any]]:
+    """Every item of a list view, read page by page so no read holds the lock for long."""
+    items, after = read(store_id, MAX_PAGE_LIMIT, None)
+    while after is not None:
+        page, after = read(store_id, MAX_PAGE_LIMIT, after)
+        items.extend(page)
+    return items
 
 
 def _json(value: Any) -> str:
@@ -438,18 +455,26 @@ class EventStore:
 
     def events(self, store_id: str) -> list[dict[str, Any]]:
         """Every stored event of ``store_id``, oldest first, as the inspection API shows it."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, event_name, customer_id, event_timestamp, received_at, value, "
-                "value_currency, unique_id, data, types FROM events "
-                "WHERE store_id = ? ORDER BY seq",
-                (store_id,),
-            ).fetchall()
+        return _every(self.events_page, store_id)
+
+    def events_page(self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None) -> Page:
+        """Up to ``limit`` events of ``store_id`` after the cursor ``after``, oldest first.
+
+        Returns the events and the cursor of the next page, ``None`` after the last.
+        """
+        rows, cursor = self._page(
+            "SELECT seq, id, event_name, customer_id, event_timestamp, received_at, value, "
+            "value_currency, unique_id, data, types FROM events "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
         out = []
         for row in rows:
-            event_id, name, customer_id, timestamp, received_at, value, currency, uid = row[:8]
-            stored_data: dict[str, Any] = orjson.loads(row[8])
-            types: dict[str, str] = orjson.loads(row[9])
+            event_id, name, customer_id, timestamp, received_at, value, currency, uid = row[1:9]
+            stored_data: dict[str, Any] = orjson.loads(row[9])
+            types: dict[str, str] = orjson.loads(row[10])
             out.append(
                 {
                     "id": event_id,
@@ -464,18 +489,25 @@ class EventStore:
                     "propertyTypes": {key: types[key] for key in stored_data if key in types},
                 }
             )
-        return out
+        return out, cursor
 
     def customers(self, store_id: str) -> list[dict[str, Any]]:
         """Every customer of ``store_id``, oldest first, as the inspection API shows it."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, email, phone_number, first_name, last_name, location, custom_fields "
-                "FROM customers WHERE store_id = ? ORDER BY rowid",
-                (store_id,),
-            ).fetchall()
+        return _every(self.customers_page, store_id)
+
+    def customers_page(
+        self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None
+    ) -> Page:
+        """Up to ``limit`` customers of ``store_id`` after the cursor ``after``, oldest first."""
+        rows, cursor = self._page(
+            "SELECT rowid, id, email, phone_number, first_name, last_name, location, "
+            "custom_fields FROM customers WHERE store_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
         out = []
-        for customer_id, email, phone, first, last, location, fields in rows:
+        for _, customer_id, email, phone, first, last, location, fields in rows:
             custom_fields: dict[str, Any] = orjson.loads(fields)
             out.append(
                 {
@@ -491,7 +523,21 @@ class EventStore:
                     },
                 }
             )
-        return out
+        return out, cursor
+
+    def _page(
+        self, query: str, store_id: str, limit: int, after: int | None
+    ) -> tuple[list[tuple[Any, ...]], int | None]:
+        """The rows of one page, each starting with its row id, and the next page's cursor."""
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"limit must be from 1 to {MAX_PAGE_LIMIT}, not {limit}")
+        # One row more than asked says whether another page follows.
+        with self._lock:
+            rows = self._db.execute(query, (store_id, after or 0, limit + 1)).fetchall()
+        if len(rows) <= limit:
+            return rows, None
+        del rows[limit:]
+        return rows, int(rows[-1][0])
 
     def summary(self, store_id: str, top: int = 10) -> dict[str, Any]:
         """Counts for ``store_id`` without reading every event into memory.
@@ -530,21 +576,29 @@ class EventStore:
 
     def rejected(self, store_id: str) -> list[dict[str, Any]]:
         """Every bulk item dropped for ``store_id``, oldest first, with its problems."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT received_at, position, event, problems FROM rejected "
-                "WHERE store_id = ? ORDER BY seq",
-                (store_id,),
-            ).fetchall()
-        return [
+        return _every(self.rejected_page, store_id)
+
+    def rejected_page(
+        self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None
+    ) -> Page:
+        """Up to ``limit`` dropped bulk items of ``store_id`` after the cursor ``after``."""
+        rows, cursor = self._page(
+            "SELECT seq, received_at, position, event, problems FROM rejected "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
+        items = [
             {
                 "receivedAt": received_at,
                 "index": position,
                 "event": orjson.loads(event),
                 "problems": orjson.loads(problems),
             }
-            for received_at, position, event, problems in rows
+            for _, received_at, position, event, problems in rows
         ]
+        return items, cursor
 
     def clear(self, store_id: str) -> None:
         """Forget every event, customer, unique id and rejected item of ``store_id``."""
