@@ -948,6 +948,32 @@ def test_bad_options_are_configuration_errors(options: dict[str, Any]) -> None:
         Emulator(**options)
 
 
+def test_a_database_path_that_cannot_be_sqlite_is_a_configuration_error(tmp_path: Any) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n")
+    for path, words in [
+        (text, "not a SQLite database"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "nowhere" / "events.db", "does not exist"),
+    ]:
+        with pytest.raises(ConfigurationError, match=words):
+            Emulator(db=path)
+        with pytest.raises(ConfigurationError, match=words):
+            EventStore(path)
+    assert text.read_text() == "not a database\n"
+    # A SQLite header on a damaged file passes the first look; SQLite's own error is wrapped.
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(ConfigurationError, match=r"damaged\.db") as caught:
+        Emulator(db=damaged).start()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    # New and empty files are fine.
+    (tmp_path / "empty.db").write_bytes(b"")
+    for path in (tmp_path / "empty.db", tmp_path / "new.db", ":memory:"):
+        with Emulator(db=path) as emu:
+            assert emu.events() == []
+
+
 def test_an_api_key_never_shows_in_its_repr() -> None:
     assert "secret" not in repr(ApiKey("secret"))
 

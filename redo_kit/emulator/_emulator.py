@@ -15,7 +15,7 @@ from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, Stores
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
-from redo_kit.emulator._store import EventStore
+from redo_kit.emulator._store import EventStore, check_database_path
 
 __all__ = ["Emulator"]
 
@@ -26,9 +26,11 @@ class Emulator:
     ``stores`` maps store ids to their API keys (a secret, an ``ApiKey`` with
     scopes, or a list of them); default: the demo store ``DEMO_STORE_ID`` with
     key ``DEMO_API_KEY``. ``port=0`` picks a free port. ``db`` is a SQLite file
-    path; default: in memory. ``rate_limit`` is requests per second per store
-    per endpoint; default: each endpoint's ``x-redo-rate-limit`` in the spec
-    (100 in the shipped one), ``None`` or ``0`` for no limit. ``faults`` is a
+    path; default: in memory; a directory, a file that is not SQLite or a path
+    in a missing directory raises :class:`~redo_kit.ConfigurationError`.
+    ``rate_limit`` is requests per second per store per endpoint; default: each
+    endpoint's ``x-redo-rate-limit`` in the spec (100 in the shipped one),
+    ``None`` or ``0`` for no limit. ``faults`` is a
     plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator._faults`),
     ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
     and ``seed`` makes fault draws repeatable.
@@ -58,6 +60,8 @@ class Emulator:
             raise ConfigurationError("the emulator needs at least one store")
         if fault_delay < 0:
             raise ConfigurationError(f"fault_delay must be >= 0 seconds, not {fault_delay}")
+        if db is not None:
+            check_database_path(db)
         keyring = Keyring(stores)
         first_store, first_keys = next(iter(stores.items()))
         self.store_id: str = first_store

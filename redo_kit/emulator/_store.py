@@ -47,7 +47,15 @@ from redo_kit._properties import detect_type
 from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import EXTRA, email_key, is_ignored
 
-__all__ = ["MAX_PAGE_LIMIT", "PAGE_LIMIT", "EventStore", "Outcome", "Page", "Rejection"]
+__all__ = [
+    "MAX_PAGE_LIMIT",
+    "PAGE_LIMIT",
+    "EventStore",
+    "Outcome",
+    "Page",
+    "Rejection",
+    "check_database_path",
+]
 
 PAGE_LIMIT = 1_000
 """Items per page of the inspection API's list views when no ``limit`` is given."""
@@ -160,6 +168,11 @@ def _every(read: Callable[[str, int, int | None], Page], store_id: str) -> list[
     return items
 
 
+def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigurationError:
+    where = path or "memory"
+    return ConfigurationError(f"cannot use {where} for the emulator database: {exc}")
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -242,6 +255,46 @@ def now_rfc3339() -> str:
     return format_datetime(datetime.now(timezone.utc))
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite 3 database file."""
+
+
+def check_database_path(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`ConfigurationError` unless ``path`` can hold the emulator's database.
+
+    It must be a SQLite file or a new (or empty) file in a directory that
+    exists; ``":memory:"`` keeps the database in memory. Checked before SQLite
+    sees the path, so that a typo is one clear line rather than a SQLite error.
+    """
+    name = os.fspath(path)
+    if name == ":memory:":
+        return
+    if os.path.isdir(name):
+        raise ConfigurationError(
+            f"the emulator database {name} is a directory; give a file path such as "
+            f"{os.path.join(name, 'events.db')}"
+        )
+    folder = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"the emulator database {name} is in a directory that does not exist: {folder}"
+        )
+    try:
+        with open(name, "rb") as file:
+            head = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the emulator database {name}: {exc.strerror or exc}"
+        ) from exc
+    if head and head != _SQLITE_HEADER:
+        raise ConfigurationError(
+            f"the emulator database {name} is not a SQLite database; give a new file path "
+            "or one the emulator wrote"
+        )
+
+
 class EventStore:
     """The emulator's database. ``path=None`` keeps everything in memory.
 
@@ -250,16 +303,24 @@ class EventStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
+        if self.path is not None:
+            check_database_path(self.path)
         self._lock = threading.Lock()
         self._ids = _ObjectIds()
-        self._db = sqlite3.connect(
-            self.path or ":memory:", isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._db = sqlite3.connect(
+                self.path or ":memory:", isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from exc
         try:
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             _prepare_layout(self._db)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise _unusable(self.path, exc) from exc
         except BaseException:
             self._db.close()
             raise
