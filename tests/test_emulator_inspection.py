@@ -274,6 +274,20 @@ def test_a_cursor_past_the_end_is_an_empty_last_page(http: Http) -> None:
     }
 
 
+def test_iter_events_reads_lazily_page_by_page(http: Http, emu: Emulator) -> None:
+    http.send([page_view(n, unique_id=True) for n in range(25)])
+    lazy = emu.iter_events(page_size=10)
+    first = [next(lazy)["uniqueId"] for _ in range(10)]
+    # Stored while iterating: read with the page after the current one.
+    http.send([page_view(25, unique_id=True)])
+    rest = [event["uniqueId"] for event in lazy]
+    assert first + rest == [f"view-{n}" for n in range(26)]
+    assert list(emu.iter_events(page_size=10_000)) == emu.events()
+    assert list(emu.iter_events(OTHER_STORE)) == []
+    with pytest.raises(ValueError, match="limit"):
+        next(emu.iter_events(page_size=10_001))
+
+
 def test_the_in_process_lists_read_past_one_full_page() -> None:
     store = EventStore()
     try:

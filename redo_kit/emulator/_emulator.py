@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -15,7 +15,7 @@ from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, Stores
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
-from redo_kit.emulator._store import EventStore, check_database_path
+from redo_kit.emulator._store import PAGE_LIMIT, EventStore, check_database_path
 
 __all__ = ["Emulator"]
 
@@ -171,6 +171,24 @@ class Emulator:
     def events(self, store_id: str | None = None) -> list[dict[str, Any]]:
         """The stored events of ``store_id`` (default: the first store), oldest first."""
         return self._running()[1].store.events(store_id or self.store_id)
+
+    def iter_events(
+        self, store_id: str | None = None, *, page_size: int = PAGE_LIMIT
+    ) -> Iterator[dict[str, Any]]:
+        """The stored events of ``store_id`` (default: the first store), oldest first, lazily.
+
+        Read ``page_size`` at a time (default 1,000, at most 10,000), so a store
+        of millions never sits in memory at once. Events stored while iterating
+        show up at the end.
+        """
+        store = self._running()[1].store
+        chosen = store_id or self.store_id
+        after: int | None = None
+        while True:
+            page, after = store.events_page(chosen, page_size, after)
+            yield from page
+            if after is None:
+                return
 
     def customers(self, store_id: str | None = None) -> list[dict[str, Any]]:
         """The customers of ``store_id`` (default: the first store), oldest first."""
