@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -264,14 +265,39 @@ def test_a_bad_limit_or_cursor_is_400_naming_the_parameter(
         assert [error["path"] for error in found["errors"]] == [parameter]
 
 
-def test_a_cursor_past_the_end_is_an_empty_last_page(http: Http) -> None:
-    http.send([page_view(1)])
+def test_a_cursor_opens_only_for_the_list_that_gave_it_and_hides_the_row_id(
+    http: Http,
+) -> None:
+    # Row ids are shared by every store: a bare one would count the other stores' events.
+    http.send([page_view(n) for n in range(300)], store=OTHER_STORE, key=OTHER_KEY)
+    http.send([page_view(n) for n in range(3)] + [{"eventName": "bad"}] * 3)
     first = http.json(f"/_emulator/stores/{STORE}/events?limit=1")
-    assert first["next"] is None
-    assert http.json(f"/_emulator/stores/{STORE}/events?after=999999") == {
-        "events": [],
-        "next": None,
-    }
+    cursor = first["next"]
+    assert cursor is not None
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", cursor)
+    again = http.json(f"/_emulator/stores/{STORE}/events?limit=1")["next"]
+    assert again != cursor
+    second = http.json(f"/_emulator/stores/{STORE}/events?limit=1&after={again}")
+    assert second["events"] != first["events"]
+    # A cursor may be used again: the same page comes back.
+    replay = http.json(f"/_emulator/stores/{STORE}/events?limit=1&after={cursor}")
+    assert replay["events"] == second["events"]
+    tampered = cursor[:10] + ("A" if cursor[10] != "A" else "B") + cursor[11:]
+    for path in (
+        f"/_emulator/stores/{STORE}/customers?after={cursor}",
+        f"/_emulator/stores/{STORE}/rejected?after={cursor}",
+        f"/_emulator/stores/{STORE}/events?after={tampered}",
+        f"/_emulator/stores/{STORE}/events?after={cursor}!",
+    ):
+        found = problem(http.request("GET", path), 400)
+        assert [error["path"] for error in found["errors"]] == ["after"]
+    found = problem(
+        http.request(
+            "GET", f"/_emulator/stores/{OTHER_STORE}/events?after={cursor}", key=OTHER_KEY
+        ),
+        400,
+    )
+    assert found["errors"][0]["path"] == "after"
 
 
 def test_iter_events_reads_lazily_page_by_page(http: Http, emu: Emulator) -> None:

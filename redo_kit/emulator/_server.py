@@ -14,9 +14,13 @@ the write, committed before the 202 is sent.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import math
+import os
 import re
 import socket
 import struct
@@ -86,6 +90,8 @@ class App:
     fault_delay: float
     stats: Stats = attrs.field(factory=Stats)
     stopping: threading.Event = attrs.field(factory=threading.Event)
+    cursor_key: bytes = attrs.field(factory=lambda: os.urandom(16), repr=False)
+    """Seals the inspection API's page cursors, so that one shows no row id (fresh per start)."""
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -348,7 +354,8 @@ class _Handler(BaseHTTPRequestHandler):
             return _Response(204)
         if view == "summary":
             return _json_response(app.store.summary(store_id))
-        page = _page_request(urlsplit(self.path).query)
+        seal = _Seal(app.cursor_key, f"{store_id}/{view}")
+        page = _page_request(urlsplit(self.path).query, seal)
         if isinstance(page, Problem):
             return self._problem(400, page.message, errors=[page])
         readers: dict[str, Callable[[str, int, int | None], Page]] = {
@@ -357,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
             "rejected": app.store.rejected_page,
         }
         items, after = readers[view](store_id, *page)
-        return _json_response({view: items, "next": None if after is None else str(after)})
+        return _json_response({view: items, "next": None if after is None else seal.close(after)})
 
     def _read_body(self) -> bytes | _Response:
         coding = self.headers.get("Transfer-Encoding")
@@ -514,7 +521,7 @@ def _too_large(handler: _Handler, size: int) -> _Response:
     )
 
 
-def _page_request(query: str) -> tuple[int, int | None] | Problem:
+def _page_request(query: str, seal: _Seal) -> tuple[int, int | None] | Problem:
     """``(limit, after)`` from a list view's query string, or the problem with one parameter."""
     params: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
@@ -535,7 +542,7 @@ def _page_request(query: str) -> tuple[int, int | None] | Problem:
     after = None
     text = params.get("after")
     if text is not None:
-        after = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+        after = seal.open(text)
         if after is None:
             return Problem(
                 path="after",
@@ -544,3 +551,44 @@ def _page_request(query: str) -> tuple[int, int | None] | Problem:
                 hint="leave it out for the first page",
             )
     return limit, after
+
+
+@attrs.frozen
+class _Seal:
+    """Page cursors that hide the row id they carry and only open for the list that gave them.
+
+    A bare row id would tell a key how many rows every store together holds
+    (row ids are shared by all stores). A cursor is a random nonce, the row id
+    masked with a keyed hash of the nonce, and a keyed tag over the list's
+    name (store and view), the nonce and the masked id: base64url, 32 characters.
+    """
+
+    key: bytes = attrs.field(repr=False)
+    scope: str
+
+    def _hash(self, purpose: bytes, data: bytes) -> bytes:
+        return hashlib.blake2b(data, key=self.key, digest_size=8, person=purpose).digest()
+
+    def _mask(self, nonce: bytes) -> int:
+        return int.from_bytes(self._hash(b"mask", nonce), "big")
+
+    def close(self, row_id: int) -> str:
+        """The cursor of ``row_id``, a fresh string each time."""
+        nonce = os.urandom(8)
+        masked = (row_id ^ self._mask(nonce)).to_bytes(8, "big")
+        tag = self._hash(b"tag", self.scope.encode() + b"\0" + nonce + masked)
+        return base64.urlsafe_b64encode(nonce + masked + tag).decode().rstrip("=")
+
+    def open(self, cursor: str) -> int | None:
+        """The row id in ``cursor``, or ``None`` when this list did not give it."""
+        if len(cursor) != 32 or not cursor.isascii():
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except ValueError:
+            return None
+        nonce, masked, tag = raw[:8], raw[8:16], raw[16:]
+        expected = self._hash(b"tag", self.scope.encode() + b"\0" + nonce + masked)
+        if not hmac.compare_digest(tag, expected):
+            return None
+        return int.from_bytes(masked, "big") ^ self._mask(nonce)
