@@ -55,16 +55,25 @@ def emulator_client(emu: Emulator, **options: Any) -> RedoClient:
 
 
 def inspect(url: str, store: str, key: str, view: str = "events") -> list[dict[str, Any]]:
-    """One inspection view (events, rejected...) of an emulator at ``url``, read over HTTP."""
+    """One inspection view (events, rejected...) of an emulator at ``url``, read over HTTP.
+
+    Every item: the pages are followed to the last.
+    """
+    items: list[dict[str, Any]] = []
+    query = ""
     with urllib3.PoolManager(retries=False, timeout=10.0) as http:
-        response = http.request(
-            "GET",
-            f"{url}/_emulator/stores/{store}/{view}",
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert response.status == 200, response.data
-    items: list[dict[str, Any]] = orjson.loads(response.data)[view]
-    return items
+        while True:
+            response = http.request(
+                "GET",
+                f"{url}/_emulator/stores/{store}/{view}{query}",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert response.status == 200, response.data
+            page = orjson.loads(response.data)
+            items.extend(page[view])
+            if page["next"] is None:
+                return items
+            query = f"?after={page['next']}"
 
 
 def track_from_threads(batcher: Batcher, streams: Sequence[Iterable[dict[str, Any]]]) -> list[str]:

@@ -486,8 +486,9 @@ def test_a_key_never_touches_another_store(api: Api) -> None:
     problem(api.event(order(), store=OTHER_STORE), 403)
     problem(api.bulk([order()], store=OTHER_STORE), 403)
     problem(api.event(order(), store="no_such_store"), 404)
-    problem(api.request("GET", f"/_emulator/stores/{OTHER_STORE}/events"), 403)
-    problem(api.request("DELETE", f"/_emulator/stores/{OTHER_STORE}"), 403)
+    # The inspection API hides which stores exist (tests/test_emulator_inspection.py).
+    problem(api.request("GET", f"/_emulator/stores/{OTHER_STORE}/events"), 404)
+    problem(api.request("DELETE", f"/_emulator/stores/{OTHER_STORE}"), 404)
     assert api.inspect("events", store=OTHER_STORE, key=OTHER_KEY) == []
 
 
@@ -945,6 +946,32 @@ def test_a_closed_emulator_says_so_and_closes_twice_safely() -> None:
 def test_bad_options_are_configuration_errors(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         Emulator(**options)
+
+
+def test_a_database_path_that_cannot_be_sqlite_is_a_configuration_error(tmp_path: Any) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n")
+    for path, words in [
+        (text, "not a SQLite database"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "nowhere" / "events.db", "does not exist"),
+    ]:
+        with pytest.raises(ConfigurationError, match=words):
+            Emulator(db=path)
+        with pytest.raises(ConfigurationError, match=words):
+            EventStore(path)
+    assert text.read_text() == "not a database\n"
+    # A SQLite header on a damaged file passes the first look; SQLite's own error is wrapped.
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(ConfigurationError, match=r"damaged\.db") as caught:
+        Emulator(db=damaged).start()
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    # New and empty files are fine.
+    (tmp_path / "empty.db").write_bytes(b"")
+    for path in (tmp_path / "empty.db", tmp_path / "new.db", ":memory:"):
+        with Emulator(db=path) as emu:
+            assert emu.events() == []
 
 
 def test_an_api_key_never_shows_in_its_repr() -> None:

@@ -134,6 +134,55 @@ def test_bad_options_exit_2_with_a_message(options: tuple[str, ...]) -> None:
     assert "sk_secret_other" not in done.stderr
 
 
+SECRET = "sk_live_do_not_print"
+"""A key that no error message may repeat, in whole or in part."""
+
+ENTRY_POINTS = {
+    "redo-kit emulator": [str(Path(sys.executable).with_name("redo-kit")), "emulator"],
+    "python -m redo_kit.emulator": [sys.executable, "-m", "redo_kit.emulator"],
+}
+
+
+def _bad_databases(tmp: Path) -> dict[str, str]:
+    text = tmp / "notes.txt"
+    text.write_text("not a database\n")
+    return {"text": str(text), "directory": str(tmp), "missing": str(tmp / "nowhere" / "x.db")}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--db", "{text}"),
+        ("--db", "{directory}"),
+        ("--db", "{missing}"),
+        ("--store", f"shop:{SECRET}"),
+        ("--store", f"shop:{SECRET}=x"),
+        ("--store", f"shop={SECRET}", "--scopes", f"{SECRET}"),
+        ("--store", f"shop={SECRET}", "--scopes", f"{SECRET}x=customer_events_read"),
+        ("--store", f"={SECRET}"),
+        ("--faults", "503=often"),
+        ("--faults", "teapot=0.1"),
+        ("--port", "99999"),
+    ],
+)
+def test_configuration_errors_exit_2_with_one_line_and_no_key(
+    tmp_path: Path, entry: str, options: tuple[str, ...]
+) -> None:
+    paths = _bad_databases(tmp_path)
+    command = [*ENTRY_POINTS[entry], *(option.format(**paths) for option in options)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("redo-kit")
+    assert "Traceback" not in done.stderr
+    assert "sk_live" not in done.stderr
+    assert "do_not_print" not in done.stderr
+    if options[0] == "--db":
+        assert "emulator database" in done.stderr
+
+
 def test_the_parser_has_the_documented_options_and_defaults() -> None:
     parser = argparse.ArgumentParser()
     configure_parser(parser)

@@ -1,8 +1,9 @@
 """API keys: which store a Bearer key belongs to, and what it may do there.
 
 A key belongs to exactly one store (spec: ``bearerAuth``). Writing events needs
-the ``customer_events_write`` scope; reading the emulator's own inspection API
-needs only a key of the store being read.
+the ``customer_events_write`` scope; so does emptying a store through the
+emulator's own inspection API, while reading it needs only a key of the store
+being read.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from types import FrameType
 
 from redo_kit._client import NOT_GIVEN
 from redo_kit._errors import ConfigurationError
-from redo_kit._rules import limits
+from redo_kit._rules import is_store_id, limits
 from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, WRITE_SCOPE, ApiKey
 from redo_kit.emulator._emulator import Emulator
 from redo_kit.emulator._faults import FAULT_KINDS
@@ -74,18 +74,32 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_NOT_SHOWN = "(the value is not shown: it may hold an API key)"
+
+
 def _stores(items: list[str], scope_items: list[str]) -> dict[str, list[ApiKey]]:
+    # An option's value holds a secret: no message below repeats it, or any part of it.
     scopes: dict[str, frozenset[str]] = {}
-    for item in scope_items:
+    for position, item in enumerate(scope_items, 1):
         key, sep, names = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigurationError(f"--scopes takes API_KEY=SCOPE[,SCOPE], not {item!r}")
+            raise ConfigurationError(
+                f"--scopes number {position} takes API_KEY=SCOPE[,SCOPE] {_NOT_SHOWN}"
+            )
         scopes[key.strip()] = frozenset(n.strip() for n in names.split(",") if n.strip())
     stores: dict[str, list[ApiKey]] = {}
-    for item in items:
+    for position, item in enumerate(items, 1):
         store_id, sep, key = item.partition("=")
-        if not sep or not store_id or not key:
-            raise ConfigurationError(f"--store takes STORE_ID=API_KEY, not {item!r}")
+        if not sep or not store_id.strip() or not key.strip():
+            raise ConfigurationError(
+                f"--store number {position} takes STORE_ID=API_KEY, with '=' between "
+                f"two non-empty parts {_NOT_SHOWN}"
+            )
+        if not is_store_id(store_id.strip()):
+            raise ConfigurationError(
+                f"--store number {position}: the part before '=' is not a store id "
+                f"(letters, digits, '_' or '-') {_NOT_SHOWN}"
+            )
         key = key.strip()
         granted = scopes.get(key, frozenset({WRITE_SCOPE}))
         stores.setdefault(store_id.strip(), []).append(ApiKey(key, scopes=granted))
@@ -114,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         fault_delay=args.fault_delay,
         seed=args.seed,
     )
+    try:
+        emulator.start()
+    except (OSError, OverflowError) as exc:
+        raise ConfigurationError(f"cannot listen on {args.host} port {args.port}: {exc}") from exc
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -15,7 +15,7 @@ from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, Stores
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._server import API_PREFIX, App, EmulatorServer
-from redo_kit.emulator._store import EventStore
+from redo_kit.emulator._store import PAGE_LIMIT, EventStore, check_database_path
 
 __all__ = ["Emulator"]
 
@@ -26,9 +26,11 @@ class Emulator:
     ``stores`` maps store ids to their API keys (a secret, an ``ApiKey`` with
     scopes, or a list of them); default: the demo store ``DEMO_STORE_ID`` with
     key ``DEMO_API_KEY``. ``port=0`` picks a free port. ``db`` is a SQLite file
-    path; default: in memory. ``rate_limit`` is requests per second per store
-    per endpoint; default: each endpoint's ``x-redo-rate-limit`` in the spec
-    (100 in the shipped one), ``None`` or ``0`` for no limit. ``faults`` is a
+    path; default: in memory; a directory, a file that is not SQLite or a path
+    in a missing directory raises :class:`~redo_kit.ConfigurationError`.
+    ``rate_limit`` is requests per second per store per endpoint; default: each
+    endpoint's ``x-redo-rate-limit`` in the spec (100 in the shipped one),
+    ``None`` or ``0`` for no limit. ``faults`` is a
     plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator._faults`),
     ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
     and ``seed`` makes fault draws repeatable.
@@ -58,6 +60,8 @@ class Emulator:
             raise ConfigurationError("the emulator needs at least one store")
         if fault_delay < 0:
             raise ConfigurationError(f"fault_delay must be >= 0 seconds, not {fault_delay}")
+        if db is not None:
+            check_database_path(db)
         keyring = Keyring(stores)
         first_store, first_keys = next(iter(stores.items()))
         self.store_id: str = first_store
@@ -168,6 +172,24 @@ class Emulator:
         """The stored events of ``store_id`` (default: the first store), oldest first."""
         return self._running()[1].store.events(store_id or self.store_id)
 
+    def iter_events(
+        self, store_id: str | None = None, *, page_size: int = PAGE_LIMIT
+    ) -> Iterator[dict[str, Any]]:
+        """The stored events of ``store_id`` (default: the first store), oldest first, lazily.
+
+        Read ``page_size`` at a time (default 1,000, at most 10,000), so a store
+        of millions never sits in memory at once. Events stored while iterating
+        show up at the end.
+        """
+        store = self._running()[1].store
+        chosen = store_id or self.store_id
+        after: int | None = None
+        while True:
+            page, after = store.events_page(chosen, page_size, after)
+            yield from page
+            if after is None:
+                return
+
     def customers(self, store_id: str | None = None) -> list[dict[str, Any]]:
         """The customers of ``store_id`` (default: the first store), oldest first."""
         return self._running()[1].store.customers(store_id or self.store_id)
@@ -184,9 +206,13 @@ class Emulator:
         """The bulk items dropped for ``store_id`` (default: the first store), with problems."""
         return self._running()[1].store.rejected(store_id or self.store_id)
 
-    def stats(self) -> dict[str, Any]:
-        """Answers per status, events stored, deduplicated, rejected, rate-limited, faults."""
-        return self._running()[1].stats.snapshot()
+    def stats(self, store_id: str | None = None) -> dict[str, Any]:
+        """Answers per status, events stored, deduplicated, rejected, rate-limited, faults.
+
+        Of every request by default; of ``store_id``'s only when given, as
+        ``GET /_emulator/stats`` shows them to a key of that store.
+        """
+        return self._running()[1].stats.snapshot(store_id)
 
     def clear(self, store_id: str | None = None) -> None:
         """Empty ``store_id`` (default: the first store)."""

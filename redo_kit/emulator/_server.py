@@ -14,9 +14,13 @@ the write, committed before the 202 is sent.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import math
+import os
 import re
 import socket
 import struct
@@ -25,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import attrs
 import orjson
@@ -39,7 +43,7 @@ from redo_kit.emulator._faults import FaultInjector
 from redo_kit.emulator._ratelimit import RateLimiter
 from redo_kit.emulator._rules import bulk_errors, event_errors
 from redo_kit.emulator._stats import Stats
-from redo_kit.emulator._store import EventStore, Rejection
+from redo_kit.emulator._store import MAX_PAGE_LIMIT, PAGE_LIMIT, EventStore, Page, Rejection
 
 __all__ = ["API_PREFIX", "MAX_BODY_BYTES", "App", "EmulatorServer"]
 
@@ -87,6 +91,8 @@ class App:
     fault_delay: float
     stats: Stats = attrs.field(factory=Stats)
     stopping: threading.Event = attrs.field(factory=threading.Event)
+    cursor_key: bytes = attrs.field(factory=lambda: os.urandom(16), repr=False)
+    """Seals the inspection API's page cursors, so that one shows no row id (fresh per start)."""
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -271,8 +277,15 @@ class _Handler(BaseHTTPRequestHandler):
         return _Response(202)
 
     def _authorize(self, store_id: str, *, write: bool) -> _Response | None:
-        """``None`` when the request's key may use ``store_id``, else the refusal."""
+        """``None`` when the request's key may use ``store_id`` of an event operation.
+
+        As the spec's ``bearerAuth`` says: 401 without a valid key, 403 for a
+        key of another configured store, 404 for a store id no store has, 403
+        without the write scope.
+        """
         app = self.server.app
+        if store_id in app.keyring.store_ids:
+            app.stats.attribute(store_id)
         secret = bearer_secret(self.headers.get("Authorization"))
         challenge = [("WWW-Authenticate", 'Bearer realm="redo"')]
         if secret is None:
@@ -293,22 +306,33 @@ class _Handler(BaseHTTPRequestHandler):
             return self._problem(403, f"this API key lacks the {WRITE_SCOPE!r} scope")
         return None
 
-    def _key(self) -> tuple[str, ApiKey] | None:
+    def _key(self) -> tuple[str, ApiKey] | _Response:
+        """The store and key of the request's Bearer key, or the 401 that refuses it."""
         secret = bearer_secret(self.headers.get("Authorization"))
-        return None if secret is None else self.server.app.keyring.store_of(secret)
+        found = None if secret is None else self.server.app.keyring.store_of(secret)
+        if found is None:
+            return self._problem(
+                401,
+                "send a configured API key as 'Authorization: Bearer <key>'",
+                headers=[("WWW-Authenticate", 'Bearer realm="redo"')],
+            )
+        return found
 
     def _inspect(self, path: str) -> _Response:
+        """The emulator's own API; a key sees its own store only.
+
+        Another store's id and an id no store has get the same 404, so that a
+        key cannot learn which stores exist. Emptying a store needs the write
+        scope; reading needs only a key of the store.
+        """
         app = self.server.app
         if path.rstrip("/") == "/_emulator/stats":
             if self.command != "GET":
                 return self._problem(405, f"use GET, not {self.command}", allow="GET")
-            if self._key() is None:
-                return self._problem(
-                    401,
-                    "send a configured API key as 'Authorization: Bearer <key>'",
-                    headers=[("WWW-Authenticate", 'Bearer realm="redo"')],
-                )
-            return _json_response(app.stats.snapshot())
+            found = self._key()
+            if isinstance(found, _Response):
+                return found
+            return _json_response(app.stats.snapshot(found[0]))
         match = _INSPECT.match(path)
         if match is None:
             return self._problem(404, f"no such path: {path}")
@@ -316,20 +340,32 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = "GET" if view else "DELETE"
         if self.command != allowed:
             return self._problem(405, f"use {allowed}, not {self.command}", allow=allowed)
-        denied = self._authorize(store_id, write=False)
-        if denied is not None:
-            return denied
-        readers: dict[str, Callable[[str], list[dict[str, Any]]]] = {
-            "events": app.store.events,
-            "customers": app.store.customers,
-            "rejected": app.store.rejected,
-        }
+        found = self._key()
+        if isinstance(found, _Response):
+            return found
+        key_store, key = found
+        if key_store != store_id:
+            return self._problem(404, "no such store for this API key")
         if view is None:
+            if WRITE_SCOPE not in key.scopes:
+                return self._problem(
+                    403, f"emptying a store needs the {WRITE_SCOPE!r} scope; this API key lacks it"
+                )
             app.store.clear(store_id)
             return _Response(204)
         if view == "summary":
             return _json_response(app.store.summary(store_id))
-        return _json_response({view: readers[view](store_id)})
+        seal = _Seal(app.cursor_key, f"{store_id}/{view}")
+        page = _page_request(urlsplit(self.path).query, seal)
+        if isinstance(page, Problem):
+            return self._problem(400, page.message, errors=[page])
+        readers: dict[str, Callable[[str, int, int | None], Page]] = {
+            "events": app.store.events_page,
+            "customers": app.store.customers_page,
+            "rejected": app.store.rejected_page,
+        }
+        items, after = readers[view](store_id, *page)
+        return _json_response({view: items, "next": None if after is None else seal.close(after)})
 
     def _read_body(self) -> bytes | _Response:
         coding = self.headers.get("Transfer-Encoding")
@@ -484,3 +520,76 @@ def _too_large(handler: _Handler, size: int) -> _Response:
         f"the body is {size:,} bytes; the limit is {limits().max_body_bytes:,} "
         "(split bulk requests into smaller ones)",
     )
+
+
+def _page_request(query: str, seal: _Seal) -> tuple[int, int | None] | Problem:
+    """``(limit, after)`` from a list view's query string, or the problem with one parameter."""
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in params:
+            return Problem(path=name, rule="query", message=f"{name} is given more than once")
+        params[name] = value
+    limit = PAGE_LIMIT
+    text = params.get("limit")
+    if text is not None:
+        limit = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            return Problem(
+                path="limit",
+                rule="query",
+                message=f"limit must be a whole number from 1 to {MAX_PAGE_LIMIT:,}, not {text!r}",
+                hint=f"leave it out for pages of {PAGE_LIMIT:,}",
+            )
+    after = None
+    text = params.get("after")
+    if text is not None:
+        after = seal.open(text)
+        if after is None:
+            return Problem(
+                path="after",
+                rule="query",
+                message=f"after must be a cursor from a page's 'next', not {text!r}",
+                hint="leave it out for the first page",
+            )
+    return limit, after
+
+
+@attrs.frozen
+class _Seal:
+    """Page cursors that hide the row id they carry and only open for the list that gave them.
+
+    A bare row id would tell a key how many rows every store together holds
+    (row ids are shared by all stores). A cursor is a random nonce, the row id
+    masked with a keyed hash of the nonce, and a keyed tag over the list's
+    name (store and view), the nonce and the masked id: base64url, 32 characters.
+    """
+
+    key: bytes = attrs.field(repr=False)
+    scope: str
+
+    def _hash(self, purpose: bytes, data: bytes) -> bytes:
+        return hashlib.blake2b(data, key=self.key, digest_size=8, person=purpose).digest()
+
+    def _mask(self, nonce: bytes) -> int:
+        return int.from_bytes(self._hash(b"mask", nonce), "big")
+
+    def close(self, row_id: int) -> str:
+        """The cursor of ``row_id``, a fresh string each time."""
+        nonce = os.urandom(8)
+        masked = (row_id ^ self._mask(nonce)).to_bytes(8, "big")
+        tag = self._hash(b"tag", self.scope.encode() + b"\0" + nonce + masked)
+        return base64.urlsafe_b64encode(nonce + masked + tag).decode().rstrip("=")
+
+    def open(self, cursor: str) -> int | None:
+        """The row id in ``cursor``, or ``None`` when this list did not give it."""
+        if len(cursor) != 32 or not cursor.isascii():
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except ValueError:
+            return None
+        nonce, masked, tag = raw[:8], raw[8:16], raw[16:]
+        expected = self._hash(b"tag", self.scope.encode() + b"\0" + nonce + masked)
+        if not hmac.compare_digest(tag, expected):
+            return None
+        return int.from_bytes(masked, "big") ^ self._mask(nonce)

@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -48,7 +48,23 @@ from redo_kit._properties import detect_type
 from redo_kit._rfc3339 import format_datetime
 from redo_kit._rules import EXTRA, email_key, is_ignored
 
-__all__ = ["EventStore", "Outcome", "Rejection"]
+__all__ = [
+    "MAX_PAGE_LIMIT",
+    "PAGE_LIMIT",
+    "EventStore",
+    "Outcome",
+    "Page",
+    "Rejection",
+    "check_database_path",
+]
+
+PAGE_LIMIT = 1_000
+"""Items per page of the inspection API's list views when no ``limit`` is given."""
+MAX_PAGE_LIMIT = 10_000
+"""The largest ``limit`` a list view takes."""
+
+Page = tuple[list[dict[str, Any]], "int | None"]
+"""One page of a list view: its items, and the cursor of the next page or ``None``."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -144,6 +160,20 @@ class _ObjectIds:
         return f"{int(time.time()) & 0xFFFFFFFF:08x}{self._middle}{self._counter:06x}"
 
 
+def _every(read: Callable[[str, int, int | None], Page], store_id: str) -> list[dict[str, Any]]:
+    """Every item of a list view, read page by page so no read holds the lock for long."""
+    items, after = read(store_id, MAX_PAGE_LIMIT, None)
+    while after is not None:
+        page, after = read(store_id, MAX_PAGE_LIMIT, after)
+        items.extend(page)
+    return items
+
+
+def _unusable(path: str | None, exc: sqlite3.Error) -> ConfigurationError:
+    where = path or "memory"
+    return ConfigurationError(f"cannot use {where} for the emulator database: {exc}")
+
+
 def _json(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
@@ -231,6 +261,46 @@ def now_rfc3339() -> str:
     return format_datetime(datetime.now(timezone.utc))
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite 3 database file."""
+
+
+def check_database_path(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`ConfigurationError` unless ``path`` can hold the emulator's database.
+
+    It must be a SQLite file or a new (or empty) file in a directory that
+    exists; ``":memory:"`` keeps the database in memory. Checked before SQLite
+    sees the path, so that a typo is one clear line rather than a SQLite error.
+    """
+    name = os.fspath(path)
+    if name == ":memory:":
+        return
+    if os.path.isdir(name):
+        raise ConfigurationError(
+            f"the emulator database {name} is a directory; give a file path such as "
+            f"{os.path.join(name, 'events.db')}"
+        )
+    folder = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(folder):
+        raise ConfigurationError(
+            f"the emulator database {name} is in a directory that does not exist: {folder}"
+        )
+    try:
+        with open(name, "rb") as file:
+            head = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the emulator database {name}: {exc.strerror or exc}"
+        ) from exc
+    if head and head != _SQLITE_HEADER:
+        raise ConfigurationError(
+            f"the emulator database {name} is not a SQLite database; give a new file path "
+            "or one the emulator wrote"
+        )
+
+
 class EventStore:
     """The emulator's database. ``path=None`` keeps everything in memory.
 
@@ -239,16 +309,24 @@ class EventStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
+        if self.path is not None:
+            check_database_path(self.path)
         self._lock = threading.Lock()
         self._ids = _ObjectIds()
-        self._db = sqlite3.connect(
-            self.path or ":memory:", isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._db = sqlite3.connect(
+                self.path or ":memory:", isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from exc
         try:
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             _prepare_layout(self._db)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise _unusable(self.path, exc) from exc
         except BaseException:
             self._db.close()
             raise
@@ -444,18 +522,26 @@ class EventStore:
 
     def events(self, store_id: str) -> list[dict[str, Any]]:
         """Every stored event of ``store_id``, oldest first, as the inspection API shows it."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, event_name, customer_id, event_timestamp, received_at, value, "
-                "value_currency, unique_id, data, types FROM events "
-                "WHERE store_id = ? ORDER BY seq",
-                (store_id,),
-            ).fetchall()
+        return _every(self.events_page, store_id)
+
+    def events_page(self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None) -> Page:
+        """Up to ``limit`` events of ``store_id`` after the cursor ``after``, oldest first.
+
+        Returns the events and the cursor of the next page, ``None`` after the last.
+        """
+        rows, cursor = self._page(
+            "SELECT seq, id, event_name, customer_id, event_timestamp, received_at, value, "
+            "value_currency, unique_id, data, types FROM events "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
         out = []
         for row in rows:
-            event_id, name, customer_id, timestamp, received_at, value, currency, uid = row[:8]
-            stored_data: dict[str, Any] = orjson.loads(row[8])
-            types: dict[str, str] = orjson.loads(row[9])
+            event_id, name, customer_id, timestamp, received_at, value, currency, uid = row[1:9]
+            stored_data: dict[str, Any] = orjson.loads(row[9])
+            types: dict[str, str] = orjson.loads(row[10])
             out.append(
                 {
                     "id": event_id,
@@ -470,18 +556,25 @@ class EventStore:
                     "propertyTypes": {key: types[key] for key in stored_data if key in types},
                 }
             )
-        return out
+        return out, cursor
 
     def customers(self, store_id: str) -> list[dict[str, Any]]:
         """Every customer of ``store_id``, oldest first, as the inspection API shows it."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, email, phone_number, first_name, last_name, location, custom_fields "
-                "FROM customers WHERE store_id = ? ORDER BY rowid",
-                (store_id,),
-            ).fetchall()
+        return _every(self.customers_page, store_id)
+
+    def customers_page(
+        self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None
+    ) -> Page:
+        """Up to ``limit`` customers of ``store_id`` after the cursor ``after``, oldest first."""
+        rows, cursor = self._page(
+            "SELECT rowid, id, email, phone_number, first_name, last_name, location, "
+            "custom_fields FROM customers WHERE store_id = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
         out = []
-        for customer_id, email, phone, first, last, location, fields in rows:
+        for _, customer_id, email, phone, first, last, location, fields in rows:
             custom_fields: dict[str, Any] = orjson.loads(fields)
             out.append(
                 {
@@ -497,7 +590,21 @@ class EventStore:
                     },
                 }
             )
-        return out
+        return out, cursor
+
+    def _page(
+        self, query: str, store_id: str, limit: int, after: int | None
+    ) -> tuple[list[tuple[Any, ...]], int | None]:
+        """The rows of one page, each starting with its row id, and the next page's cursor."""
+        if not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"limit must be from 1 to {MAX_PAGE_LIMIT}, not {limit}")
+        # One row more than asked says whether another page follows.
+        with self._lock:
+            rows = self._db.execute(query, (store_id, after or 0, limit + 1)).fetchall()
+        if len(rows) <= limit:
+            return rows, None
+        del rows[limit:]
+        return rows, int(rows[-1][0])
 
     def summary(self, store_id: str, top: int = 10) -> dict[str, Any]:
         """Counts for ``store_id`` without reading every event into memory.
@@ -536,21 +643,29 @@ class EventStore:
 
     def rejected(self, store_id: str) -> list[dict[str, Any]]:
         """Every bulk item dropped for ``store_id``, oldest first, with its problems."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT received_at, position, event, problems FROM rejected "
-                "WHERE store_id = ? ORDER BY seq",
-                (store_id,),
-            ).fetchall()
-        return [
+        return _every(self.rejected_page, store_id)
+
+    def rejected_page(
+        self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None
+    ) -> Page:
+        """Up to ``limit`` dropped bulk items of ``store_id`` after the cursor ``after``."""
+        rows, cursor = self._page(
+            "SELECT seq, received_at, position, event, problems FROM rejected "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
+        items = [
             {
                 "receivedAt": received_at,
                 "index": position,
                 "event": orjson.loads(event),
                 "problems": orjson.loads(problems),
             }
-            for received_at, position, event, problems in rows
+            for _, received_at, position, event, problems in rows
         ]
+        return items, cursor
 
     def clear(self, store_id: str) -> None:
         """Forget every event, customer, unique id and rejected item of ``store_id``."""
