@@ -59,11 +59,18 @@ def _get(url: str, key: str) -> Any:
 
 
 def stored_ids(root: str, store: str, key: str) -> list[str]:
-    """The uniqueIds the emulator stored for ``store``, oldest first."""
-    return [e["uniqueId"] for e in _get(f"{root}/_emulator/stores/{store}/events", key)["events"]]
+    """The uniqueIds the emulator stored for ``store``, oldest first (every page)."""
+    ids: list[str] = []
+    url = f"{root}/_emulator/stores/{store}/events?limit=10000"
+    while True:
+        page = _get(url, key)
+        ids.extend(e["uniqueId"] for e in page["events"])
+        if page["next"] is None:
+            return ids
+        url = f"{root}/_emulator/stores/{store}/events?limit=10000&after={page['next']}"
 
 
 def stats(root: str, key: str) -> dict[str, Any]:
-    """The emulator's counters (``GET /_emulator/stats``)."""
+    """The counters of the key's store (``GET /_emulator/stats``)."""
     found: dict[str, Any] = _get(f"{root}/_emulator/stats", key)
     return found
