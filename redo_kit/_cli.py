@@ -433,6 +433,12 @@ def _resume(
     start, rejected_before = saved
     # Read and hash the bytes the checkpoint skips: resuming is safe only if
     # they are the bytes it was written after.
+    if not start.sha256:
+        raise ConfigurationError(
+            f"the checkpoint of {path} ({checkpoint.path}) holds no hash of the bytes it skips "
+            "(an older redo-kit wrote it), so it cannot show that the input is unchanged. "
+            "Start over with --restart (events already delivered are deduplicated by uniqueId)"
+        )
     if not hashed.skip_to(start):
         raise ConfigurationError(
             f"{path} changed since its checkpoint ({checkpoint.path}) was written: its first "

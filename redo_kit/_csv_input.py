@@ -290,9 +290,9 @@ class _Lines:
 
     Per row (from :meth:`start_row`): ``bad`` is the input offset of the first
     byte that is not UTF-8, ``row_bytes`` the row's size, ``too_long`` whether
-    it passed ``line_limit()``. Once it has, ``csv`` gets only each line's
-    quote characters and line break: enough to find where the row ends, and
-    nothing to keep.
+    it passed ``line_limit()``. Once it has, ``csv`` gets of each line only
+    whether it holds an odd number of quotes, and its line break: enough to
+    find where the row ends, and nothing to keep.
     """
 
     def __init__(self, source: LineSource, start: Position) -> None:
@@ -309,19 +309,24 @@ class _Lines:
     def finish_row(self) -> None:
         """Read past the rest of a row ``csv`` gave up on: up to a line break outside quotes."""
         while self.quotes % 2:
-            raw, size = next_line(self._source)
+            raw, size = next_line(self._source, self._count_quotes)
             if not size:
                 return
             self.line += 1
             self.offset += size
             self.row_bytes += size
-            self.quotes += raw.count(b'"') if raw is not None else 0
+            if raw is not None:
+                self._count_quotes(raw)
+
+    def _count_quotes(self, data: bytes) -> None:
+        self.quotes += data.count(b'"')
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        raw, size = next_line(self._source)
+        before = self.quotes
+        raw, size = next_line(self._source, self._count_quotes)
         if not size:
             raise StopIteration
         at = self.offset
@@ -330,12 +335,13 @@ class _Lines:
         self.row_bytes += size
         if raw is not None and self.line == 1 and raw.startswith(BOM):
             raw, at = raw[len(BOM) :], at + len(BOM)
+        if raw is not None:
+            self._count_quotes(raw)
         if raw is None or self.row_bytes > line_limit():
             self.too_long = True
-        quotes = raw.count(b'"') if raw is not None else 0
-        self.quotes += quotes
         if raw is None or self.too_long:
-            return '"' * quotes + "\n"
+            # What csv needs to find the row's end: whether the line opens or closes quotes.
+            return '"' * ((self.quotes - before) % 2) + "\n"
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -99,23 +99,27 @@ def line_limit() -> int:
     return limits().max_event_bytes + LINE_SLACK
 
 
-def next_line(source: LineSource) -> tuple[bytes | None, int]:
+def next_line(
+    source: LineSource, read_past: Callable[[bytes], None] | None = None
+) -> tuple[bytes | None, int]:
     """The next line of ``source`` and its size in bytes; ``(b"", 0)`` at the end.
 
     A line longer than :func:`line_limit` is read past in chunks, never held
-    whole, and comes back as ``(None, size)``.
+    whole, and comes back as ``(None, size)``; ``read_past`` sees each chunk.
     """
     limit = line_limit()
     raw = source.readline(limit + 1)
     if len(raw) <= limit or raw.endswith(b"\n"):
         return raw, len(raw)
     size = len(raw)
-    del raw
-    while True:
-        chunk = source.readline(_SKIP_CHUNK)
-        size += len(chunk)
-        if not chunk or chunk.endswith(b"\n"):
-            return None, size
+    while raw:
+        if read_past is not None:
+            read_past(raw)
+        if raw.endswith(b"\n"):
+            break
+        raw = source.readline(_SKIP_CHUNK)
+        size += len(raw)
+    return None, size
 
 
 def line_too_long(size: int, what: str = "line") -> Problem:
@@ -158,14 +162,16 @@ class HashedInput:
     """A binary input, with the count and running sha256 of the bytes read through it.
 
     Built at the start of the input (``start`` omitted) it hashes every byte
-    in order; built at another ``start`` the hash of what came before is
-    unknown and positions carry none.
+    in order; built at another ``start``, or with ``hashing=False``, the hash
+    is unknown and positions carry none.
     """
 
-    def __init__(self, source: LineSource, start: Position | None = None) -> None:
+    def __init__(
+        self, source: LineSource, start: Position | None = None, *, hashing: bool = True
+    ) -> None:
         self._source = source
         self.offset = start.offset if start is not None else 0
-        self._hash: Any = hashlib.sha256() if start is None or start.offset == 0 else None
+        self._hash: Any = hashlib.sha256() if hashing and self.offset == 0 else None
 
     def readline(self, size: int = -1, /) -> bytes:
         """``source.readline(size)``, hashed."""
@@ -520,7 +526,11 @@ def import_events(
     line is settled, with the rejected count so far (for checkpoints).
     """
     run = _Run(total_bytes, start or Position(), rejected_before)
-    hashed = source if isinstance(source, HashedInput) else HashedInput(source, start)
+    if isinstance(source, HashedInput):
+        hashed = source
+    else:
+        # Only a checkpoint needs the hashes: a run without one skips the work.
+        hashed = HashedInput(source, start, hashing=on_watermark is not None)
     options = PrepareOptions(
         allow_unknown_keys=allow_unknown_keys,
         default_region=default_region,

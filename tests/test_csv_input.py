@@ -353,3 +353,16 @@ def test_bytes_that_are_not_utf8_reject_their_row_with_their_offset() -> None:
     [problem] = [p for p in rejection.problems if p.rule == "encoding"]
     where = data.index(b"\xe9")
     assert f"at byte offset {where:,}" in problem.message
+
+
+def test_the_quotes_of_a_line_too_long_still_tell_where_its_row_ends() -> None:
+    # The quoted cell opened on line 2 closes inside the long line 3.
+    long = b"x" * line_limit() + b'"\n'
+    data = HEADER + b'A,a@example.com,"start\n' + long + b"A,b@example.com,after\n"
+    rejected, valid = _rejections(data)
+    assert valid == 1
+    [rejection] = rejected
+    assert rejection.line == 2
+    [problem] = rejection.problems
+    assert problem.rule == "line-too-long"
+    assert "row (lines 2 to 3)" in problem.message

@@ -7,6 +7,8 @@ files and real processes.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import signal
 import subprocess
@@ -20,6 +22,7 @@ import orjson
 import pytest
 from helpers import EmulatorProcess, page_view
 
+from redo_kit._importer import Checkpoint, Position
 from redo_kit._rules import limits
 
 ROWS = 3000
@@ -186,6 +189,41 @@ def test_a_second_run_of_one_input_exits_2_and_a_run_after_kill_9_resumes(
     ids = _unique_ids(emulator)
     assert len(ids) == ROWS
     assert set(ids) == {e["uniqueId"] for e in rows}
+
+
+def test_a_gzip_input_changed_under_its_checkpoint_is_refused(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    source = tmp_path / "history.jsonl.gz"
+    rows = [orjson.dumps(e) + b"\n" for e in _rows()[:300]]
+    head = b"".join(rows[:200])  # the offset counts decompressed bytes
+    at = Position(line=200, offset=len(head), sha256=hashlib.sha256(head).hexdigest())
+    Checkpoint.beside(source).save(at, rejected=0)
+    rows[5] = orjson.dumps(page_view(99_999, unique_id=True)) + b"\n"
+    source.write_bytes(gzip.compress(b"".join(rows)))
+    done = _run(_redo_kit("import", str(source)), emulator.env())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "changed since its checkpoint" in done.stderr
+    assert emulator.events() == []
+
+
+def test_a_checkpoint_without_a_hash_is_refused_until_restart(
+    emulator: EmulatorProcess, tmp_path: Path
+) -> None:
+    source = tmp_path / "history.jsonl"
+    rows = _rows()[:50]
+    _write(source, rows)
+    # As an older redo-kit wrote it: a position and no hash of what it skips.
+    checkpoint = Checkpoint.beside(source)
+    checkpoint.path.write_text(
+        json.dumps({"input": str(source.resolve()), "line": 10, "offset": 99})
+    )
+    done = _run(_redo_kit("import", str(source)), emulator.env())
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "holds no hash" in done.stderr
+    done = _run(_redo_kit("import", str(source), "--restart"), emulator.env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(emulator.events()) == len(rows)
 
 
 # Runs the command it is given and prints its output, exit code and peak RSS:
