@@ -410,7 +410,9 @@ def _import(args: argparse.Namespace) -> int:
     source, path, size = _open_input(args.file)
     try:
         if path is None or args.no_checkpoint:
-            return _import_from(args, source, HashedInput(source), path, size, None)
+            # Without a checkpoint, nothing needs the hash of what was read.
+            unhashed = HashedInput(source, hashing=False)
+            return _import_from(args, source, unhashed, path, size, None)
         checkpoint = Checkpoint.beside(path, Path(args.state) if args.state else None)
         # One run per input: a second would race the first for the checkpoint.
         with checkpoint.lock():
@@ -431,14 +433,14 @@ def _resume(
     if saved is None:
         return None, 0
     start, rejected_before = saved
-    # Read and hash the bytes the checkpoint skips: resuming is safe only if
-    # they are the bytes it was written after.
     if not start.sha256:
         raise ConfigurationError(
             f"the checkpoint of {path} ({checkpoint.path}) holds no hash of the bytes it skips "
             "(an older redo-kit wrote it), so it cannot show that the input is unchanged. "
             "Start over with --restart (events already delivered are deduplicated by uniqueId)"
         )
+    # Read and hash the bytes the checkpoint skips: resuming is safe only if
+    # they are the bytes it was written after.
     if not hashed.skip_to(start):
         raise ConfigurationError(
             f"{path} changed since its checkpoint ({checkpoint.path}) was written: its first "

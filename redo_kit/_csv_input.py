@@ -138,13 +138,13 @@ class CsvInput:
             header = next(csv.reader(lines, delimiter=delimiter), None)
         except csv.Error as exc:
             raise ConfigurationError(f"the CSV header row cannot be read: {exc}") from exc
-        if not header:
-            raise ConfigurationError("the CSV input is empty: its first row must name the columns")
         if lines.too_long:
             raise ConfigurationError(
                 f"the CSV header row is longer than {line_limit():,} bytes: "
                 "is the file CSV, with line breaks?"
             )
+        if not header:
+            raise ConfigurationError("the CSV input is empty: its first row must name the columns")
         if lines.bad is not None:
             raise ConfigurationError(
                 f"the CSV header row is not UTF-8 (at byte offset {lines.bad:,}): "

@@ -158,6 +158,16 @@ class Position:
     sha256: str = attrs.field(default="", eq=False)
 
 
+class _RunningHash(Protocol):
+    """What the importer uses of a ``hashlib`` hash."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def copy(self) -> _RunningHash: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class HashedInput:
     """A binary input, with the count and running sha256 of the bytes read through it.
 
@@ -171,7 +181,7 @@ class HashedInput:
     ) -> None:
         self._source = source
         self.offset = start.offset if start is not None else 0
-        self._hash: Any = hashlib.sha256() if hashing and self.offset == 0 else None
+        self._hash: _RunningHash | None = hashlib.sha256() if hashing and self.offset == 0 else None
 
     def readline(self, size: int = -1, /) -> bytes:
         """``source.readline(size)``, hashed."""
@@ -187,7 +197,7 @@ class HashedInput:
             self._hash.update(data)
         return data
 
-    def state(self) -> Any:
+    def state(self) -> _RunningHash | None:
         """A copy of the running hash (``None`` when unknown), to finish later."""
         return None if self._hash is None else self._hash.copy()
 
@@ -385,7 +395,7 @@ class _Chunk:
     end: Position
     rejected: int
     size: int = ENVELOPE_BYTES
-    hashed: Any = None  # the running hash at ``end``, finished when the watermark gets there
+    hashed: _RunningHash | None = None  # the hash at ``end``, finished when the watermark is there
 
 
 class _Run:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -366,3 +367,15 @@ def test_the_quotes_of_a_line_too_long_still_tell_where_its_row_ends() -> None:
     [problem] = rejection.problems
     assert problem.rule == "line-too-long"
     assert "row (lines 2 to 3)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"eventName," + b"x" * line_limit() + b"\nA,b\n", "header row is longer than"),
+        (b"eventName,caf\xe9\nA,b\n", "not UTF-8 (at byte offset 13)"),
+    ],
+)
+def test_a_header_too_long_or_not_utf8_stops_the_run(data: bytes, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        CsvInput.open(io.BytesIO(data))
