@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -103,10 +108,6 @@ class EmulatorProcess:
     key = "sk_process_test"
 
     def __init__(self, *options: str) -> None:
-        import re
-        import subprocess
-        import sys
-
         self.process = subprocess.Popen(
             [sys.executable, "-m", "redo_kit._cli", "emulator", "--port", "0", "--store",
              f"{STORE}={self.key}", *options],
@@ -126,8 +127,6 @@ class EmulatorProcess:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a ``redo-kit`` subprocess that sends to this emulator."""
-        import os
-
         return {
             **os.environ,
             "REDO_API_KEY": self.key,
@@ -138,8 +137,6 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         """Stop the emulator (Ctrl-C, then a kill if it lingers) and close its pipes."""
-        import signal
-
         self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=10)
