@@ -1,6 +1,6 @@
 """The ``redo-kit`` command.
 
-    redo-kit import FILE [--rejects PATH] [--state DIR]     backfill a JSONL file
+    redo-kit import FILE [--rejects PATH] [--restart]       backfill a JSONL or CSV file
     redo-kit send --event-name NAME --email ADDRESS ...      send one event
     redo-kit validate FILE [--rejects PATH]                  check a file, no network
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
@@ -12,7 +12,9 @@ With no API key configured (``--api-key`` or ``REDO_API_KEY``), ``import`` and
 (or ``REDO_KIT_HOME``) and say plainly that nothing went to Redo.
 
 Every command has ``--help`` with examples. Exit codes: 0 success, 1 the work
-found problems (stale models, rejected events), 2 usage or configuration error.
+found problems (stale models, rejected events), 2 usage or configuration error
+(for ``import`` also: the input changed under its checkpoint, or another run of
+it holds its lock), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ from redo_kit._version import __version__
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
     from redo_kit._csv_input import CsvInput
-    from redo_kit._importer import ImportProgress, ImportResult, LineRejection, Reader
+    from redo_kit._importer import (
+        Checkpoint,
+        HashedInput,
+        ImportProgress,
+        ImportResult,
+        LineRejection,
+        LineSource,
+        Position,
+        Reader,
+    )
     from redo_kit.emulator import Emulator
 
 __all__ = ["main"]
@@ -341,7 +352,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _reader(
-    args: argparse.Namespace, source: IO[bytes], path: Path | None
+    args: argparse.Namespace, source: LineSource, path: Path | None
 ) -> tuple[Reader, CsvInput | None]:
     """How to read the input: JSON Lines, or CSV with its header checked against the mapping."""
     from redo_kit._csv_input import CsvInput
@@ -394,30 +405,75 @@ def _print_rejections(report: _RejectsReport, rejects_path: str | None, out: IO[
 
 
 def _import(args: argparse.Namespace) -> int:
-    from redo_kit._importer import Checkpoint, import_events
+    from redo_kit._importer import Checkpoint, HashedInput
+
+    source, path, size = _open_input(args.file)
+    try:
+        if path is None or args.no_checkpoint:
+            # Without a checkpoint, nothing needs the hash of what was read.
+            unhashed = HashedInput(source, hashing=False)
+            return _import_from(args, source, unhashed, path, size, None)
+        checkpoint = Checkpoint.beside(path, Path(args.state) if args.state else None)
+        # One run per input: a second would race the first for the checkpoint.
+        with checkpoint.lock():
+            return _import_from(args, source, HashedInput(source), path, size, checkpoint)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def _resume(
+    hashed: HashedInput, path: Path, checkpoint: Checkpoint, restart: bool, out: IO[str]
+) -> tuple[Position | None, int]:
+    """Where to start: after the checkpoint when the input still holds the bytes it skips."""
+    if restart:
+        checkpoint.clear()
+        return None, 0
+    saved = checkpoint.load()
+    if saved is None:
+        return None, 0
+    start, rejected_before = saved
+    if not start.sha256:
+        raise ConfigurationError(
+            f"the checkpoint of {path} ({checkpoint.path}) holds no hash of the bytes it skips "
+            "(an older redo-kit wrote it), so it cannot show that the input is unchanged. "
+            "Start over with --restart (events already delivered are deduplicated by uniqueId)"
+        )
+    # Read and hash the bytes the checkpoint skips: resuming is safe only if
+    # they are the bytes it was written after.
+    if not hashed.skip_to(start):
+        raise ConfigurationError(
+            f"{path} changed since its checkpoint ({checkpoint.path}) was written: its first "
+            f"{start.offset:,} bytes are not the ones read up to line {start.line:,}, so "
+            "resuming could skip lines never sent. Start over with --restart (it replaces "
+            "the checkpoint; events already delivered are deduplicated by uniqueId)"
+        )
+    print(f"resuming {path} after line {start.line:,} ({checkpoint.path})", file=out)
+    return start, rejected_before
+
+
+def _import_from(
+    args: argparse.Namespace,
+    source: IO[bytes],
+    hashed: HashedInput,
+    path: Path | None,
+    size: int | None,
+    checkpoint: Checkpoint | None,
+) -> int:
+    from redo_kit._importer import import_events
     from redo_kit._progress import ProgressPrinter, format_duration
 
     out = sys.stdout
-    source, path, size = _open_input(args.file)
-    reader, table = _reader(args, source, path)
-    checkpoint = None
-    start = None
-    rejected_before = 0
-    if path is not None and not args.no_checkpoint:
-        checkpoint = Checkpoint.beside(path, Path(args.state) if args.state else None)
-        if args.restart:
-            checkpoint.clear()
-        saved = checkpoint.load()
-        if saved is not None:
-            start, rejected_before = saved
-            source.seek(start.offset)
-            print(f"resuming {path} after line {start.line:,} ({checkpoint.path})", file=out)
+    reader, table = _reader(args, hashed, path)
+    start, rejected_before = None, 0
+    if checkpoint is not None and path is not None:
+        start, rejected_before = _resume(hashed, path, checkpoint, args.restart, out)
     report = _RejectsReport(args.rejects, rejected_before if start else None)
     printer = ProgressPrinter(sys.stderr, every=args.progress_every)
     try:
         with _target(args, out) as (client, emulator):
             result = import_events(
-                source,
+                hashed,
                 client,
                 start=start,
                 total_bytes=size,
@@ -440,8 +496,6 @@ def _import(args: argparse.Namespace) -> int:
                 _print_stored(emulator, out)
     finally:
         report.close()
-        if source is not sys.stdin.buffer:
-            source.close()
     if result.interrupted:
         where = f" ({checkpoint.path})" if checkpoint is not None else ""
         print(f"Interrupted. Run the same command again to resume{where}.", file=out)
@@ -482,7 +536,12 @@ def _validate(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     source, path, size = _open_input(args.file)
-    report = _RejectsReport(args.rejects, None)
+    try:
+        report = _RejectsReport(args.rejects, None)
+    except ConfigurationError:
+        if source is not sys.stdin.buffer:
+            source.close()
+        raise
     try:
         reader, table = _reader(args, source, path)
         result = import_events(
@@ -613,9 +672,13 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "Re-running is safe: events without a uniqueId get one derived from their content, so "
         "the API stores nothing twice (--no-content-ids turns that off). A checkpoint beside "
         "the input (or under --state) lets a stopped run, even by kill -9, resume where it "
-        "stopped; it is removed when the run completes.\n\n"
+        "stopped; it holds the sha256 of the bytes it skips, and an input changed before it "
+        "is refused (exit 2) until --restart. It is removed when the run completes. One run "
+        "per input at a time: a second exits 2 naming the first. A line longer than the "
+        "largest event (plus 64 KiB of whitespace) is rejected as line-too-long.\n\n"
         "Exit codes: 0 all delivered, 1 some lines rejected (more than --max-rejects) or not "
-        "delivered, 2 usage or configuration error.",
+        "delivered, 2 usage or configuration error, input changed since its checkpoint, or "
+        "another run of the input in progress; 130 interrupted.",
         epilog="examples:\n"
         "  redo-kit import examples/events.jsonl                 # embedded emulator\n"
         "  redo-kit import history.jsonl --rejects rejects.jsonl\n"
@@ -628,7 +691,12 @@ def _add_import(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     _add_input_options(parser)
     parser.add_argument("--state", metavar="DIR", help="keep the checkpoint here instead")
-    parser.add_argument("--restart", action="store_true", help="ignore any checkpoint")
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="start from line 1, ignoring and replacing the checkpoint (needed when the "
+        "input changed since it was written)",
+    )
     parser.add_argument(
         "--max-rejects",
         type=int,

@@ -24,8 +24,14 @@ value, and Redo ignores both.
 The mapping is checked against the header before any row is read, so a
 misspelt path or a missing customer identifier stops the run at once, with
 the fix. Row problems (a cell that is not of its column's type, a row with the
-wrong number of cells, bytes that are not UTF-8) reject that row alone, beside
-whatever else the row's event breaks.
+wrong number of cells, bytes that are not UTF-8, with their offset) reject that
+row alone, beside whatever else the row's event breaks.
+
+Memory stays bounded: a line longer than the importer's ``line_limit()`` is
+read past in chunks, and a row (over several lines, through quoted line
+breaks) past that size is read to its end without its cells being kept; both
+are rejected as ``line-too-long``. A byte order mark before the header is
+skipped.
 """
 
 from __future__ import annotations
@@ -34,13 +40,22 @@ import csv
 import difflib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import Any
 
 import attrs
 import orjson
 
 from redo_kit._errors import ConfigurationError, Problem
-from redo_kit._importer import Position, Record
+from redo_kit._importer import (
+    BOM,
+    LineSource,
+    Position,
+    Record,
+    line_limit,
+    line_too_long,
+    next_line,
+    not_utf8,
+)
 from redo_kit._properties import detect_type
 from redo_kit._rules import limits
 from redo_kit._spec import component, wire_path
@@ -107,7 +122,7 @@ class CsvInput:
     @classmethod
     def open(
         cls,
-        source: IO[bytes],
+        source: LineSource,
         *,
         columns: Mapping[str, str] | None = None,
         event_name: str | None = None,
@@ -123,11 +138,18 @@ class CsvInput:
             header = next(csv.reader(lines, delimiter=delimiter), None)
         except csv.Error as exc:
             raise ConfigurationError(f"the CSV header row cannot be read: {exc}") from exc
+        if lines.too_long:
+            raise ConfigurationError(
+                f"the CSV header row is longer than {line_limit():,} bytes: "
+                "is the file CSV, with line breaks?"
+            )
         if not header:
             raise ConfigurationError("the CSV input is empty: its first row must name the columns")
-        if lines.bad:
-            raise ConfigurationError("the CSV header row is not UTF-8: save the file as UTF-8")
-        header[0] = header[0].removeprefix("\ufeff")
+        if lines.bad is not None:
+            raise ConfigurationError(
+                f"the CSV header row is not UTF-8 (at byte offset {lines.bad:,}): "
+                "save the file as UTF-8"
+            )
         return cls(
             [name.strip() for name in header],
             lines.position(),
@@ -136,7 +158,7 @@ class CsvInput:
             delimiter=delimiter,
         )
 
-    def read(self, source: IO[bytes], start: Position) -> Iterator[Record]:
+    def read(self, source: LineSource, start: Position) -> Iterator[Record]:
         """The records of the rows after ``start`` (``source`` must be positioned there).
 
         A ``start`` inside the header means just after it.
@@ -145,27 +167,26 @@ class CsvInput:
         rows = csv.reader(lines, delimiter=self.delimiter)
         while True:
             first = lines.line + 1
-            lines.bad = False
+            lines.start_row()
             try:
                 row = next(rows)
             except StopIteration:
                 return
             except csv.Error as exc:
+                # csv starts afresh on the next line, which may be inside this row.
+                lines.finish_row()
                 yield first, lines.position(), None, (_row_problem(f"not valid CSV: {exc}"),)
+                continue
+            if lines.too_long:
+                what = "line" if lines.line == first else f"row (lines {first:,} to {lines.line:,})"
+                yield first, lines.position(), None, (line_too_long(lines.row_bytes, what),)
                 continue
             if not any(cell.strip() for cell in row):
                 yield first, lines.position(), None, ()
                 continue
             event, problems = self._event(row)
-            if lines.bad:
-                problems.append(
-                    Problem(
-                        path="$",
-                        rule="encoding",
-                        message="the row is not valid UTF-8",
-                        hint="save the file as UTF-8",
-                    )
-                )
+            if lines.bad is not None:
+                problems.append(not_utf8(lines.bad, "row"))
             yield first, lines.position(), event, tuple(problems)
 
     def mixed_types(self) -> list[str]:
@@ -265,24 +286,67 @@ def _row_problem(message: str) -> Problem:
 
 
 class _Lines:
-    """Decoded lines of a binary input, counting lines and bytes as ``csv`` takes them."""
+    """Decoded lines of a binary input, counting lines and bytes as ``csv`` takes them.
 
-    def __init__(self, source: IO[bytes], start: Position) -> None:
+    Per row (from :meth:`start_row`): ``bad`` is the input offset of the first
+    byte that is not UTF-8, ``row_bytes`` the row's size, ``too_long`` whether
+    it passed ``line_limit()``. Once it has, ``csv`` gets of each line only
+    whether it holds an odd number of quotes, and its line break: enough to
+    find where the row ends, and nothing to keep.
+    """
+
+    def __init__(self, source: LineSource, start: Position) -> None:
         self.line, self.offset = start.line, start.offset
-        self.bad = False
-        self._lines = iter(source)
+        self._source = source
+        self.start_row()
+
+    def start_row(self) -> None:
+        self.bad: int | None = None
+        self.row_bytes = 0
+        self.too_long = False
+        self.quotes = 0
+
+    def finish_row(self) -> None:
+        """Read past the rest of a row ``csv`` gave up on: up to a line break outside quotes."""
+        while self.quotes % 2:
+            raw, size = next_line(self._source, self._count_quotes)
+            if not size:
+                return
+            self.line += 1
+            self.offset += size
+            self.row_bytes += size
+            if raw is not None:
+                self._count_quotes(raw)
+
+    def _count_quotes(self, data: bytes) -> None:
+        self.quotes += data.count(b'"')
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        raw = next(self._lines)
+        before = self.quotes
+        raw, size = next_line(self._source, self._count_quotes)
+        if not size:
+            raise StopIteration
+        at = self.offset
         self.line += 1
-        self.offset += len(raw)
+        self.offset += size
+        self.row_bytes += size
+        if raw is not None and self.line == 1 and raw.startswith(BOM):
+            raw, at = raw[len(BOM) :], at + len(BOM)
+        if raw is not None:
+            self._count_quotes(raw)
+        if raw is None or self.row_bytes > line_limit():
+            self.too_long = True
+        if raw is None or self.too_long:
+            # What csv needs to find the row's end: whether the line opens or closes quotes.
+            return '"' * ((self.quotes - before) % 2) + "\n"
         try:
             return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self.bad = True
+        except UnicodeDecodeError as exc:
+            if self.bad is None:
+                self.bad = at + exc.start
             return raw.decode("utf-8", "replace")
 
     def position(self) -> Position:

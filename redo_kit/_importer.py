@@ -15,26 +15,33 @@ position up to which every line has been delivered or rejected; it is what a
 checkpoint records, so a run stopped at any moment (Ctrl-C, ``kill -9``)
 resumes from there. Lines after the watermark may have been sent already: their
 uniqueIds make sending them again harmless.
+
+Every byte read is hashed as it is read (sha256, in order), and a position
+carries the hash of the bytes before it, so a checkpoint proves which bytes it
+skips. Lines are read in bounded memory: a line longer than any event can be
+(:func:`line_limit`) is read past in chunks and rejected as ``line-too-long``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import orjson
 
 from redo_kit._client import ENVELOPE_BYTES
-from redo_kit._errors import APIError, Problem, ValidationError
+from redo_kit._errors import APIError, ConfigurationError, Problem, ValidationError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._rules import limits
 
@@ -42,27 +49,172 @@ if TYPE_CHECKING:
     from redo_kit._client import RedoClient
 
 __all__ = [
+    "BOM",
+    "LINE_SLACK",
     "Checkpoint",
+    "HashedInput",
     "ImportProgress",
     "ImportResult",
     "LineRejection",
+    "LineSource",
     "Position",
     "Reader",
     "Record",
     "import_events",
+    "line_limit",
+    "line_too_long",
+    "next_line",
+    "not_utf8",
     "read_jsonl",
 ]
 
 GZIP_MAGIC = b"\x1f\x8b"
 """The first bytes of a gzip file: such an input is read decompressed."""
 
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte order mark; at the start of line 1 it is not part of the data."""
+
+LINE_SLACK = 65536
+"""Bytes a line may hold beyond the largest event: whitespace around the JSON, a CR."""
+
+_SKIP_CHUNK = 1 << 20
+"""Bytes read at a time when reading past a line that is too long, or a prefix to verify."""
+
+
+class LineSource(Protocol):
+    """What a reader reads from: a binary input's ``readline`` (with a size limit) and ``read``."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def line_limit() -> int:
+    """The longest line that may hold an event, in bytes, its line break not counted.
+
+    The spec's largest event (``limits().max_event_bytes``, compact UTF-8 JSON)
+    plus ``LINE_SLACK`` (64 KiB) for whitespace. A longer line is rejected
+    unread, whatever it holds.
+    """
+    return limits().max_event_bytes + LINE_SLACK
+
+
+def next_line(
+    source: LineSource, read_past: Callable[[bytes], None] | None = None
+) -> tuple[bytes | None, int]:
+    """The next line of ``source`` and its size in bytes; ``(b"", 0)`` at the end.
+
+    A line longer than :func:`line_limit` is read past in chunks, never held
+    whole, and comes back as ``(None, size)``; ``read_past`` sees each chunk.
+    """
+    limit = line_limit()
+    raw = source.readline(limit + 1)
+    if len(raw) <= limit or raw.endswith(b"\n"):
+        return raw, len(raw)
+    size = len(raw)
+    while raw:
+        if read_past is not None:
+            read_past(raw)
+        if raw.endswith(b"\n"):
+            break
+        raw = source.readline(_SKIP_CHUNK)
+        size += len(raw)
+    return None, size
+
+
+def line_too_long(size: int, what: str = "line") -> Problem:
+    """The problem of a line (or CSV row) of ``size`` bytes, past :func:`line_limit`."""
+    return Problem(
+        path="$",
+        rule="line-too-long",
+        message=f"the {what} is {size:,} bytes, longer than any event can be "
+        f"({limits().max_event_bytes:,} bytes of JSON, plus {LINE_SLACK:,} for whitespace); "
+        "it was not read",
+        hint="split the data over several events, or write the JSON compactly",
+    )
+
+
+def not_utf8(offset: int, what: str = "line") -> Problem:
+    """The problem of a line whose bytes are not UTF-8, from byte ``offset`` of the input."""
+    return Problem(
+        path="$",
+        rule="encoding",
+        message=f"the {what} is not valid UTF-8 (at byte offset {offset:,} of the input)",
+        hint="save the file as UTF-8",
+    )
+
 
 @attrs.frozen(kw_only=True)
 class Position:
-    """A place in the input: the number of lines consumed and their size in bytes."""
+    """A place in the input: the number of lines consumed and their size in bytes.
+
+    ``sha256`` is the hex sha256 of those bytes (decompressed for a gzip input)
+    when known, else empty; it proves which bytes a checkpoint skips. Two
+    positions are equal when they are at the same place.
+    """
 
     line: int = 0
     offset: int = 0
+    sha256: str = attrs.field(default="", eq=False)
+
+
+class _RunningHash(Protocol):
+    """What the importer uses of a ``hashlib`` hash."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def copy(self) -> _RunningHash: ...
+
+    def hexdigest(self) -> str: ...
+
+
+class HashedInput:
+    """A binary input, with the count and running sha256 of the bytes read through it.
+
+    Built at the start of the input (``start`` omitted) it hashes every byte
+    in order; built at another ``start``, or with ``hashing=False``, the hash
+    is unknown and positions carry none.
+    """
+
+    def __init__(
+        self, source: LineSource, start: Position | None = None, *, hashing: bool = True
+    ) -> None:
+        self._source = source
+        self.offset = start.offset if start is not None else 0
+        self._hash: _RunningHash | None = hashlib.sha256() if hashing and self.offset == 0 else None
+
+    def readline(self, size: int = -1, /) -> bytes:
+        """``source.readline(size)``, hashed."""
+        return self._consumed(self._source.readline(size))
+
+    def read(self, size: int = -1, /) -> bytes:
+        """``source.read(size)``, hashed."""
+        return self._consumed(self._source.read(size))
+
+    def _consumed(self, data: bytes) -> bytes:
+        self.offset += len(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        return data
+
+    def state(self) -> _RunningHash | None:
+        """A copy of the running hash (``None`` when unknown), to finish later."""
+        return None if self._hash is None else self._hash.copy()
+
+    def skip_to(self, position: Position) -> bool:
+        """Read up to ``position``, hashing; whether those bytes are the ones it names.
+
+        False when the input is shorter, when this input was not read from its
+        start, or when the hash differs from ``position.sha256``. Memory stays
+        bounded (the bytes are read in chunks of 1 MiB).
+        """
+        if self._hash is None or position.offset < self.offset:
+            return False
+        while self.offset < position.offset:
+            chunk = self.read(min(_SKIP_CHUNK, position.offset - self.offset))
+            if not chunk:
+                return False
+        return bool(position.sha256) and self._hash.hexdigest() == position.sha256
 
 
 @attrs.frozen(kw_only=True)
@@ -131,11 +283,13 @@ class ImportResult:
 class Checkpoint:
     """Where a run has got to, kept in a small JSON file beside the input (or elsewhere).
 
-    The file names the input by path, size at the time and a hash of its first
-    64 KiB, so a checkpoint is never applied to a different file. It is
-    replaced atomically, so a crash leaves either the old or the new one.
-    Positions count the bytes read, decompressed for a gzip input; such an
-    input must have kept its size, a plain one may have grown.
+    The file names the input by path and holds the sha256 of every byte before
+    its position (decompressed for a gzip input): a resume first reads those
+    bytes again and compares (:meth:`HashedInput.skip_to`), so a checkpoint
+    never skips bytes other than those it was written after. It is replaced
+    atomically (a unique temporary file, then ``os.replace``), so a crash
+    leaves either the old or the new one. :meth:`lock` keeps a second run of
+    the same input out.
     """
 
     def __init__(self, path: Path, source: Path) -> None:
@@ -151,53 +305,83 @@ class Checkpoint:
         digest = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
         return cls(state_dir / f"{digest}-{name}", source)
 
-    def _head(self) -> bytes:
-        with self.source.open("rb") as fh:
-            return fh.read(65536)
+    @property
+    def lock_path(self) -> Path:
+        """The lock file beside the checkpoint: ``CHECKPOINT.lock``, holding the holder's PID."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the input's lock (``fcntl.flock``) for the block.
+
+        Raises ``ConfigurationError`` naming the other run (its PID) when one
+        holds it. The operating system releases the lock when its process
+        ends, however it ends (``kill -9`` too), so a stale lock file is
+        harmless and is left in place.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                who = f"process {pid}" if pid.isdigit() else "another process"
+                raise ConfigurationError(
+                    f"another import of {self.source} is running ({who}, lock {self.lock_path}): "
+                    "wait for it to end, or stop it and run this command again to resume"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
 
     def load(self) -> tuple[Position, int] | None:
-        """The saved position and rejected-line count, or None when absent or not this file's."""
+        """The saved position (with its hash) and rejected-line count; None when absent.
+
+        None too when the file is unreadable or names another input. Whether
+        the input still holds the bytes before the position is for
+        :meth:`HashedInput.skip_to` to say.
+        """
         try:
             saved = orjson.loads(self.path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             return None
-        if not isinstance(saved, dict):
+        if not isinstance(saved, dict) or saved.get("input") != str(self.source):
             return None
         try:
-            head = self._head()
-            size = self.source.stat().st_size
-            same = (
-                saved.get("input") == str(self.source)
-                and saved.get("head") == hashlib.sha256(head).hexdigest()
-                and (
-                    saved.get("size") == size
-                    if head.startswith(GZIP_MAGIC)
-                    else int(saved["offset"]) <= size
-                )
+            position = Position(
+                line=int(saved["line"]),
+                offset=int(saved["offset"]),
+                sha256=str(saved.get("sha256", "")),
             )
-            if not same:
-                return None
-            return Position(line=int(saved["line"]), offset=int(saved["offset"])), int(
-                saved.get("rejected", 0)
-            )
-        except (KeyError, TypeError, ValueError, OSError):
+            return position, int(saved.get("rejected", 0))
+        except (KeyError, TypeError, ValueError):
             return None
 
     def save(self, position: Position, rejected: int) -> None:
-        """Record ``position`` (atomically)."""
+        """Record ``position`` and its hash (atomically)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "input": str(self.source),
-            "head": hashlib.sha256(self._head()).hexdigest(),
-            "size": self.source.stat().st_size,
             "line": position.line,
             "offset": position.offset,
+            "sha256": position.sha256,
             "rejected": rejected,
             "saved_at": time.time(),
         }
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_bytes(orjson.dumps(record))
-        os.replace(temporary, self.path)
+        fd, temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(orjson.dumps(record))
+            os.replace(temporary, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
 
     def clear(self) -> None:
         """Forget the run (it finished)."""
@@ -211,6 +395,7 @@ class _Chunk:
     end: Position
     rejected: int
     size: int = ENVELOPE_BYTES
+    hashed: _RunningHash | None = None  # the hash at ``end``, finished when the watermark is there
 
 
 class _Run:
@@ -260,28 +445,50 @@ an event with problems is still checked, so the report has every problem. A
 blank record is ``(line, end, None, ())``: skipped, but counted in the position.
 """
 
-Reader = Callable[[IO[bytes], Position], Iterator[Record]]
-"""Reads records from a binary input already positioned at the given start."""
+Reader = Callable[[LineSource, Position], Iterator[Record]]
+"""Reads records from a binary input already positioned at the given start.
+
+Positions must count the bytes read from the input, and a reader must not
+read past the record it yields: the importer hashes what is read.
+"""
 
 
-def read_jsonl(source: IO[bytes], start: Position) -> Iterator[Record]:
-    """The records of JSON Lines: one wire event per line."""
+def read_jsonl(source: LineSource, start: Position) -> Iterator[Record]:
+    """The records of JSON Lines: one wire event per line.
+
+    A byte order mark at the start of line 1 is skipped; a line longer than
+    :func:`line_limit` is rejected as ``line-too-long`` without being held in
+    memory.
+    """
     number, offset = start.line, start.offset
-    for raw in source:
+    while True:
+        raw, size = next_line(source)
+        if not size:
+            return
         number += 1
-        offset += len(raw)
+        at = offset
+        offset += size
         end = Position(line=number, offset=offset)
+        if raw is None:
+            yield number, end, None, (line_too_long(size),)
+            continue
+        if number == 1 and raw.startswith(BOM):
+            raw, at = raw[len(BOM) :], at + len(BOM)
         if not raw.strip():
             yield number, end, None, ()
             continue
-        payload, problem = _parse(raw)
+        payload, problem = _parse(raw, at)
         yield number, end, payload, () if problem is None else (problem,)
 
 
-def _parse(raw: bytes) -> tuple[Any, Problem | None]:
+def _parse(raw: bytes, at: int) -> tuple[Any, Problem | None]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return None, not_utf8(at + bad.start)
         return None, Problem(
             path="$",
             rule="json",
@@ -299,7 +506,7 @@ def _parse(raw: bytes) -> tuple[Any, Problem | None]:
 
 
 def import_events(
-    source: IO[bytes],
+    source: LineSource,
     client: RedoClient | None,
     *,
     start: Position | None = None,
@@ -318,9 +525,10 @@ def import_events(
     """Import every record of ``source`` (binary) through ``client``.
 
     ``reader`` turns the input into records: JSON Lines by default, or
-    :func:`redo_kit._csv_input.read_csv` with a column mapping. ``client=None``
-    only validates. ``start`` resumes after a checkpoint
-    (``source`` must already be positioned there); ``content_ids`` gives events
+    :meth:`redo_kit.CsvInput.read` with a column mapping. ``client=None``
+    only validates. ``start`` resumes after a checkpoint (``source`` must
+    already be positioned there: a :class:`HashedInput` that read up to it
+    keeps the positions' hashes going); ``content_ids`` gives events
     without a ``uniqueId`` one derived from their content (turn it off only for
     data where two identical lines are two real events). ``on_reject`` gets each
     invalid line; ``on_progress`` gets counters every ``progress_every`` seconds
@@ -328,6 +536,11 @@ def import_events(
     line is settled, with the rejected count so far (for checkpoints).
     """
     run = _Run(total_bytes, start or Position(), rejected_before)
+    if isinstance(source, HashedInput):
+        hashed = source
+    else:
+        # Only a checkpoint needs the hashes: a run without one skips the work.
+        hashed = HashedInput(source, start, hashing=on_watermark is not None)
     options = PrepareOptions(
         allow_unknown_keys=allow_unknown_keys,
         default_region=default_region,
@@ -353,7 +566,10 @@ def import_events(
         moved = False
         while next_to_settle in settled:
             done = settled.pop(next_to_settle)
-            run.watermark, run.watermark_rejected = done.end, done.rejected
+            end = done.end
+            if done.hashed is not None:
+                end = attrs.evolve(end, sha256=done.hashed.hexdigest())
+            run.watermark, run.watermark_rejected = end, done.rejected
             next_to_settle += 1
             moved = True
         if moved and on_watermark is not None:
@@ -385,12 +601,14 @@ def import_events(
 
     def chunks() -> Iterator[_Chunk]:
         most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
-        current = _Chunk(events=[], end=run.position, rejected=run.rejected)
-        for line, end, payload, problems in _read_to_the_end(reader(source, run.position), run):
+        current = _Chunk(events=[], end=run.position, rejected=run.rejected, hashed=hashed.state())
+        for line, end, payload, problems in _read_to_the_end(reader(hashed, run.position), run):
             with run.lock:
                 run.lines, run.bytes_read = end.line, end.offset
-            previous_end = current.end
+            previous_end, previous_hashed = current.end, current.hashed
             current.end, current.rejected = end, run.rejected
+            # The hash is known at a record's end only if the reader read no further.
+            current.hashed = hashed.state() if hashed.offset == end.offset else None
             if payload is None and not problems:
                 continue
             prepared = _prepare_record(payload, problems, line, options, run, on_reject)
@@ -406,8 +624,11 @@ def import_events(
                     end=previous_end,
                     rejected=current.rejected,
                     size=current.size,
+                    hashed=previous_hashed,
                 )
-                current = _Chunk(events=[], end=current.end, rejected=run.rejected)
+                current = _Chunk(
+                    events=[], end=current.end, rejected=run.rejected, hashed=current.hashed
+                )
                 grown = ENVELOPE_BYTES + len(prepared.body)
             current.events.append(prepared)
             current.size = grown

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -104,3 +109,50 @@ def year_zero_timestamp(event: dict[str, Any], error: ConversionError) -> bool:
         and stamp.startswith("0000-")
         and [p.path for p in error.problems] == ["$.eventTimestamp"]
     )
+
+
+class EmulatorProcess:
+    """``redo-kit emulator`` run as a subprocess on a free port, with one store (``STORE``)."""
+
+    key = "sk_process_test"
+
+    def __init__(self, *options: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "redo_kit._cli", "emulator", "--port", "0", "--store",
+             f"{STORE}={self.key}", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        match = re.search(r"listening on (http://\S+/v2\.2)", first)
+        assert match, first
+        self.base_url = match.group(1)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events the store holds, in the order stored."""
+        return inspect(self.base_url.rsplit("/v2.2", 1)[0], STORE, self.key, "events")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a ``redo-kit`` subprocess that sends to this emulator."""
+        return {
+            **os.environ,
+            "REDO_API_KEY": self.key,
+            "REDO_STORE_ID": STORE,
+            "REDO_BASE_URL": self.base_url,
+            **extra,
+        }
+
+    def stop(self) -> None:
+        """Stop the emulator (Ctrl-C, then a kill if it lingers) and close its pipes."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -13,13 +14,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import ROOT, STORE, inspect
+from helpers import ROOT, EmulatorProcess
 
 EXAMPLES = ROOT / "examples" / "events.jsonl"
-KEY = "sk_cli_test"
 INVALID_EXAMPLE_LINES = [134, 268, 402, 536, 670, 804, 938, 1072]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -33,58 +32,13 @@ def _run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Co
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
-class RunningEmulator:
-    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.root = base_url.rsplit("/v2.2", 1)[0]
-
-    def get(self, what: str) -> Any:
-        return inspect(self.root, STORE, KEY, what)
-
-    def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "REDO_API_KEY": KEY,
-            "REDO_STORE_ID": STORE,
-            "REDO_BASE_URL": self.base_url,
-        }
-
-
-def _start_emulator(*extra: str) -> RunningEmulator:
-    process = subprocess.Popen(
-        _redo_kit("emulator", "--port", "0", "--store", f"{STORE}={KEY}", *extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    match = re.search(r"listening on (http://\S+/v2\.2)", first)
-    assert match, first
-    return RunningEmulator(process, match.group(1))
-
-
-def _stop(emulator: RunningEmulator) -> None:
-    emulator.process.send_signal(signal.SIGINT)
-    try:
-        emulator.process.wait(timeout=10)
-    finally:
-        if emulator.process.poll() is None:
-            emulator.process.kill()
-            emulator.process.wait()
-        for stream in (emulator.process.stdout, emulator.process.stderr):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.fixture
-def emulator() -> Iterator[RunningEmulator]:
-    running = _start_emulator()
+def emulator() -> Iterator[EmulatorProcess]:
+    running = EmulatorProcess()
     try:
         yield running
     finally:
-        _stop(running)
+        running.stop()
 
 
 def test_version_and_help_on_every_command() -> None:
@@ -98,7 +52,7 @@ def test_version_and_help_on_every_command() -> None:
 
 
 def test_import_delivers_valid_lines_and_reports_the_invalid_ones(
-    emulator: RunningEmulator, tmp_path: Path
+    emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     rejects = tmp_path / "rejects.jsonl"
     done = _run(
@@ -117,19 +71,19 @@ def test_import_delivers_valid_lines_and_reports_the_invalid_ones(
     )
     assert {p["rule"] for r in report for p in r["problems"]} >= {"unknown-key", "json", "format"}
 
-    events = emulator.get("events")
+    events = emulator.events()
     assert len(events) == 1200
     assert len({e["uniqueId"] for e in events}) == 1200
 
 
-def test_import_twice_stores_nothing_twice(emulator: RunningEmulator) -> None:
+def test_import_twice_stores_nothing_twice(emulator: EmulatorProcess) -> None:
     for _ in range(2):
         done = _run(
             _redo_kit("import", str(EXAMPLES), "--no-checkpoint", "--max-rejects", "8"),
             env=emulator.env(),
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    assert len(emulator.get("events")) == 1200
+    assert len(emulator.events()) == 1200
 
 
 def _make_file(path: Path, count: int) -> None:
@@ -146,7 +100,7 @@ def test_kill_9_then_rerun_resumes_and_stores_each_event_once(tmp_path: Path) ->
     _make_file(source, 6000)
     valid = 6000
     # A slow store (10 requests/s) so that the import is surely mid-way when killed.
-    slow = _start_emulator("--rate-limit", "10")
+    slow = EmulatorProcess("--rate-limit", "10")
     try:
         env = {**slow.env()}
         process = subprocess.Popen(
@@ -163,7 +117,7 @@ def test_kill_9_then_rerun_resumes_and_stores_each_event_once(tmp_path: Path) ->
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert checkpoint.exists()
-        stored_before = len(slow.get("events"))
+        stored_before = len(slow.events())
         assert 0 < stored_before < valid
 
         done = subprocess.run(
@@ -177,11 +131,11 @@ def test_kill_9_then_rerun_resumes_and_stores_each_event_once(tmp_path: Path) ->
         assert done.returncode == 0, done.stdout + done.stderr
         assert "resuming" in done.stdout
         assert not checkpoint.exists()
-        events = slow.get("events")
+        events = slow.events()
         assert len(events) == valid
         assert len({e["uniqueId"] for e in events}) == valid
     finally:
-        _stop(slow)
+        slow.stop()
 
 
 def test_validate_sends_nothing_and_exits_1_on_rejects(tmp_path: Path) -> None:
@@ -196,7 +150,7 @@ def test_validate_sends_nothing_and_exits_1_on_rejects(tmp_path: Path) -> None:
     assert not (tmp_path / "home").exists()
 
 
-def test_send_from_flags(emulator: RunningEmulator) -> None:
+def test_send_from_flags(emulator: EmulatorProcess) -> None:
     done = _run(_redo_kit(
             "send", "--event-name", "Order Placed", "--email", " Stewart@Example.com ",
             "--data", "Order Total=59.99", "--data", "Gift=false", "--data", "Coupon=",
@@ -206,7 +160,7 @@ def test_send_from_flags(emulator: RunningEmulator) -> None:
     assert done.returncode == 0, done.stderr
     assert "order-789" in done.stdout
     assert "Coupon" in done.stdout  # the ignored empty value is reported as a warning
-    (event,) = emulator.get("events")
+    (event,) = emulator.events()
     assert event["uniqueId"] == "order-789"
     assert event["data"] == {
         "Order Total": 59.99,
@@ -221,17 +175,17 @@ def test_send_from_flags(emulator: RunningEmulator) -> None:
     }
 
 
-def test_send_refuses_an_invalid_event_without_sending(emulator: RunningEmulator) -> None:
+def test_send_refuses_an_invalid_event_without_sending(emulator: EmulatorProcess) -> None:
     done = _run(
         _redo_kit("send", "--json", '{"eventName": "x", "customer": {}, "uniqueID": "a"}'),
         env=emulator.env(),
     )
     assert done.returncode == 1
     assert "uniqueId" in done.stderr  # the "did you mean" hint
-    assert emulator.get("events") == []
+    assert emulator.events() == []
 
 
-def test_wrong_key_is_a_configuration_error(emulator: RunningEmulator) -> None:
+def test_wrong_key_is_a_configuration_error(emulator: EmulatorProcess) -> None:
     done = _run(
         _redo_kit("send", "--event-name", "x", "--email", "a@example.com"),
         env={**emulator.env(), "REDO_API_KEY": "sk_wrong"},
@@ -290,7 +244,7 @@ ORDERS_MAPPING = [
 ]  # fmt: skip
 
 
-def test_import_csv_through_a_column_mapping(emulator: RunningEmulator, tmp_path: Path) -> None:
+def test_import_csv_through_a_column_mapping(emulator: EmulatorProcess, tmp_path: Path) -> None:
     source = tmp_path / "orders.tsv"
     source.write_text(ORDERS_CSV.replace(",", "\t"))
     rejects = tmp_path / "rejects.jsonl"
@@ -306,7 +260,7 @@ def test_import_csv_through_a_column_mapping(emulator: RunningEmulator, tmp_path
     assert report["uniqueId"] == "ord_2"
     assert [(p["path"], p["rule"]) for p in report["problems"]] == [("$.value", "type")]
 
-    events = emulator.get("events")
+    events = emulator.events()
     assert len(events) == 3  # the second run stored nothing twice
     first, third, fourth = events
     assert first["uniqueId"] == "ord_1"
@@ -338,21 +292,22 @@ def test_csv_mapping_mistakes_exit_2_before_anything_is_read(
 
 
 def test_a_csv_import_resumes_after_its_checkpoint(
-    emulator: RunningEmulator, tmp_path: Path
+    emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     from redo_kit._importer import Checkpoint, Position
 
     source = tmp_path / "orders.csv"
     source.write_text(ORDERS_CSV)
     # As a run stopped after the first two data rows (lines 1 to 3) would have left it.
-    after = len("".join(ORDERS_CSV.splitlines(keepends=True)[:3]).encode())
-    Checkpoint.beside(source).save(Position(line=3, offset=after), rejected=1)
+    head = "".join(ORDERS_CSV.splitlines(keepends=True)[:3]).encode()
+    at = Position(line=3, offset=len(head), sha256=hashlib.sha256(head).hexdigest())
+    Checkpoint.beside(source).save(at, rejected=1)
     done = _run(_redo_kit("import", str(source), *ORDERS_MAPPING), env=emulator.env())
     # The row rejected before the stop still counts.
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 lines rejected" in done.stdout
     assert "resuming" in done.stdout
-    assert [e["eventTimestamp"][:10] for e in emulator.get("events")] == [
+    assert [e["eventTimestamp"][:10] for e in emulator.events()] == [
         "2025-03-03",
         "2025-03-04",
     ]
@@ -375,7 +330,7 @@ def test_the_readme_csv_example_imports_the_example_orders(tmp_path: Path) -> No
 
 
 def test_a_gzip_input_is_read_decompressed_and_resumes(
-    emulator: RunningEmulator, tmp_path: Path
+    emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
     from redo_kit._importer import Checkpoint, Position
 
@@ -383,13 +338,19 @@ def test_a_gzip_input_is_read_decompressed_and_resumes(
     source.write_bytes(gzip.compress(EXAMPLES.read_bytes()))
     lines = EXAMPLES.read_bytes().splitlines(keepends=True)
     # A run stopped after line 600 had read 4 of the invalid lines.
-    Checkpoint.beside(source).save(Position(line=600, offset=len(b"".join(lines[:600]))), 4)
-    done = _run(_redo_kit("import", str(source), "--max-rejects", "8"), env=emulator.env())
+    head = b"".join(lines[:600])  # what the offset counts: decompressed bytes
+    at = Position(line=600, offset=len(head), sha256=hashlib.sha256(head).hexdigest())
+    Checkpoint.beside(source).save(at, 4)
+    done = _run(
+        _redo_kit("import", str(source), "--max-rejects", "8", "--progress-every", "0"),
+        env=emulator.env(),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resuming" in done.stdout
     assert "8 lines rejected" in done.stdout
-    assert "lines read (100%)" in done.stderr  # measured in compressed bytes
-    assert len(emulator.get("events")) == 1200 - 596
+    # Every report is printed; the last, at the end, is measured in compressed bytes.
+    assert "lines read (100%)" in done.stderr.splitlines()[-1]
+    assert len(emulator.events()) == 1200 - 596
 
 
 def test_a_gzip_csv_is_read_as_csv(tmp_path: Path) -> None:

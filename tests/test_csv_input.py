@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from redo_kit._csv_input import CsvInput, scalar
 from redo_kit._errors import ConfigurationError
-from redo_kit._importer import LineRejection, Position, import_events
+from redo_kit._importer import LineRejection, Position, import_events, line_limit
 
 
 def _csv(rows: list[list[str]], *, newline: str = "\n") -> bytes:
@@ -287,3 +288,94 @@ def test_a_free_form_column_of_more_than_one_type_is_named_with_the_fix() -> Non
     assert "--column 'Zip=data.Zip:string' (or :number, which rejects the rows" in zip_code
     assert when.startswith("column 'When' gave data.When more than one type (1 date, 1 string)")
     assert "RFC 3339" in when
+
+
+def test_a_byte_order_mark_before_a_quoted_header_is_skipped() -> None:
+    data = b'\xef\xbb\xbf"eventName","customer.email"\nA,a@example.com\n'
+    assert _events(data) == [{"eventName": "A", "customer": {"email": "a@example.com"}}]
+
+
+def _rejections(data: bytes) -> tuple[list[LineRejection], int]:
+    source = io.BytesIO(data)
+    table = CsvInput.open(source)
+    rejected: list[LineRejection] = []
+    result = import_events(source, None, reader=table.read, on_reject=rejected.append)
+    assert result.progress.watermark.offset == len(data)
+    return rejected, result.progress.valid
+
+
+HEADER = b"eventName,customer.email,Note\n"
+
+
+def test_a_line_longer_than_any_event_rejects_its_row_and_the_next_rows_are_read() -> None:
+    long = b"A,a@example.com," + b"x" * line_limit() + b"\n"
+    data = HEADER + b"A,a@example.com,one\n" + long + b"A,b@example.com,three\n"
+    rejected, valid = _rejections(data)
+    assert valid == 2
+    [rejection] = rejected
+    assert rejection.line == 3
+    assert [p.rule for p in rejection.problems] == ["line-too-long"]
+    assert f"the line is {len(long):,} bytes" in rejection.problems[0].message
+
+
+def test_a_row_over_many_lines_past_the_limit_is_rejected_and_read_to_its_end() -> None:
+    cells = b'"x\n",' * (line_limit() // 5)
+    big = b"A,a@example.com," + cells + b"end\n"
+    data = HEADER + big + b"A,b@example.com,after\n"
+    rejected, valid = _rejections(data)
+    assert valid == 1
+    [rejection] = rejected
+    assert rejection.line == 2
+    [problem] = rejection.problems
+    assert problem.rule == "line-too-long"
+    last = big.count(b"\n") + 1
+    assert f"row (lines 2 to {last:,})" in problem.message
+
+
+def test_a_quoted_cell_past_the_csv_field_limit_is_rejected_and_read_past() -> None:
+    field = b'"' + b"y" * 99 + b"\n" * 1 + (b"z" * 99 + b"\n") * (csv.field_size_limit() // 90)
+    # A line inside the cell that would be a row of its own if csv started there.
+    field += b"Inside,inside@example.com,x\n" + b'tail"'
+    data = HEADER + b"A,a@example.com," + field + b"\nA,b@example.com,after\n"
+    rejected, valid = _rejections(data)
+    assert valid == 1
+    [rejection] = rejected
+    assert rejection.line == 2
+    assert [p.rule for p in rejection.problems] == ["csv"]
+    assert "field larger than field limit" in rejection.problems[0].message
+
+
+def test_bytes_that_are_not_utf8_reject_their_row_with_their_offset() -> None:
+    data = HEADER + b"A,a@example.com,caf\xe9\nA,b@example.com,ok\n"
+    rejected, valid = _rejections(data)
+    assert valid == 1
+    [rejection] = rejected
+    assert rejection.line == 2
+    [problem] = [p for p in rejection.problems if p.rule == "encoding"]
+    where = data.index(b"\xe9")
+    assert f"at byte offset {where:,}" in problem.message
+
+
+def test_the_quotes_of_a_line_too_long_still_tell_where_its_row_ends() -> None:
+    # The quoted cell opened on line 2 closes inside the long line 3.
+    long = b"x" * line_limit() + b'"\n'
+    data = HEADER + b'A,a@example.com,"start\n' + long + b"A,b@example.com,after\n"
+    rejected, valid = _rejections(data)
+    assert valid == 1
+    [rejection] = rejected
+    assert rejection.line == 2
+    [problem] = rejection.problems
+    assert problem.rule == "line-too-long"
+    assert "row (lines 2 to 3)" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"eventName," + b"x" * line_limit() + b"\nA,b\n", "header row is longer than"),
+        (b"eventName,caf\xe9\nA,b\n", "not UTF-8 (at byte offset 13)"),
+    ],
+)
+def test_a_header_too_long_or_not_utf8_stops_the_run(data: bytes, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        CsvInput.open(io.BytesIO(data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -13,8 +14,17 @@ from helpers import mock_client
 
 from redo_kit import _retry as retry
 from redo_kit._client import RedoClient
-from redo_kit._errors import APIConnectionError, AuthenticationError
-from redo_kit._importer import Checkpoint, ImportProgress, LineRejection, Position, import_events
+from redo_kit._errors import APIConnectionError, AuthenticationError, ConfigurationError
+from redo_kit._importer import (
+    Checkpoint,
+    HashedInput,
+    ImportProgress,
+    LineRejection,
+    Position,
+    import_events,
+    line_limit,
+    read_jsonl,
+)
 from redo_kit._transport import MockTransport, Request, Response
 
 pytestmark = pytest.mark.usefixtures("no_waits")
@@ -149,19 +159,95 @@ def test_resume_from_a_position_reads_only_what_follows(tmp_path: Path) -> None:
     assert result.progress.watermark.line == 10
 
 
-def test_checkpoint_round_trip_and_refuses_another_file(tmp_path: Path) -> None:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_checkpoint_round_trip_and_its_hash_proves_the_prefix(tmp_path: Path) -> None:
     source = tmp_path / "a.jsonl"
-    source.write_bytes(_line(1) + _line(2))
+    first = _line(1)
+    source.write_bytes(first + _line(2))
     checkpoint = Checkpoint.beside(source)
     assert checkpoint.path == tmp_path / "a.jsonl.redo-kit-checkpoint"
     assert checkpoint.load() is None
-    checkpoint.save(Position(line=1, offset=len(_line(1))), rejected=0)
-    assert checkpoint.load() == (Position(line=1, offset=len(_line(1))), 0)
+    at = Position(line=1, offset=len(first), sha256=_sha256(first))
+    checkpoint.save(at, rejected=0)
+    loaded = checkpoint.load()
+    assert loaded is not None
+    assert loaded[0].sha256 == at.sha256
+    assert loaded == (at, 0)
+    # No temporary file is left beside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", checkpoint.path.name]
 
-    source.write_bytes(_line(9) + _line(2))  # a different file under the same name
-    assert checkpoint.load() is None
+    def proves(data: bytes) -> bool:
+        source.write_bytes(data)
+        with source.open("rb") as fh:
+            return HashedInput(fh).skip_to(at)
+
+    assert proves(first + _line(2))
+    assert proves(first + _line(2) + _line(3))  # grown after the checkpoint
+    assert not proves(_line(9) + _line(2))  # a different first line, same size
+    assert not proves(first[:-3])  # shorter than the checkpoint's offset
+    assert not proves(b"x" + first + _line(2))  # shifted by one byte
     checkpoint.clear()
     assert not checkpoint.path.exists()
+
+
+def test_a_checkpoint_without_a_hash_proves_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    source.write_bytes(_line(1))
+    with source.open("rb") as fh:
+        assert not HashedInput(fh).skip_to(Position(line=1, offset=len(_line(1))))
+
+
+def test_the_watermark_carries_the_hash_of_every_byte_before_it() -> None:
+    lines = b"".join(_line(n) for n in range(250)) + b"{bad\n" + _line(251)
+    marks: list[Position] = []
+    with _client(MockTransport()) as client:
+        import_events(
+            io.BytesIO(lines), client, concurrency=3, on_watermark=lambda p, _: marks.append(p)
+        )
+    assert len(marks) >= 3
+    assert all(m.sha256 == _sha256(lines[: m.offset]) for m in marks)
+    assert marks[-1].offset == len(lines)
+
+
+def test_a_gzip_watermark_hashes_the_decompressed_bytes() -> None:
+    lines = b"".join(_line(n) for n in range(120))
+    marks: list[Position] = []
+    import_events(
+        gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(lines))),
+        None,
+        on_watermark=lambda p, _: marks.append(p),
+    )
+    assert marks[-1] == Position(line=120, offset=len(lines))
+    assert all(m.sha256 == _sha256(lines[: m.offset]) for m in marks)
+
+
+def test_resuming_through_a_hashed_input_keeps_the_hashes_going() -> None:
+    lines = b"".join(_line(n) for n in range(10))
+    head = b"".join(_line(n) for n in range(4))
+    source = HashedInput(io.BytesIO(lines))
+    at = Position(line=4, offset=len(head), sha256=_sha256(head))
+    assert source.skip_to(at)
+    marks: list[Position] = []
+    result = import_events(source, None, start=at, on_watermark=lambda p, _: marks.append(p))
+    assert result.progress.valid == 6
+    assert marks[-1].sha256 == _sha256(lines)
+
+
+def test_a_second_lock_on_one_input_is_refused_with_the_holder_named(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    source.write_bytes(_line(1))
+    checkpoint = Checkpoint.beside(source)
+    with checkpoint.lock():
+        assert checkpoint.lock_path.read_text().strip() == str(os.getpid())
+        with pytest.raises(ConfigurationError) as refused, Checkpoint.beside(source).lock():
+            pass  # pragma: no cover - the lock is held
+        assert f"process {os.getpid()}" in str(refused.value)
+        assert "another import of" in str(refused.value)
+    with Checkpoint.beside(source).lock():  # released at the end of the block
+        pass
 
 
 def test_checkpoint_under_a_state_directory(tmp_path: Path) -> None:
@@ -195,24 +281,56 @@ def test_an_input_that_breaks_off_is_reported_and_the_run_is_not_complete() -> N
     assert watermarks[-1].line == read
 
 
-def test_a_gzip_checkpoint_counts_decompressed_bytes_and_needs_the_same_size(
-    tmp_path: Path,
-) -> None:
-    lines = [_line(n, uniqueId=os.urandom(40).hex()) for n in range(3000)]
-    source = tmp_path / "events.jsonl.gz"
-    source.write_bytes(gzip.compress(b"".join(lines[:2000]), mtime=0))
-    checkpoint = Checkpoint.beside(source)
-    far = Position(line=40, offset=10 * source.stat().st_size)  # past the compressed size
-    checkpoint.save(far, rejected=0)
-    assert checkpoint.load() == (far, 0)
+def test_a_line_longer_than_any_event_is_rejected_and_the_next_lines_are_read() -> None:
+    long = b'{"eventName": "' + b"x" * line_limit() + b'"}\n'
+    lines = _line(1) + long + _line(3)
+    records = list(read_jsonl(io.BytesIO(lines), Position()))
+    assert [(n, end.offset) for n, end, _, _ in records] == [
+        (1, len(_line(1))),
+        (2, len(_line(1)) + len(long)),
+        (3, len(lines)),
+    ]
+    _, _, payload, (problem,) = records[1]
+    assert payload is None
+    assert problem.rule == "line-too-long"
+    assert f"{len(long):,} bytes" in problem.message
+    assert [p for *_, p in (records[0], records[2])] == [(), ()]
 
-    # Grown, with the same first 64 KiB: a compressed stream cannot be resumed by offset.
-    head = source.read_bytes()[:65536]
-    source.write_bytes(gzip.compress(b"".join(lines), mtime=0))
-    assert source.read_bytes()[:65536] == head
-    near = Position(line=40, offset=100)
-    checkpoint.save(near, rejected=0)
-    assert checkpoint.load() == (near, 0)
-    source.write_bytes(gzip.compress(b"".join(lines[:2500]), mtime=0))
-    assert source.read_bytes()[:65536] == head
-    assert checkpoint.load() is None
+
+def test_a_line_of_exactly_the_limit_is_read() -> None:
+    padded = _line(1)[:-1] + b" " * (line_limit() - len(_line(1)) + 1)
+    assert len(padded) == line_limit()
+    for ending in (b"\n", b""):
+        [(_, _, payload, problems)] = list(read_jsonl(io.BytesIO(padded + ending), Position()))
+        assert problems == ()
+        assert payload["customer"] == {"email": "c1@example.com"}
+    [(_, _, _, (problem,))] = list(read_jsonl(io.BytesIO(padded + b" \n"), Position()))
+    assert problem.rule == "line-too-long"
+
+
+def test_a_byte_order_mark_on_line_1_is_skipped() -> None:
+    rejected: list[LineRejection] = []
+    result = import_events(
+        io.BytesIO(b"\xef\xbb\xbf" + _line(1) + b"\xef\xbb\xbf" + _line(2)),
+        None,
+        on_reject=rejected.append,
+    )
+    assert result.progress.valid == 1
+    [rejection] = rejected  # a mark anywhere else is not whitespace
+    assert rejection.line == 2
+
+
+def test_bytes_that_are_not_utf8_reject_their_line_with_their_offset() -> None:
+    bad = b'{"eventName": "caf\xe9", "customer": {"email": "a@example.com"}}\n'
+    lines = _line(1) + bad + _line(3)
+    rejected: list[LineRejection] = []
+    result = import_events(io.BytesIO(lines), None, on_reject=rejected.append)
+    assert result.progress.valid == 2
+    [rejection] = rejected
+    assert rejection.line == 2
+    [problem] = rejection.problems
+    assert problem.rule == "encoding"
+    assert "not valid UTF-8" in problem.message
+    where = lines.index(b"\xe9")
+    assert f"byte offset {where:,}" in problem.message
+    assert "surrogates" not in problem.message
