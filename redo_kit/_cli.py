@@ -590,10 +590,12 @@ def _scalars(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
 
 
 def _event_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    from redo_kit._json import loads_exact
+
     if args.json is not None:
         text = sys.stdin.read() if args.json == "-" else args.json
         try:
-            given = orjson.loads(text)
+            given = loads_exact(text)
         except orjson.JSONDecodeError as exc:
             raise ConfigurationError(f"--json is not valid JSON: {exc}") from exc
         if not isinstance(given, dict):

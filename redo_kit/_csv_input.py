@@ -56,6 +56,7 @@ from redo_kit._importer import (
     next_line,
     not_utf8,
 )
+from redo_kit._json import loads_exact
 from redo_kit._properties import detect_type
 from redo_kit._rules import limits
 from redo_kit._spec import component, wire_path
@@ -76,8 +77,12 @@ def scalar(text: str) -> Any:
     literal gives its content, the way to keep ``true`` or ``12`` as text.
     """
     try:
-        value = orjson.loads(text)
+        value = loads_exact(text)
     except orjson.JSONDecodeError:
+        return text
+    if type(value) is int and abs(value) > limits().max_integer:
+        # More digits than a JSON number carries exactly (an order or card
+        # number): kept as the text it is, never rounded.
         return text
     return text if isinstance(value, (dict, list)) else value
 

@@ -43,6 +43,7 @@ import orjson
 from redo_kit._client import ENVELOPE_BYTES
 from redo_kit._errors import APIError, ConfigurationError, Problem, ValidationError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
+from redo_kit._json import loads_exact
 from redo_kit._rules import limits
 
 if TYPE_CHECKING:
@@ -483,7 +484,9 @@ def read_jsonl(source: LineSource, start: Position) -> Iterator[Record]:
 
 def _parse(raw: bytes, at: int) -> tuple[Any, Problem | None]:
     try:
-        value = orjson.loads(raw)
+        # Integers exactly as written, so that one beyond the spec's limit is
+        # refused rather than sent as the nearest float.
+        value = loads_exact(raw)
     except orjson.JSONDecodeError as exc:
         try:
             raw.decode("utf-8")

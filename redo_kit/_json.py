@@ -70,9 +70,10 @@ def _refuse(value: Any) -> Any:
 
 # 16 digits in a row: possibly an integer beyond what a double holds exactly.
 _LONG_DIGITS = re.compile(rb"[0-9]{16}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{16}", re.ASCII)
 
 
-def loads_exact(body: bytes) -> Any:
+def loads_exact(body: bytes | str) -> Any:
     """``body`` parsed as JSON, every integer exactly as written.
 
     orjson reads an integer beyond 64 bits as the nearest float, which would
@@ -82,8 +83,16 @@ def loads_exact(body: bytes) -> Any:
     ``orjson.JSONDecodeError`` (a ``ValueError``) for what is not JSON.
     """
     value = orjson.loads(body)
-    if _LONG_DIGITS.search(body):
-        value = json.loads(body)
+    long_digits = (
+        _LONG_DIGITS.search(body) if isinstance(body, bytes) else _LONG_DIGITS_TEXT.search(body)
+    )
+    if long_digits:
+        try:
+            value = json.loads(body)
+        except RecursionError:
+            # Nested deeper than the standard library reads: far past the
+            # depth limit, which refuses the event whatever its numbers.
+            pass
     return value
 
 

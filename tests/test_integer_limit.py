@@ -109,3 +109,31 @@ def test_a_spec_without_the_double_limit_moves_both_sides() -> None:
             assert _post(emu, "events", body) == 202
     with pytest.raises(ValidationError):
         redo_kit.prepare_event(event)
+
+
+def test_the_importer_reads_integers_exactly_and_refuses_the_long_ones(tmp_path: Any) -> None:
+    from redo_kit import import_events
+
+    lines = [
+        orjson.dumps({**BASE, "uniqueId": "small", "value": 7}),
+        b'{"eventName":"x","customer":{"email":"a@example.com"},"uniqueId":"big","value":'
+        + str(2**70).encode()
+        + b"}",
+    ]
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    rejected: list[Any] = []
+    with source.open("rb") as handle:
+        result = import_events(handle, None, on_reject=rejected.append)
+    assert result.progress.valid == 1
+    [line] = rejected
+    assert line.line == 2
+    assert [p.rule for p in line.problems] == ["json-type"]
+
+
+def test_a_csv_cell_with_more_digits_than_a_number_carries_stays_text() -> None:
+    from redo_kit._csv_input import scalar
+
+    assert scalar("12345678901234567890") == "12345678901234567890"
+    assert scalar(str(LARGEST)) == LARGEST
+    assert scalar("59.99") == 59.99
