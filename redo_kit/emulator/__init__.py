@@ -4,14 +4,18 @@ Serves both operations of the spec under ``/v2.2`` with every ``x-redo-*``
 rule applied, validating with the same compiled spec schemas as the client,
 plus the emulator's own inspection API under ``/_emulator``::
 
-    GET    /_emulator/stores/{storeId}/events      {"events": [...]}
-    GET    /_emulator/stores/{storeId}/customers   {"customers": [...]}
-    GET    /_emulator/stores/{storeId}/rejected    {"rejected": [...]}
-    GET    /_emulator/stats                        counters since start
-    DELETE /_emulator/stores/{storeId}             empty the store
+    GET    /_emulator/stores/{storeId}/events      {"events": [...], "next": cursor}
+    GET    /_emulator/stores/{storeId}/customers   {"customers": [...], "next": cursor}
+    GET    /_emulator/stores/{storeId}/rejected    {"rejected": [...], "next": cursor}
+    GET    /_emulator/stores/{storeId}/summary     counts and the top properties
+    GET    /_emulator/stats                        the key's store's counters since start
+    DELETE /_emulator/stores/{storeId}             empty the store (write scope)
 
-Inspection takes the same Bearer keys as the API. Start it in-process with
-``with Emulator() as emu:`` or from a shell with ``redo-kit emulator``.
+Lists come in pages (``?limit=`` up to 10,000, default 1,000; ``?after=`` the
+previous page's ``next``). Inspection takes the same Bearer keys as the API,
+and a store the key does not belong to answers as an unknown one does. Start
+it in-process with ``with Emulator() as emu:`` or from a shell with
+``redo-kit emulator``.
 """
 
 from __future__ import annotations
