@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 import pytest
 import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redo_kit._rules import limits
 from redo_kit.emulator import Emulator
@@ -430,3 +432,125 @@ def test_a_length_past_the_discard_bound_is_answered_without_waiting_for_it(
         sock.sendall(_head(emu, f"Content-Length: {DISCARD_BODY_BYTES + 1}") + b"x" * 1000)
         _refused(_read_all(sock), 413)
     assert time.monotonic() - start < 4.0
+
+
+# -- 5. fuzzing the framing ----------------------------------------------------
+
+_HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=20)
+_HEADER_NAME = st.from_regex(r"X-[A-Za-z0-9-]{1,10}", fullmatch=True)
+_BAD_LENGTHS = ["+5", "-1", "5 5", "", "\xb2", "0x10", "1_0", "5,5", "\u0665"]
+_BAD_CODINGS = ["gzip", "identity", "chunked, gzip", "gzip, chunked", "chunkedx"]
+_BAD_SIZES = [b"-1", b"1_0", b"+10", b"0x10", b"zz", b"", b"1 0", b"0" * 17 + b"1"]
+BROKEN = [
+    "length-text",
+    "two-lengths",
+    "coding-and-length",
+    "coding",
+    "chunk-size",
+    "chunk-crlf",
+    "no-colon",
+    "fold",
+    "short-body",
+    "version",
+]
+WELL_FORMED = ["length", "chunked", "none"]
+
+
+@st.composite
+def _wire_requests(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """A raw request, and whether its framing was broken on purpose."""
+    framing = draw(st.sampled_from(WELL_FORMED + BROKEN))
+    method = draw(st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "BREW"]))
+    target = draw(st.sampled_from(["/v2.2/stores/{}/events", "/v2.2/stores/{}/events/bulk", "/"]))
+    body = draw(st.one_of(st.just(EVENT), st.binary(max_size=64)))
+    headers = [
+        f"{name}: {value}".encode()
+        for name, value in draw(st.lists(st.tuples(_HEADER_NAME, _HEADER_VALUE), max_size=4))
+    ]
+    if draw(st.booleans()):
+        headers.append(b"Authorization: Bearer " + draw(st.sampled_from([b"KEY", b"wrong"])))
+    if draw(st.booleans()):
+        headers.append(b"Content-Type: application/json")
+    version = (
+        b"HTTP/1.x" if framing == "version" else draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]))
+    )
+    pieces = draw(st.lists(st.integers(1, 16), min_size=1, max_size=4))
+    chunked = b""
+    rest = body
+    for size in pieces:
+        if not rest:
+            break
+        chunk, rest = rest[:size], rest[size:]
+        chunked += b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    if rest:
+        chunked += b"%x\r\n%s\r\n" % (len(rest), rest)
+    chunked += b"0\r\n\r\n"
+    length = b"Content-Length: %d" % len(body)
+    if framing in ("length", "no-colon", "fold", "version"):
+        headers.append(length)
+        payload = body
+    elif framing == "chunked":
+        headers.append(b"Transfer-Encoding: chunked")
+        payload = chunked
+    elif framing == "none":
+        payload = b""
+    elif framing == "length-text":
+        headers.append(b"Content-Length: " + draw(st.sampled_from(_BAD_LENGTHS)).encode("latin-1"))
+        payload = body
+    elif framing == "two-lengths":
+        headers += [length, b"Content-Length: %d" % (len(body) + 1)]
+        payload = body
+    elif framing == "coding-and-length":
+        headers += [b"Transfer-Encoding: chunked", length]
+        payload = chunked
+    elif framing == "coding":
+        headers.append(b"Transfer-Encoding: " + draw(st.sampled_from(_BAD_CODINGS)).encode())
+        payload = chunked
+    elif framing == "chunk-size":
+        headers.append(b"Transfer-Encoding: chunked")
+        payload = draw(st.sampled_from(_BAD_SIZES)) + chunked[chunked.index(b"\r\n") :]
+    elif framing == "chunk-crlf":
+        headers.append(b"Transfer-Encoding: chunked")
+        payload = b"%x\r\n%sXX0\r\n\r\n" % (len(body), body)
+    else:
+        assert framing == "short-body"
+        headers.append(b"Content-Length: %d" % (len(body) + draw(st.integers(1, 100))))
+        payload = body
+    if framing == "no-colon":
+        headers.insert(draw(st.integers(0, len(headers))), b"Broken header line")
+    if framing == "fold":
+        headers.insert(draw(st.integers(1, len(headers))), b" folded")
+    headers = draw(st.permutations(headers)) if framing != "fold" else headers
+    head = b"%s %s %s\r\nHost: x\r\n" % (method.encode(), target.encode(), version)
+    request = head + b"".join(line + b"\r\n" for line in headers) + b"\r\n" + payload
+    return request, framing in BROKEN
+
+
+def test_raw_requests_never_get_a_5xx_and_broken_ones_store_nothing(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with Emulator(rate_limit=None) as emu:
+
+        @settings(max_examples=50, deadline=None)
+        @given(_wire_requests())
+        def check(case: tuple[bytes, bool]) -> None:
+            template, broken = case
+            request = template.replace(b"{}", emu.store_id.encode()).replace(
+                b"Bearer KEY", b"Bearer " + emu.api_key.encode()
+            )
+            emu.clear()
+            with _connect(emu) as sock:
+                _send(sock, request)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+                answer = _read_all(sock)
+            statuses = [status for status, _, _ in _responses(answer)]
+            assert all(status < 500 for status in statuses), answer
+            if broken:
+                assert statuses, request
+                assert 400 <= statuses[0] < 500, answer
+                assert emu.events() == [], request
+            _assert_serving(emu)
+
+        check()
+    assert capfd.readouterr().err == ""
