@@ -399,6 +399,11 @@ class _Handler(BaseHTTPRequestHandler):
             if line[:1] in (b" ", b"\t"):
                 self.send_error(400, "a header line is folded onto the previous one")
                 return None
+            content = line.removesuffix(b"\n").removesuffix(b"\r")
+            if b"\r" in content or b"\0" in content:
+                # The header parser would split at a bare CR: a header the checks never saw.
+                self.send_error(400, "a header line holds a bare CR or a NUL")
+                return None
             name, colon, _ = line.partition(b":")
             if not colon or _TOKEN.fullmatch(name) is None:
                 self.send_error(400, "a header line has no name followed by a colon")
@@ -629,18 +634,27 @@ class _Handler(BaseHTTPRequestHandler):
         return _json_response({view: readers[view](store_id)})
 
     def _read_body(self) -> bytes | _Response:
-        if self._chunked:
-            return self._read_chunked()
         length = self._length
-        if length is None:
+        if length is None and not self._chunked:
             self._body_read = True
             return b""
-        if length > limits().max_body_bytes:
+        if length is not None and length > limits().max_body_bytes:
             self.close_connection = True
             return _too_large(self, length)
-        body = self.rfile.read(length)
+        try:
+            if self._chunked:
+                return self._read_chunked()
+            body = self.rfile.read(length or 0)
+        except OSError as exc:
+            # A client that stalls or resets mid-body gets an answer it may
+            # never read, and the connection closes; nothing was stored.
+            self.close_connection = True
+            self._body_read = True
+            if isinstance(exc, TimeoutError):
+                return self._problem(408, "the body did not arrive in time")
+            return self._problem(400, "the body could not be read")
         self._body_read = True
-        if len(body) < length:
+        if len(body) < (length or 0):
             self.close_connection = True
             return self._problem(400, "the body ended before Content-Length bytes")
         return body
@@ -711,7 +725,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if length is not None and self._continued and length <= DISCARD_BODY_BYTES:
             while length > 0:
-                piece = self.rfile.read(min(length, _READ_PIECE))
+                try:
+                    piece = self.rfile.read(min(length, _READ_PIECE))
+                except OSError:
+                    piece = b""
                 if not piece:
                     self.close_connection = True
                     return
