@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -141,6 +142,8 @@ BAD_FRAMING = {
     "obs-fold": [f"Content-Length: {_LENGTH}".encode(), b"X-A: 1", b" continued"],
     "space-before-colon": [f"Content-Length : {_LENGTH}".encode()],
     "empty-name": [f"Content-Length: {_LENGTH}".encode(), b": value"],
+    "bare-cr": [b"X-A: 1\rTransfer-Encoding: chunked", f"Content-Length: {_LENGTH}".encode()],
+    "nul": [f"Content-Length: {_LENGTH}".encode(), b"X-A: 1\x002"],
 }
 
 
@@ -424,6 +427,20 @@ def test_urllib_request_sees_a_401_sent_before_a_large_body(emu: Emulator) -> No
         assert caught.value.code == 401
 
 
+def test_a_body_cut_short_by_a_reset_is_answered_or_closed_without_a_traceback(
+    emu: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with _connect(emu) as sock:
+        sock.sendall(_head(emu, "Content-Length: 1000") + b"{")
+        time.sleep(0.2)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.3)
+    _assert_serving(emu)
+    assert len(emu.events()) == 1
+    assert emu.stats()["requests"].get("500") is None
+    assert capfd.readouterr().err == ""
+
+
 def test_a_length_past_the_discard_bound_is_answered_without_waiting_for_it(
     emu: Emulator,
 ) -> None:
@@ -457,19 +474,24 @@ WELL_FORMED = ["length", "chunked", "none"]
 
 
 @st.composite
-def _wire_requests(draw: st.DrawFn) -> tuple[bytes, bool]:
-    """A raw request, and whether its framing was broken on purpose."""
+def _wire_requests(draw: st.DrawFn) -> tuple[bytes, bool, bool]:
+    """A raw request, whether its framing was broken on purpose, and whether it must be stored."""
     framing = draw(st.sampled_from(WELL_FORMED + BROKEN))
-    method = draw(st.sampled_from(["POST", "POST", "POST", "GET", "PUT", "BREW"]))
-    target = draw(st.sampled_from(["/v2.2/stores/{}/events", "/v2.2/stores/{}/events/bulk", "/"]))
-    body = draw(st.one_of(st.just(EVENT), st.binary(max_size=64)))
+    # Mostly everything but the framing is right, so that a server
+    # which let broken framing through would store the event.
+    sound = draw(st.sampled_from([True, True, False]))
+    method = "POST" if sound else draw(st.sampled_from(["POST", "GET", "PUT", "BREW"]))
+    paths = ["/v2.2/stores/{}/events", "/v2.2/stores/{}/events/bulk", "/"]
+    target = paths[0] if sound else draw(st.sampled_from(paths))
+    body = EVENT if sound else draw(st.one_of(st.just(EVENT), st.binary(max_size=64)))
     headers = [
         f"{name}: {value}".encode()
         for name, value in draw(st.lists(st.tuples(_HEADER_NAME, _HEADER_VALUE), max_size=4))
     ]
-    if draw(st.booleans()):
-        headers.append(b"Authorization: Bearer " + draw(st.sampled_from([b"KEY", b"wrong"])))
-    if draw(st.booleans()):
+    if sound or draw(st.booleans()):
+        key = b"KEY" if sound else draw(st.sampled_from([b"KEY", b"wrong"]))
+        headers.append(b"Authorization: Bearer " + key)
+    if sound or draw(st.booleans()):
         headers.append(b"Content-Type: application/json")
     version = (
         b"HTTP/1.x" if framing == "version" else draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]))
@@ -523,7 +545,7 @@ def _wire_requests(draw: st.DrawFn) -> tuple[bytes, bool]:
     headers = draw(st.permutations(headers)) if framing != "fold" else headers
     head = b"%s %s %s\r\nHost: x\r\n" % (method.encode(), target.encode(), version)
     request = head + b"".join(line + b"\r\n" for line in headers) + b"\r\n" + payload
-    return request, framing in BROKEN
+    return request, framing in BROKEN, sound and framing in ("length", "chunked")
 
 
 def test_raw_requests_never_get_a_5xx_and_broken_ones_store_nothing(
@@ -533,8 +555,8 @@ def test_raw_requests_never_get_a_5xx_and_broken_ones_store_nothing(
 
         @settings(max_examples=50, deadline=None)
         @given(_wire_requests())
-        def check(case: tuple[bytes, bool]) -> None:
-            template, broken = case
+        def check(case: tuple[bytes, bool, bool]) -> None:
+            template, broken, stored = case
             request = template.replace(b"{}", emu.store_id.encode()).replace(
                 b"Bearer KEY", b"Bearer " + emu.api_key.encode()
             )
@@ -550,6 +572,9 @@ def test_raw_requests_never_get_a_5xx_and_broken_ones_store_nothing(
                 assert statuses, request
                 assert 400 <= statuses[0] < 500, answer
                 assert emu.events() == [], request
+            if stored:
+                assert statuses[:1] == [202], answer
+                assert len(emu.events()) == 1
             _assert_serving(emu)
 
         check()
