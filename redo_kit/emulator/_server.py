@@ -18,7 +18,9 @@ path (404), method (405), injected fault, Bearer key (401), store (404 for an
 unknown store, 403 for another store's), scope (403), rate limit (429),
 ``Content-Type`` (415), size (413, decided from ``Content-Length`` before the
 body is read), JSON (400), the spec's rules (400, or per item in bulk), then
-the write, committed before the 202 is sent.
+the write, committed before the 202 is sent. An answer given before the body
+is read still reads and drops up to :data:`DISCARD_BODY_BYTES` of it first,
+so that a client sending the whole body before reading sees the answer.
 """
 
 from __future__ import annotations
