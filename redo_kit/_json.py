@@ -29,6 +29,7 @@ left out of the result, so the rest can still be checked.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import math
@@ -86,13 +87,11 @@ def loads_exact(body: bytes | str) -> Any:
     long_digits = (
         _LONG_DIGITS.search(body) if isinstance(body, bytes) else _LONG_DIGITS_TEXT.search(body)
     )
+    # Nested deeper than the standard library reads is far past the depth
+    # limit, which refuses the event whatever its numbers: orjson's reading stays.
     if long_digits:
-        try:
+        with contextlib.suppress(RecursionError):
             value = json.loads(body)
-        except RecursionError:
-            # Nested deeper than the standard library reads: far past the
-            # depth limit, which refuses the event whatever its numbers.
-            pass
     return value
 
 
