@@ -16,9 +16,15 @@ the client decides all of that, so every transport behaves the same.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import heapq
 import http.client
+import itertools
 import os
+import socket
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +37,7 @@ from redo_kit._errors import APIConnectionError, APITimeoutError, ConfigurationE
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_ANSWER_BYTES",
     "InsecureTransportWarning",
     "MockTransport",
     "MockTransportExhausted",
@@ -56,16 +63,25 @@ def _positive(instance: object, attribute: attrs.Attribute[float], value: float)
         )
 
 
+def _whole(timeout: Timeout) -> float:
+    return timeout.connect + timeout.read
+
+
 @attrs.frozen
 class Timeout:
     """How long to wait on the network, in seconds. Never unbounded.
 
     ``connect``: seconds to open the connection (TCP and TLS); default 5.
     ``read``: seconds to wait for each read of the response; default 30.
+    ``total``: seconds one attempt may take in all, however the server
+    trickles its answer; default ``connect + read``.
     """
 
     connect: float = attrs.field(default=5.0, converter=float, validator=_positive)
     read: float = attrs.field(default=30.0, converter=float, validator=_positive)
+    total: float = attrs.field(
+        default=attrs.Factory(_whole, takes_self=True), converter=float, validator=_positive
+    )
 
     @classmethod
     def of(cls, value: Timeout | float | tuple[float, float]) -> Timeout:
@@ -184,7 +200,6 @@ class Urllib3Transport:
     """
 
     def __init__(self, *, verify: bool | str = True, maxsize: int = 10) -> None:
-        import urllib3
 
         if verify is False:
             warnings.warn(
@@ -206,38 +221,58 @@ class Urllib3Transport:
             if isinstance(verify, str):
                 options["ca_certs"] = verify
         self._options = options
-        self._pool = urllib3.PoolManager(**options)
+        self._pool = _pool_manager(options)
         self._inherited: list[Any] = []
         self._verify = verify
         _live_transports.add(self)
 
     def _after_fork_in_child(self) -> None:
-        import urllib3
 
         # The pooled sockets are shared with the parent: reading an answer here
         # would steal the parent's. Keep them open (closing could block on a lock
         # a parent thread held at fork time) but never use them again.
         self._inherited.append(self._pool)
-        self._pool = urllib3.PoolManager(**self._options)
+        self._pool = _pool_manager(self._options)
 
     def request(self, request: Request) -> Response:
         import urllib3
         from urllib3 import exceptions as u3
 
+        timeout = request.timeout
+        attempt = _WATCH.start(timeout.total)
         try:
             answer = self._pool.request(
                 request.method,
                 request.url,
                 body=request.body,
                 headers=dict(request.headers),
-                timeout=urllib3.Timeout(connect=request.timeout.connect, read=request.timeout.read),
+                timeout=urllib3.Timeout(
+                    connect=min(timeout.connect, timeout.total),
+                    read=min(timeout.read, timeout.total),
+                ),
                 retries=False,
                 redirect=False,
-                preload_content=True,
+                preload_content=False,
             )
+            try:
+                body = answer.read(MAX_ANSWER_BYTES + 1)
+            except BaseException:
+                answer.close()
+                raise
         except (u3.HTTPError, OSError, http.client.HTTPException) as exc:
+            if _WATCH.stop(attempt):
+                raise APITimeoutError(
+                    f"{request.method} {request.url}: no whole answer within "
+                    f"{timeout.total:g} s (total timeout)"
+                ) from exc
             raise _wrap(exc, request) from exc
-        return Response(answer.status, dict(answer.headers.items()), answer.data)
+        if _WATCH.stop(attempt) or len(body) > MAX_ANSWER_BYTES:
+            # Past its deadline, or more than any answer of the API: the
+            # connection goes, with whatever it still holds.
+            answer.close()
+        else:
+            answer.release_conn()
+        return Response(answer.status, dict(answer.headers.items()), body[:MAX_ANSWER_BYTES])
 
     def close(self) -> None:
         """Close every pooled connection. The transport can still be used afterwards."""
@@ -247,10 +282,148 @@ class Urllib3Transport:
         return f"Urllib3Transport(verify={self._verify!r})"
 
 
+MAX_ANSWER_BYTES = 1024 * 1024
+"""The most of an answer's body read, in bytes: the API answers with no body or a
+small problem+json, so more than this is not its answer (and is not kept)."""
+
+
+def _pool_manager(options: dict[str, Any]) -> Any:
+    import urllib3
+
+    manager = urllib3.PoolManager(**options)
+    # Pools whose connections register their sockets with the deadline watch.
+    manager.pool_classes_by_scheme = _guarded_pools()
+    return manager
+
+
+@functools.cache
+def _guarded_pools() -> dict[str, type]:
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class Guarded(HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            _WATCH.guard(self.sock)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            # A kept-alive connection is already open: guard it for this attempt.
+            _WATCH.guard(self.sock)
+            super().request(*args, **kwargs)
+
+    class GuardedTLS(HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            _WATCH.guard(self.sock)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _WATCH.guard(self.sock)
+            super().request(*args, **kwargs)
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = Guarded
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = GuardedTLS
+
+    return {"http": Pool, "https": TLSPool}
+
+
+class _Attempt:
+    """One attempt in flight: its deadline and the sockets it reads from."""
+
+    __slots__ = ("deadline", "done", "fired", "sockets")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.sockets: list[socket.socket] = []
+        self.fired = False
+        self.done = False
+
+
+class _Watch:
+    """Ends attempts at their total timeout: one thread shuts the socket of any past it.
+
+    urllib3's timeouts bound each read, so a server that sends a byte now and
+    then could hold an attempt forever; shutting the socket ends the read.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Attempt]] = []
+        self._order = itertools.count()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+
+    def start(self, seconds: float) -> _Attempt:
+        attempt = _Attempt(time.monotonic() + seconds)
+        self._local.attempt = attempt
+        with self._cond:
+            heapq.heappush(self._heap, (attempt.deadline, next(self._order), attempt))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="redo-kit-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return attempt
+
+    def guard(self, sock: socket.socket | None) -> None:
+        attempt: _Attempt | None = getattr(self._local, "attempt", None)
+        if attempt is None or sock is None:
+            return
+        with self._cond:
+            if attempt.done:
+                return
+            attempt.sockets.append(sock)
+            fired = attempt.fired
+        if fired:
+            _shut(sock)
+
+    def stop(self, attempt: _Attempt) -> bool:
+        """End ``attempt``'s watch; whether its deadline had already passed."""
+        self._local.attempt = None
+        with self._cond:
+            attempt.done = True
+            attempt.sockets.clear()
+            return attempt.fired
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].done:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                _, _, attempt = heapq.heappop(self._heap)
+                attempt.fired = True
+                sockets = list(attempt.sockets)
+            for sock in sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCH = _Watch()
+
 _live_transports: weakref.WeakSet[Urllib3Transport] = weakref.WeakSet()
 
 
 def _renew_pools_in_child() -> None:
+    # The watch's thread and lock stay in the parent: the child starts its own.
+    _WATCH._reset()
     for transport in list(_live_transports):
         transport._after_fork_in_child()
 
