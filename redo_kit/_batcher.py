@@ -581,8 +581,18 @@ class Batcher:
                 self._dropped += len(abandoned)
                 self._wake.notify_all()
                 threads = list(self._threads)
-            for item in abandoned:
-                self._drop(item[0], "closed")
+            if self._on_drop is not None:
+                for item in abandoned:
+                    self._drop(item[0], "closed")
+            elif abandoned:
+                # One warning with the count, not one per event.
+                logger.warning(
+                    "redo-kit batcher closed with %d queued event(s) not delivered "
+                    "within %.1f s%s",
+                    len(abandoned),
+                    timeout,
+                    f"; written to {self._dead_letter}" if self._dead_letter else "",
+                )
             self._write_dead_letter([item[0] for item in abandoned])
             for thread in threads:
                 if thread is not threading.current_thread():

@@ -1,11 +1,15 @@
 """redo-kit's logger, ``logging.getLogger("redo_kit")``, and its one switch.
 
 The library never configures logging on its own: it logs to ``redo_kit`` and
-leaves handlers to the application. ``REDO_LOG=debug`` (or ``info``) in the
-environment attaches one stderr handler at that level, for a quick look
-without code. Nothing redo-kit logs carries an API key: headers go through
-:func:`redo_kit._transport.redact_headers`, and the handler installed here
-also masks anything that looks like a bearer token.
+leaves handlers to the application. It adds no ``NullHandler`` either, so a
+program that configured no logging still sees redo-kit's warnings (events
+dropped, dead-lettered or left undelivered) on stderr, through Python's
+last-resort handler; an application that configures logging decides for
+itself. ``REDO_LOG=debug`` (or ``info``) in the environment attaches one
+stderr handler at that level, for a quick look without code. Nothing
+redo-kit logs carries an API key: headers go through
+:func:`redo_kit._transport.redact_headers`, and a filter on the logger itself
+masks anything that looks like a bearer token, whichever handler prints it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ __all__ = ["LOGGER_NAME", "RedactingFilter", "configure_from_env", "logger"]
 
 LOGGER_NAME = "redo_kit"
 logger = logging.getLogger(LOGGER_NAME)
-logger.addHandler(logging.NullHandler())
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\",}]+")
@@ -38,6 +41,9 @@ class RedactingFilter(logging.Filter):
             record.msg = masked
             record.args = None
         return True
+
+
+logger.addFilter(RedactingFilter())
 
 
 def configure_from_env() -> None:
