@@ -33,7 +33,6 @@ import contextlib
 import enum
 import json
 import math
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -69,9 +68,13 @@ def _refuse(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-# 16 digits in a row: possibly an integer beyond what a double holds exactly.
-_LONG_DIGITS = re.compile(rb"[0-9]{16}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{16}", re.ASCII)
+# orjson keeps every integer from -2**63 to 2**64 - 1 exact and reads one beyond
+# as the nearest float. One beyond has at least 19 digits: a run of 19 digits
+# (in a string or not) is what sends a body to the exact reader. Found by mapping
+# every digit to 0 and looking for nineteen of them, which costs a fraction of a
+# regular expression's scan.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 
 
 def loads_exact(body: bytes | str) -> Any:
@@ -79,17 +82,15 @@ def loads_exact(body: bytes | str) -> Any:
 
     orjson reads an integer beyond 64 bits as the nearest float, which would
     hide it from the integer limit (x-redo-integer-limit); a body that may
-    hold one (a run of 16 digits, inside a string or not) is read again by
-    the standard library, which keeps integers exact. Raises
-    ``orjson.JSONDecodeError`` (a ``ValueError``) for what is not JSON.
+    hold one is read again by the standard library, which keeps integers
+    exact. Raises ``orjson.JSONDecodeError`` (a ``ValueError``) for what is
+    not JSON.
     """
     value = orjson.loads(body)
-    long_digits = (
-        _LONG_DIGITS.search(body) if isinstance(body, bytes) else _LONG_DIGITS_TEXT.search(body)
-    )
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
     # Nested deeper than the standard library reads is far past the depth
     # limit, which refuses the event whatever its numbers: orjson's reading stays.
-    if long_digits:
+    if raw.translate(_DIGITS_TO_ZERO).find(_LONG_RUN) >= 0:
         with contextlib.suppress(RecursionError):
             value = json.loads(body)
     return value

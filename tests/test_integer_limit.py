@@ -75,7 +75,7 @@ def test_the_largest_exact_integer_is_sent_as_it_is() -> None:
     assert redo_kit.validate_event(event) == []
 
 
-@pytest.mark.parametrize("number", [2**53, 2**60, 2**70, -(2**64)])
+@pytest.mark.parametrize("number", [2**53, 2**60, 2**70, -(2**64), -(2**63) - 1, 2**64])
 def test_the_emulator_refuses_what_the_client_refuses(emulator: Emulator, number: int) -> None:
     emulator.clear()
     single = f'{{"eventName":"x","customer":{{"email":"a@example.com"}},"value":{number}}}'
