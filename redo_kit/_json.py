@@ -253,7 +253,8 @@ def _walk(value: Any, root: str, depth: int, convert: bool) -> Walked:
                 size = len(item.encode("utf-8"))
             except UnicodeEncodeError as exc:
                 if is_key:
-                    path = (path[0], _escaped(item[:40]))
+                    # wire_path writes the surrogate escaped; its start is enough.
+                    path = (path[0], item[:40])
                 return refuse(_surrogate(_path(path), item, exc, is_key=is_key))
         elif len(item) > long_string:
             size = len(item)
@@ -417,10 +418,6 @@ def _plain(value: Any, levels: int, max_bytes: int) -> Any:
     # Unequal after the round trip: a NaN, or a tuple, enum or UUID written
     # as something else; the walk below says which.
     return copy if copy == value else None
-
-
-def _escaped(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _is_container(value: Any) -> bool:

@@ -301,30 +301,24 @@ def _guarded_pools() -> dict[str, type]:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    class Guarded(HTTPConnection):
-        def connect(self) -> None:
-            super().connect()
-            _WATCH.guard(self.sock)
+    def guarded(base: type[Any]) -> Any:
+        class Guarded(base):  # type: ignore[misc]  # base is a class given at run time
+            def connect(self) -> None:
+                super().connect()
+                _WATCH.guard(self.sock)
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            # A kept-alive connection is already open: guard it for this attempt.
-            _WATCH.guard(self.sock)
-            super().request(*args, **kwargs)
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                # A kept-alive connection is already open: guard it for this attempt.
+                _WATCH.guard(self.sock)
+                super().request(*args, **kwargs)
 
-    class GuardedTLS(HTTPSConnection):
-        def connect(self) -> None:
-            super().connect()
-            _WATCH.guard(self.sock)
-
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            _WATCH.guard(self.sock)
-            super().request(*args, **kwargs)
+        return Guarded
 
     class Pool(HTTPConnectionPool):
-        ConnectionCls = Guarded
+        ConnectionCls = guarded(HTTPConnection)
 
     class TLSPool(HTTPSConnectionPool):
-        ConnectionCls = GuardedTLS
+        ConnectionCls = guarded(HTTPSConnection)
 
     return {"http": Pool, "https": TLSPool}
 

@@ -261,13 +261,12 @@ def _check_fully(
             problems.extend(_ignored_values(data, root))
     check = validator("Event")
     errors = [] if check.is_valid(target) else list(check.iter_errors(target))
-    body: bytes | None = orjson.dumps(target)
-    size = len(body) if body is not None else 0
-    if size > limits().max_event_bytes:
-        problems.append(event_size(root, size))
-    if walked.refused or walked.changed:
-        # What would be sent is not what was given: no body.
-        body = None
+    written = orjson.dumps(target)
+    if len(written) > limits().max_event_bytes:
+        problems.append(event_size(root, len(written)))
+    # When the walker refused or converted anything, what would be sent is
+    # not what was given: no body.
+    body = None if walked.refused or walked.changed else written
     flagged = {p.path for p in walked.problems}
     seen: set[tuple[str, str]] = set()
     for error in errors:
