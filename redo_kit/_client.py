@@ -30,7 +30,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
@@ -38,11 +37,24 @@ import orjson
 
 from redo_kit import _logging, _retry
 from redo_kit import _pacing as pacing
+from redo_kit._delivery import (
+    BULK,
+    ENVELOPE_BYTES,
+    SINGLE,
+    Batch,
+    Job,
+    Outcome,
+    Packer,
+    Sent,
+    bulk_body,
+    deliver,
+)
 from redo_kit._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
     ConfigurationError,
+    ConversionError,
     Problem,
     RedoError,
     UnexpectedResponseError,
@@ -85,12 +97,6 @@ __all__ = [
 DEFAULT_BASE_URL: Final = "https://api.getredo.com/v2.2"
 """Redo's production API, version included."""
 
-_BULK_OPEN = b'{"events":['
-_BULK_CLOSE = b"]}"
-ENVELOPE_BYTES: Final = len(_BULK_OPEN) + len(_BULK_CLOSE)
-"""Bytes a bulk body adds around its comma-joined events (``{"events":[`` and ``]}``)."""
-_SINGLE = "events"
-_BULK = "events/bulk"
 
 
 class NotGiven:
@@ -544,8 +550,8 @@ class RedoClient:
         self._lock = threading.Lock()
         store = urllib.parse.quote(config.store_id, safe="")
         self._urls = {
-            _SINGLE: f"{config.base_url}/stores/{store}/events",
-            _BULK: f"{config.base_url}/stores/{store}/events/bulk",
+            SINGLE: f"{config.base_url}/stores/{store}/events",
+            BULK: f"{config.base_url}/stores/{store}/events/bulk",
         }
         self._paths = {name: urllib.parse.urlsplit(url).path for name, url in self._urls.items()}
 
@@ -718,7 +724,7 @@ class RedoClient:
         )
         tally = _Tally()
         try:
-            self._post(_SINGLE, prepared.body, tally, events=1)
+            self._post(SINGLE, prepared.body, tally, events=1)
         except APIError as exc:
             exc.result = tally.failed_result()
             raise
@@ -734,9 +740,8 @@ class RedoClient:
         """Send already prepared events as one bulk request, within the spec's limits.
 
         The spec in use says how many events and bytes a request carries (1
-        to 100 and 5 MB in the shipped one). The building block of
-        :meth:`send_bulk` and of background batching: paced and retried like
-        every request; raises the typed error when the request fails for good.
+        to 100 and 5 MB in the shipped one). Paced and retried like every
+        request; raises the typed error when the request fails for good.
         Does not deduplicate.
         """
         from redo_kit._rules import limits
@@ -748,24 +753,52 @@ class RedoClient:
                 f"prepared holds {len(prepared)} events: a bulk request carries {fewest} to "
                 f"{most} events (send_bulk splits any number)"
             )
-        body = _bulk_body(prepared)
-        if len(body) > rules.max_body_bytes:
+        batch = Batch(endpoint=BULK, events=tuple(prepared), body=bulk_body(prepared))
+        if len(batch.body) > rules.max_body_bytes:
             raise ConfigurationError(
-                f"prepared makes a bulk request of {len(body):,} bytes, over the "
+                f"prepared makes a bulk request of {len(batch.body):,} bytes, over the "
                 f"{rules.max_body_bytes:,} limit: send fewer events at once (send_bulk splits them)"
             )
+        sent = self.send_batch(batch)
+        return SendResult(
+            unique_ids=tuple(p.unique_id for p in prepared),
+            requests=sent.requests,
+            retries=sent.retries,
+            rate_limited=sent.rate_limited,
+        )
+
+    def send_batch(self, batch: Batch) -> Sent:
+        """Post one request the delivery engine packed; the :class:`Sender` protocol.
+
+        Paced and retried by this client's policy; raises the typed
+        :class:`~redo_kit._errors.APIError` (with ``error.result`` counting
+        the attempts) when the request fails for good.
+        """
         tally = _Tally()
         try:
-            self._post(_BULK, body, tally, events=len(prepared))
+            response = self._post(batch.endpoint, batch.body, tally, events=len(batch.events))
         except APIError as exc:
             exc.result = tally.failed_result()
             raise
-        return SendResult(
-            unique_ids=tuple(p.unique_id for p in prepared),
+        return Sent(
+            body=response.body,
             requests=tally.requests,
             retries=tally.retries,
             rate_limited=tally.rate_limited,
         )
+
+    def retryable(self, error: APIError) -> bool:
+        """Whether a later request may get past ``error``, by this client's retry policy.
+
+        No HTTP answer (refused, reset, timed out) and the policy's statuses
+        (408, 429, 5xx by default) are; a refusal of the request itself
+        (400, 401, 403, 404, 413, 422) and a 2xx that is not Redo's answer
+        are not.
+        """
+        policy = self._config.retry
+        if isinstance(error, APIStatusError):
+            return policy.retries_status(error.status)
+        return isinstance(error, APIConnectionError)
 
     def send_bulk(
         self,
@@ -785,7 +818,9 @@ class RedoClient:
         out in requests of at most the spec's number of events and bytes (100
         and 5 MB in the shipped spec), up to ``concurrency`` at a time; an
         event too large to share a request goes alone through the
-        single-event endpoint.
+        single-event endpoint. When a bulk answer carries Redo's per-event
+        report, the events it says were rejected are in ``rejections`` with
+        the server's reason, not in ``unique_ids``.
 
         When a request fails for good, no new request starts and no more input
         is read; requests in flight finish, and the typed error is raised with
@@ -796,17 +831,16 @@ class RedoClient:
         chosen = self._config.prepare if options is None else options
         rejections: list[Rejection] = []
         duplicates: list[Duplicate] = []
+        delivered: list[str] = []
+        failed: list[str] = []
         seen: dict[str, int] = {}
         tally = _Tally()
-        # Events read from the input but not yet handed out in a request: on a
-        # failure they are reported as not delivered, never forgotten.
-        building: list[PreparedEvent] = []
+        error: APIError | None = None
+        packer = Packer()
+        # Where each event came from in the input, for the server's per-event report.
+        index_of: dict[str, int] = {}
 
-        def chunks() -> Iterator[tuple[str, list[PreparedEvent], bytes]]:
-            from redo_kit._rules import limits
-
-            most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
-            size = ENVELOPE_BYTES
+        def jobs() -> Iterator[Job[None]]:
             for index, event in enumerate(events):
                 try:
                     prepared = _prepare(
@@ -816,10 +850,11 @@ class RedoClient:
                         default_region=default_region,
                         move_nested_to_extra=move_nested_to_extra,
                     )
-                except ValidationError as exc:
-                    unique_id = _raw_unique_id(event)
+                except (ValidationError, ConversionError) as exc:
                     rejections.append(
-                        Rejection(index=index, unique_id=unique_id, problems=exc.problems)
+                        Rejection(
+                            index=index, unique_id=_raw_unique_id(event), problems=exc.problems
+                        )
                     )
                     continue
                 first = seen.setdefault(prepared.unique_id, index)
@@ -828,30 +863,41 @@ class RedoClient:
                         Duplicate(index=index, unique_id=prepared.unique_id, first_index=first)
                     )
                     continue
-                if len(prepared.body) + ENVELOPE_BYTES > max_bytes:
-                    yield _SINGLE, [prepared], prepared.body
-                    continue
-                grown = size + len(prepared.body) + (1 if building else 0)
-                if building and (len(building) == most or grown > max_bytes):
-                    full = building[:]
-                    building[:] = [prepared]
-                    size = ENVELOPE_BYTES + len(prepared.body)
-                    yield _BULK, full, _bulk_body(full)
-                    continue
-                building.append(prepared)
-                size = grown
-            if building:
-                last = building[:]
-                building.clear()
-                yield _BULK, last, _bulk_body(last)
+                index_of[prepared.unique_id] = index
+                for batch in packer.add(prepared):
+                    yield Job(batch=batch, context=None)
+            last = packer.finish()
+            if last is not None:
+                yield Job(batch=last, context=None)
 
-        delivered, failed, error = self._deliver(chunks(), tally)
+        def settle(job: Job[None], outcome: Outcome | None) -> None:
+            nonlocal error
+            if outcome is None:
+                return
+            sent = outcome.sent
+            tally.add(requests=sent.requests, retries=sent.retries, rate_limited=sent.rate_limited)
+            if outcome.error is not None:
+                failed.extend(p.unique_id for p in outcome.batch.events)
+                error = error or outcome.error
+                return
+            delivered.extend(p.unique_id for p in outcome.accepted)
+            for dropped in outcome.rejected:
+                unique = dropped.event.unique_id
+                rejections.append(
+                    Rejection(
+                        index=index_of[unique],
+                        unique_id=unique,
+                        problems=(dropped.problem(),),
+                    )
+                )
+
+        deliver(jobs(), self, settle, concurrency=self._config.concurrency)
         if error is not None:
-            failed.extend(p.unique_id for p in building)
-
+            # Read from the input but not yet in a request: not delivered, never forgotten.
+            failed.extend(p.unique_id for p in packer.pending)
         result = BulkResult(
             unique_ids=tuple(delivered),
-            rejections=tuple(rejections),
+            rejections=tuple(sorted(rejections, key=lambda r: r.index)),
             duplicates=tuple(duplicates),
             failed=tuple(failed),
             requests=tally.requests,
@@ -864,76 +910,6 @@ class RedoClient:
         return result
 
     # -- internals -----------------------------------------------------------
-
-    def _deliver(
-        self, chunks: Iterator[tuple[str, list[PreparedEvent], bytes]], tally: _Tally
-    ) -> tuple[list[str], list[str], APIError | None]:
-        """Send every chunk, ``concurrency`` at a time; stop starting new ones on a failure."""
-        delivered: list[str] = []
-        failed: list[str] = []
-        error: APIError | None = None
-
-        def record(batch: list[PreparedEvent], exc: BaseException | None) -> None:
-            nonlocal error
-            ids = [p.unique_id for p in batch]
-            if exc is None:
-                delivered.extend(ids)
-                return
-            failed.extend(ids)
-            if error is None:
-                if not isinstance(exc, APIError):
-                    raise exc
-                error = exc
-
-        if self._config.concurrency == 1:
-            for endpoint, batch, body in chunks:
-                try:
-                    self._post(endpoint, body, tally, events=len(batch))
-                except APIError as exc:
-                    record(batch, exc)
-                    break
-                record(batch, None)
-            return delivered, failed, error
-
-        in_flight: dict[Future[Any], list[PreparedEvent]] = {}
-        with ThreadPoolExecutor(
-            max_workers=self._config.concurrency, thread_name_prefix="redo-kit-bulk"
-        ) as pool:
-            try:
-                while True:
-                    # Wait for room before reading more input, so that nothing is
-                    # read after a failure is known.
-                    while len(in_flight) >= self._config.concurrency:
-                        self._settle(in_flight, record, block=True)
-                    self._settle(in_flight, record, block=False)
-                    if error is not None:
-                        break
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        break
-                    endpoint, batch, body = chunk
-                    future = pool.submit(self._post, endpoint, body, tally, events=len(batch))
-                    in_flight[future] = batch
-            finally:
-                while in_flight:
-                    self._settle(in_flight, record, block=True)
-        return delivered, failed, error
-
-    @staticmethod
-    def _settle(
-        in_flight: dict[Future[Any], list[PreparedEvent]],
-        record: Callable[[list[PreparedEvent], BaseException | None], None],
-        *,
-        block: bool,
-    ) -> None:
-        if block:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        else:
-            done = {f for f in in_flight if f.done()}
-        # Keep input order among requests that finished together.
-        for future in [f for f in in_flight if f in done]:
-            batch = in_flight.pop(future)
-            record(batch, future.exception())
 
     def _post(self, endpoint: str, body: bytes, tally: _Tally, *, events: int) -> Response:
         """POST ``body`` to ``endpoint``, paced and retried; the 2xx response or a typed error."""
@@ -1042,10 +1018,6 @@ def _headers(api_key: _Secret) -> dict[str, str]:
 
 
 _USER_AGENT = f"redo-kit/{__version__} python/{platform.python_version()}"
-
-
-def _bulk_body(batch: Sequence[PreparedEvent]) -> bytes:
-    return b"".join((_BULK_OPEN, b",".join(p.body for p in batch), _BULK_CLOSE))
 
 
 def _status_error(

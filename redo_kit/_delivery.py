@@ -40,7 +40,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import attrs
 import orjson
 
-from redo_kit._errors import APIError
+from redo_kit._errors import APIError, Problem
 from redo_kit._events import PreparedEvent
 from redo_kit._logging import logger
 from redo_kit._rules import limits
@@ -149,32 +149,37 @@ class Batch:
 class Packer:
     """Fills requests with prepared events in the order they come.
 
-    ``add(event)`` returns the request that the event closed (the one before
-    it, once full), or ``None``; ``finish()`` returns the last, partly filled
-    one. An event too large for a bulk body is returned as its own request.
+    ``add(event)`` returns the requests that the event closed, in order: none
+    while the current one has room; the full one before it otherwise; and,
+    for an event too large for a bulk body, the partly filled one and then
+    the event's own single-event request. ``finish()`` returns the last,
+    partly filled one.
     """
 
     def __init__(self) -> None:
         self._events: list[PreparedEvent] = []
         self._room = Room()
+        self._max_bytes = limits().max_body_bytes
 
     @property
     def pending(self) -> list[PreparedEvent]:
         """Events added but not yet returned in a request."""
         return self._events
 
-    def add(self, event: PreparedEvent) -> Batch | None:
-        """Add ``event``; the request it closed, if any."""
+    def add(self, event: PreparedEvent) -> tuple[Batch, ...]:
+        """Add ``event``; the requests it closed (usually none)."""
         size = len(event.body)
-        if size + ENVELOPE_BYTES > limits().max_body_bytes:
-            return Batch(endpoint=SINGLE, events=(event,), body=event.body)
+        if size + ENVELOPE_BYTES > self._max_bytes:
+            alone = Batch(endpoint=SINGLE, events=(event,), body=event.body)
+            before = self.finish()
+            return (alone,) if before is None else (before, alone)
         if self._room.take(size):
             self._events.append(event)
-            return None
+            return ()
         full = self.finish()
         self._room.take(size)
         self._events.append(event)
-        return full
+        return () if full is None else (full,)
 
     def finish(self) -> Batch | None:
         """The request of the events added since the last one, or ``None`` if none were."""
@@ -190,9 +195,7 @@ def pack(events: Iterable[PreparedEvent]) -> Iterator[Batch]:
     """The requests that carry ``events``, in order, each within the spec's limits."""
     packer = Packer()
     for event in events:
-        batch = packer.add(event)
-        if batch is not None:
-            yield batch
+        yield from packer.add(event)
     last = packer.finish()
     if last is not None:
         yield last
@@ -235,6 +238,15 @@ class ServerRejection:
     event: PreparedEvent
     index: int
     message: str
+
+    def problem(self) -> Problem:
+        """The rejection as a :class:`Problem`, for a report beside local rejections."""
+        return Problem(
+            path="$",
+            rule="server-rejected",
+            message=f"the API's bulk report rejected this event: {self.message}",
+            hint="fix what the message names and send the event again",
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -376,8 +388,11 @@ def deliver(
     iterator = iter(jobs)
     finished = False
     try:
-        while not (stop_on_failure and workers.failed):
+        while True:
             workers.slot.acquire()
+            if stop_on_failure and workers.failed:
+                workers.slot.release()
+                break
             try:
                 job = next(iterator, _END)
             except BaseException:
@@ -389,6 +404,7 @@ def deliver(
                     break
                 if ordered:
                     window.append((job, None))
+                    settle_done(block=False)
                 else:
                     settle(job, None)
                 continue

@@ -4,9 +4,9 @@
 JSON Lines by default, or CSV rows through :mod:`redo_kit._csv_input`) and takes
 each through ``prepare_event`` (events without a ``uniqueId`` get a
 content-derived one, so a re-run sends the same ids and the API stores nothing
-twice). Valid events go out through ``RedoClient.send_chunk`` in bulk requests
-as large as the spec allows (100 events and 5 MB in the shipped one), several
-in flight at once, paced at the store's rate limit. Invalid records are
+twice). Valid events go out through the delivery engine (:mod:`redo_kit._delivery`)
+in bulk requests as large as the spec allows (100 events and 5 MB in the shipped
+one), several in flight at once, paced at the store's rate limit. Invalid records are
 reported with their line number and every problem; they never stop the run.
 
 Memory stays bounded whatever the input's size: at most ``2 x concurrency``
@@ -33,14 +33,13 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 import orjson
 
-from redo_kit._client import ENVELOPE_BYTES
+from redo_kit._delivery import Batch, Job, Outcome, Packer, Sent, ServerRejection, deliver
 from redo_kit._errors import APIError, ConfigurationError, Problem, ValidationError
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._json import loads_exact
@@ -390,15 +389,6 @@ class Checkpoint:
             self.path.unlink()
 
 
-@attrs.define
-class _Chunk:
-    events: list[PreparedEvent]
-    end: Position
-    rejected: int
-    size: int = ENVELOPE_BYTES
-    hashed: _RunningHash | None = None  # the hash at ``end``, finished when the watermark is there
-
-
 class _Run:
     """The state of one import, shared by the reading thread and the senders."""
 
@@ -418,6 +408,7 @@ class _Run:
         self.watermark = start
         self.watermark_rejected = rejected
         self.unreadable = False
+        self.server_rejected = 0
 
     def progress(self) -> ImportProgress:
         with self.lock:
@@ -549,9 +540,6 @@ def import_events(
         default_region=default_region,
         content_unique_ids=content_ids,
     )
-    pending: dict[Future[Any], tuple[int, _Chunk]] = {}
-    settled: dict[int, _Chunk] = {}
-    next_to_settle = 0
     error: APIError | None = None
     interrupted = False
     last_report = time.monotonic()
@@ -563,124 +551,136 @@ def import_events(
             last_report = now
             on_progress(run.progress())
 
-    def advance(seq: int, chunk: _Chunk) -> None:
-        nonlocal next_to_settle
-        settled[seq] = chunk
-        moved = False
-        while next_to_settle in settled:
-            done = settled.pop(next_to_settle)
-            end = done.end
-            if done.hashed is not None:
-                end = attrs.evolve(end, sha256=done.hashed.hexdigest())
-            run.watermark, run.watermark_rejected = end, done.rejected
-            next_to_settle += 1
-            moved = True
-        if moved and on_watermark is not None:
-            on_watermark(run.watermark, run.watermark_rejected)
-
-    def collect(block: bool) -> None:
+    def settle(job: Job[_Mark], outcome: Outcome | None) -> None:
         nonlocal error
-        if not pending:
-            return
-        if block:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        else:
-            done = {f for f in pending if f.done()}
-        for future in sorted(done, key=lambda f: pending[f][0]):
-            seq, chunk = pending.pop(future)
-            exc = future.exception()
-            if exc is None:
-                result = future.result()
+        mark = job.context
+        if outcome is not None:
+            sent = outcome.sent
+            if outcome.error is not None:
                 with run.lock:
-                    run.delivered += len(chunk.events)
-                    run.requests += result.requests
-                    run.retries += result.retries
-                    run.rate_limited += result.rate_limited
-                advance(seq, chunk)
-            elif isinstance(exc, APIError):
-                error = error or exc
-            else:
-                raise exc
+                    run.requests += sent.requests
+                    run.retries += sent.retries
+                    run.rate_limited += sent.rate_limited
+                error = error or outcome.error
+                return
+            with run.lock:
+                run.delivered += len(outcome.accepted)
+                run.requests += sent.requests
+                run.retries += sent.retries
+                run.rate_limited += sent.rate_limited
+            for dropped in outcome.rejected:
+                _server_rejected(dropped, mark.lines[dropped.index], run, on_reject)
+        end = mark.end
+        if mark.hashed is not None:
+            end = attrs.evolve(end, sha256=mark.hashed.hexdigest())
+        run.watermark, run.watermark_rejected = end, mark.rejected
+        if on_watermark is not None:
+            on_watermark(run.watermark, run.watermark_rejected)
+        report()
 
-    def chunks() -> Iterator[_Chunk]:
-        most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
-        current = _Chunk(events=[], end=run.position, rejected=run.rejected, hashed=hashed.state())
+    def jobs() -> Iterator[Job[_Mark]]:
+        packer = Packer()
+        lines: list[int] = []
+        mark = _Mark(end=run.position, rejected=run.rejected, hashed=hashed.state())
         for line, end, payload, problems in _read_to_the_end(reader(hashed, run.position), run):
             with run.lock:
                 run.lines, run.bytes_read = end.line, end.offset
-            previous_end, previous_hashed = current.end, current.hashed
-            current.end, current.rejected = end, run.rejected
+            previous = mark
             # The hash is known at a record's end only if the reader read no further.
-            current.hashed = hashed.state() if hashed.offset == end.offset else None
+            mark = _Mark(
+                end=end,
+                rejected=run.rejected,
+                hashed=hashed.state() if hashed.offset == end.offset else None,
+            )
             if payload is None and not problems:
                 continue
             prepared = _prepare_record(payload, problems, line, options, run, on_reject)
-            current.rejected = run.rejected
+            mark.rejected = run.rejected
             if prepared is None:
                 continue
-            grown = current.size + len(prepared.body) + 1
-            if current.events and (
-                len(current.events) == most or grown > max_bytes
-            ):
-                yield _Chunk(
-                    events=current.events,
-                    end=previous_end,
-                    rejected=current.rejected,
-                    size=current.size,
-                    hashed=previous_hashed,
-                )
-                current = _Chunk(
-                    events=[], end=current.end, rejected=run.rejected, hashed=current.hashed
-                )
-                grown = ENVELOPE_BYTES + len(prepared.body)
-            current.events.append(prepared)
-            current.size = grown
+            for batch in packer.add(prepared):
+                if batch.events[-1] is prepared:
+                    # Alone, too large for a bulk body: the request ends at this record.
+                    yield _job(batch, attrs.evolve(mark, lines=[line]), client)
+                else:
+                    # Closed by this record: the request ends before it.
+                    yield _job(batch, attrs.evolve(previous, lines=lines), client)
+                    lines = []
+            if packer.pending and packer.pending[-1] is prepared:
+                lines.append(line)
             report()
-        yield current
+        last = packer.finish()
+        yield Job(batch=None if client is None else last, context=attrs.evolve(mark, lines=lines))
 
-    with ThreadPoolExecutor(
-        max_workers=max(1, concurrency), thread_name_prefix="redo-kit-import"
-    ) as pool:
-        seq = 0
-        try:
-            for chunk in chunks():
-                if error is not None:
-                    break
-                if not chunk.events or client is None:
-                    # Nothing to send: the lines are settled as soon as they are read.
-                    advance(seq, chunk)
-                    seq += 1
-                    continue
-                while len(pending) >= 2 * max(1, concurrency):
-                    collect(block=True)
-                    report()
-                if error is not None:
-                    break
-                pending[pool.submit(client.send_chunk, chunk.events)] = (seq, chunk)
-                seq += 1
-                collect(block=False)
-                report()
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            while pending:
-                try:
-                    collect(block=True)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    for future in pending:
-                        future.cancel()
-                    break
+    try:
+        deliver(
+            jobs(),
+            _NoSender() if client is None else client,
+            settle,
+            concurrency=max(1, concurrency),
+        )
+    except KeyboardInterrupt:
+        interrupted = True
     progress = run.progress()
     report(force=True)
-    complete = error is None and not interrupted and not run.unreadable and next_to_settle == seq
+    complete = (
+        error is None
+        and not interrupted
+        and not run.unreadable
+        and (client is None or progress.valid == progress.delivered + run.server_rejected)
+    )
     return ImportResult(
         progress=progress,
         complete=complete,
-        undelivered=0 if client is None else progress.valid - progress.delivered,
+        undelivered=0
+        if client is None
+        else progress.valid - progress.delivered - run.server_rejected,
         error=error,
         interrupted=interrupted,
     )
+
+
+@attrs.define
+class _Mark:
+    """Where a request's input ends: the position after its last record, and the lines in it."""
+
+    end: Position
+    rejected: int
+    hashed: _RunningHash | None = None  # the hash at ``end``, finished when the watermark is there
+    lines: list[int] = attrs.Factory(list)
+
+
+def _job(batch: Batch, mark: _Mark, client: RedoClient | None) -> Job[_Mark]:
+    """The job of ``batch``; without a client (validation only) nothing is sent."""
+    return Job(batch=None if client is None else batch, context=mark)
+
+
+class _NoSender:
+    """The sender of a validation-only run, which never has a request to send."""
+
+    def send_batch(self, batch: Batch) -> Sent:
+        raise ConfigurationError("a validation-only import has no client to send with")
+
+    def retryable(self, error: APIError) -> bool:
+        return False
+
+
+def _server_rejected(
+    dropped: ServerRejection,
+    line: int,
+    run: _Run,
+    on_reject: Callable[[LineRejection], None] | None,
+) -> None:
+    """Report an event the API's bulk answer rejected as a rejected line."""
+    with run.lock:
+        run.rejected += 1
+        run.server_rejected += 1
+    if on_reject is not None:
+        on_reject(
+            LineRejection(
+                line=line, unique_id=dropped.event.unique_id, problems=(dropped.problem(),)
+            )
+        )
 
 
 def _read_to_the_end(records: Iterator[Record], run: _Run) -> Iterator[Record]:
