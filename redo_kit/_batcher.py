@@ -5,54 +5,80 @@
     with client.batcher() as batcher:        # or Batcher(client)
         batcher.track({"eventName": "Order Placed", "customer": {"email": "a@example.com"}})
 
+    batcher = client.batcher(outbox="/var/lib/shop/redo-outbox.sqlite3")  # survives a crash
+
 ``track`` prepares the event on the caller's thread (so an invalid event
-raises :class:`~redo_kit._errors.ValidationError` right there, never enqueued),
-puts it in a bounded in-memory queue and returns its ``uniqueId``; it does no
-I/O. Daemon sender threads drain the queue into bulk requests of at most 100
-events and 5 MB, through the client's pacing and retries
-(:meth:`RedoClient.send_chunk <redo_kit._client.RedoClient.send_chunk>`): a
+raises :class:`~redo_kit._errors.ValidationError` right there, never queued)
+and puts it in an outbox (:mod:`redo_kit._outbox`): in memory by default, or
+a SQLite file, where ``track`` returns only once the event is committed. A
+drain thread leases the oldest events that fit one bulk request and hands
+them to the delivery engine (:mod:`redo_kit._delivery`), which sends up to
+``senders`` requests at once through the client's pacing and retries. A
 request goes out as soon as 100 events are waiting, or when the oldest has
-waited ``flush_interval`` seconds.
+waited ``flush_interval`` seconds. An event leaves the outbox only when the
+API took it or it was given up and reported.
 
-Nothing is lost without a trace:
+Nothing is given up early: a request that fails with a retryable error (no
+answer, 408, 429, 5xx) goes back to the outbox and is tried again with
+capped, jittered backoff, for ``delivery_timeout`` seconds (default 10
+minutes) from when its oldest event was tracked, while ``track`` goes on
+queueing. Nothing is lost without a trace:
 
-- the queue is bounded by events and by bytes; when it is full, the
+- the outbox is bounded by events and by bytes; when it is full, the
   ``overflow`` policy decides (``block`` for a while, ``drop_newest``,
   ``drop_oldest`` or ``raise``), and every dropped event goes to
   ``on_drop(event, reason)`` and is counted;
-- events whose request failed for good go to ``on_error(events, exc)`` and,
-  with ``dead_letter=PATH``, are appended to a JSONL file (one wire event per
-  line) that ``redo-kit import`` can replay: their ``uniqueId``s make a replay
-  safe;
+- events refused for good, or past their delivery budget, go to
+  ``on_error(events, exc)`` and, with ``dead_letter=PATH``, are appended to a
+  JSONL file (one wire event per line) that ``redo-kit import`` can replay:
+  their ``uniqueId``s make a replay safe;
+- without callbacks, each incident is logged at WARNING on the ``redo_kit``
+  logger, with counts, so that a program with no logging configured still
+  sees it on stderr;
 - ``flush(timeout)`` and ``close(timeout)`` keep their deadlines and say what
   was left; when the main thread ends (in a ``multiprocessing`` child too)
   queued events are flushed, and at interpreter exit every open batcher is
-  closed, each step with a bounded deadline (``exit_timeout``);
-- after ``os.fork`` the child starts with an empty queue, its own sender
-  threads and its own connections: it never sends the parent's events, and
-  the parent's queue is untouched.
+  closed, each step with a bounded deadline (``exit_timeout``). Events a
+  SQLite outbox still holds then stay in its file for the next batcher
+  that opens it (or ``redo-kit outbox drain``);
+- after ``os.fork`` the child starts with its own drain and connections and
+  a fresh outbox handle: a memory outbox starts empty (the child never sends
+  the parent's events), a SQLite one is the same file.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import os
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from redo_kit._client import ENVELOPE_BYTES
-from redo_kit._errors import ConfigurationError, QueueFullError
+from redo_kit._delivery import Batch, Job, Outcome, Room, deliver
+from redo_kit._errors import (
+    APIError,
+    ConfigurationError,
+    DeliveryTimeoutError,
+    QueueFullError,
+    RateLimitError,
+    ValidationError,
+)
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._logging import logger
-from redo_kit._rules import limits
+from redo_kit._outbox import (
+    OVERFLOWS,
+    Dropped,
+    DropReason,
+    Lease,
+    MemoryOutbox,
+    Outbox,
+    Overflow,
+)
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -66,33 +92,23 @@ __all__ = [
     "QueueFullError",
 ]
 
-Overflow = Literal["block", "drop_newest", "drop_oldest", "raise"]
-"""What ``track`` does when the queue is full (see :class:`Batcher`)."""
-
-DropReason = Literal["queue-full", "evicted", "closed"]
-"""Why an event was dropped: refused by a full queue (``drop_newest``, or
-``block`` after its timeout), pushed out by a newer one (``drop_oldest``), or
-still queued or tracked after ``close``."""
-
-_OVERFLOWS: frozenset[str] = frozenset({"block", "drop_newest", "drop_oldest", "raise"})
-
 
 @attrs.frozen(kw_only=True)
 class BatcherStats:
     """A snapshot of a batcher's counters, taken at one instant.
 
-    ``queued``: events ``track`` accepted into the queue.
+    ``queued``: events ``track`` accepted into the outbox.
     ``sent``: events in bulk requests the API accepted (202).
     ``dropped``: events given up without being sent (each went to ``on_drop``).
-    ``failed``: events whose request failed for good (each went to ``on_error``).
-    ``retried``: request attempts after the first, over all requests.
+    ``failed``: events refused for good or past their delivery budget (each
+    went to ``on_error``).
+    ``retried``: request attempts after the first, over all requests, the
+    later tries of a request given back to the outbox included.
     ``requests``: bulk requests that succeeded.
-    ``pending``: events waiting in the queue or in a request now;
+    ``pending``: events the outbox holds, in a request now or waiting
+    (for a shared SQLite outbox: those of every process);
     ``pending_bytes``: their serialized size.
-
-    Every queued event is pending until it is sent, failed, or dropped from
-    the queue (``evicted``, or ``closed`` when ``close`` ran out of time);
-    ``dropped`` also counts events refused before they were queued.
+    ``deferred``: requests given back to the outbox after a retryable failure.
     """
 
     queued: int
@@ -103,6 +119,7 @@ class BatcherStats:
     requests: int
     pending: int
     pending_bytes: int
+    deferred: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -111,8 +128,9 @@ class FlushResult:
 
     ``completed``: every event tracked before the call was settled (sent,
     failed or dropped) within the deadline.
-    ``queued``: events still waiting in the queue (after ``close``: always 0,
-    they were dropped as ``closed``).
+    ``queued``: events still waiting in the outbox (after ``close`` of a
+    memory outbox: always 0, they were dropped as ``closed``; a SQLite outbox
+    keeps them for later).
     ``in_flight``: events in a request still being tried; after a ``close``
     that ran out of time, they are delivered only if the process lives long
     enough.
@@ -135,36 +153,52 @@ class FlushResult:
 OnDrop = Callable[[PreparedEvent, str], object]
 OnError = Callable[[Sequence[PreparedEvent], BaseException], object]
 
-# An item of the queue: (event, sequence number, enqueue time, body size).
-_Item = tuple[PreparedEvent, int, float, int]
+_INCIDENT_GAP = 10.0
+"""Seconds between two WARNING records of the same kind of loss; counts in between add up."""
+
+_POLL = 0.05
+"""Seconds between looks at a shared outbox, whose other processes cannot wake this one."""
 
 
 class Batcher:
-    """A bounded queue of events, drained into bulk requests by daemon threads.
+    """An outbox of events, drained into bulk requests by background threads.
 
     ``client``: the :class:`~redo_kit._client.RedoClient` that sends (its
-    pacing, retries and timeouts apply); the batcher never closes it.
+    pacing, retries and timeouts apply to every request); the batcher never
+    closes it.
+    ``outbox``: where events wait: ``None`` (default) for memory, a path for
+    a SQLite file (``track`` returns once the event is committed; several
+    processes of one host may share the file, one of them draining at a
+    time), or an :class:`~redo_kit._outbox.Outbox`.
     ``flush_interval``: seconds an event may wait for a fuller request; default 0.5.
-    ``max_events``: events the queue holds, in flight excluded; default 10,000.
-    ``max_bytes``: serialized bytes the queue holds; default 32 MiB. An event
-    larger than that is still accepted into an empty queue.
-    ``overflow``: when the queue is full, ``"block"`` (default) waits up to
+    ``delivery_timeout``: seconds from ``track`` during which a request that
+    fails with a retryable error is tried again (backoff between tries,
+    capped by the client's retry policy's ``backoff_max``); past it the
+    events go to ``on_error`` with a
+    :class:`~redo_kit._errors.DeliveryTimeoutError`; default 600.
+    ``max_events``: events the outbox holds, those in a request excluded;
+    default 100,000 in memory, 1,000,000 in a file.
+    ``max_bytes``: serialized bytes the outbox holds; default 64 MiB in
+    memory, 1 GiB in a file. An event larger than that is still accepted
+    into an empty outbox.
+    ``overflow``: when the outbox is full, ``"block"`` (default) waits up to
     ``block_timeout`` seconds for room then drops the event as ``queue-full``;
     ``"drop_newest"`` drops the new event; ``"drop_oldest"`` drops the oldest
-    queued one (``evicted``) to make room; ``"raise"`` raises
+    waiting one (``evicted``) to make room; ``"raise"`` raises
     :class:`QueueFullError`.
     ``block_timeout``: seconds ``track`` may block with ``overflow="block"``; default 1.
     ``on_drop(event, reason)``: called for every dropped event, on the thread
-    that dropped it (``reason`` is a :data:`DropReason`); default: log it.
+    that dropped it (``reason`` is a :data:`DropReason`); default: a warning.
     ``on_error(events, exc)``: called on a sender thread with the events of a
-    request that failed for good and the typed error; default: log it.
+    request refused for good or past its delivery budget, and the typed
+    error; default: a warning.
     ``dead_letter``: a JSONL file that failed and abandoned events are appended
     to, one wire event per line; default none.
-    ``senders``: threads sending requests, so requests in flight at once;
-    default 8. The store's pacing caps the rate whatever their number: they
-    only hide the round trip. Reaching 100 requests/s needs about 100 x the
-    round trip in seconds (8 covers round trips up to 80 ms); keep it within
-    the transport's pool size (10 connections for the default one).
+    ``senders``: requests in flight at once; default 8. The store's pacing
+    caps the rate whatever their number: they only hide the round trip.
+    Reaching 100 requests/s needs about 100 x the round trip in seconds (8
+    covers round trips up to 80 ms); keep it within the transport's pool
+    size (10 connections for the default one).
     ``exit_timeout``: seconds each exit step may wait; default 5. When the main
     thread ends (also in a ``multiprocessing`` child) queued events are
     flushed; at ``atexit`` the batcher is closed.
@@ -180,9 +214,11 @@ class Batcher:
         self,
         client: RedoClient,
         *,
+        outbox: Outbox | None = None,
         flush_interval: float = 0.5,
-        max_events: int = 10_000,
-        max_bytes: int = 32 * 1024 * 1024,
+        delivery_timeout: float = 600.0,
+        max_events: int | None = None,
+        max_bytes: int | None = None,
         overflow: Overflow = "block",
         block_timeout: float = 1.0,
         on_drop: OnDrop | None = None,
@@ -195,12 +231,13 @@ class Batcher:
         default_region: str | None = None,
         move_nested_to_extra: bool | None = None,
     ) -> None:
-        if overflow not in _OVERFLOWS:
+        if overflow not in OVERFLOWS:
             raise ConfigurationError(
-                f"overflow must be one of {sorted(_OVERFLOWS)}, got {overflow!r}"
+                f"overflow must be one of {sorted(OVERFLOWS)}, got {overflow!r}"
             )
         for name, number in (
             ("flush_interval", flush_interval),
+            ("delivery_timeout", delivery_timeout),
             ("block_timeout", block_timeout),
             ("exit_timeout", exit_timeout),
         ):
@@ -217,6 +254,8 @@ class Batcher:
             ("max_bytes", max_bytes),
             ("senders", senders),
         ):
+            if count is None and name != "senders":
+                continue
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise ConfigurationError(f"{name} must be an integer >= 1, got {count!r}")
         for name, callback in (("on_drop", on_drop), ("on_error", on_error)):
@@ -230,10 +269,7 @@ class Batcher:
             )
         self._client = client
         self._flush_interval = float(flush_interval)
-        self._max_events = max_events
-        self._max_bytes = max_bytes
-        self._overflow = overflow
-        self._block_timeout = float(block_timeout)
+        self._delivery_timeout = float(delivery_timeout)
         self._on_drop = on_drop
         self._on_error = on_error
         self._dead_letter = os.fspath(dead_letter) if dead_letter is not None else None
@@ -252,53 +288,57 @@ class Batcher:
         self._options = attrs.evolve(
             client.settings.prepare if options is None else options, **overrides
         )
+        self._outbox = _open_outbox(
+            outbox,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            overflow=overflow,
+            block_timeout=float(block_timeout),
+        )
+        self._shared = not isinstance(self._outbox, MemoryOutbox)
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
         # Started now rather than on the first track(), which would pay for
-        # starting them (milliseconds); a forked child starts its own lazily.
-        self._start_senders()
+        # starting it (milliseconds); a forked child starts its own lazily.
+        self._start_drain()
         _live.add(self)
 
     def _fresh_state(self) -> None:
-        """Empty queue, zero counters, new locks, no sender threads (also after a fork)."""
+        """Zero counters, new locks, no drain thread (also after a fork)."""
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)  # senders wait for work
-        self._room = threading.Condition(self._lock)  # blocked producers wait for room
         self._settled = threading.Condition(self._lock)  # flush waits for deliveries
         self._close_lock = threading.Lock()
         self._dead_letter_lock = threading.Lock()
-        self._queue: deque[_Item] = deque()
-        self._queue_bytes = 0
-        self._seq = 0
+        self._last_seq = 0  # the highest seq this batcher put
         self._flush_upto = 0  # every event with seq <= this is due now
-        self._stopping = False
-        self._blocked = 0
-        # batch id -> (first sequence number, its events, their bytes)
-        self._in_flight: dict[int, tuple[int, list[PreparedEvent], int]] = {}
-        self._batch_ids = 0
-        self._threads: list[threading.Thread] = []
+        self._stopping = False  # close() began: no new events
+        self._halted = False  # the drain takes no new lease
+        self._drain: threading.Thread | None = None
+        self._in_flight: dict[int, Lease] = {}
         self._queued = 0
         self._sent = 0
         self._dropped = 0
         self._failed = 0
         self._retried = 0
         self._requests = 0
-        self._warned: set[str] = set()
+        self._deferred = 0
+        # kind -> (when last logged, count held since, message, its arguments)
+        self._incidents: dict[str, tuple[float, int, str, tuple[object, ...]]] = {}
 
     # -- the hot path --------------------------------------------------------
 
     def track(self, event: Any, *, unique_id: str | None = None) -> str:
-        """Prepare ``event``, queue it and return its ``uniqueId``. No I/O.
+        """Prepare ``event``, put it in the outbox and return its ``uniqueId``.
 
         ``event``: a wire dict, a ``redo_kit_models.Event`` or a
         :class:`~redo_kit._events.PreparedEvent`. ``unique_id``: as for
         :func:`~redo_kit._events.prepare_event`. Raises
         :class:`~redo_kit._errors.ValidationError` when the event is invalid
-        (nothing queued), and :class:`QueueFullError` when the queue is full
-        and ``overflow="raise"``. With the other policies a full queue drops
+        (nothing queued), and :class:`QueueFullError` when the outbox is full
+        and ``overflow="raise"``. With the other policies a full outbox drops
         an event (reported to ``on_drop``) and the ``uniqueId`` is still
-        returned.
+        returned. No network I/O; a SQLite outbox commits the event first.
         """
         if isinstance(event, PreparedEvent):
             prepared = event
@@ -306,180 +346,172 @@ class Batcher:
                 prepared = prepare_event(event.payload, options=self._options, unique_id=unique_id)
         else:
             prepared = prepare_event(event, options=self._options, unique_id=unique_id)
-        size = len(prepared.body)
-        evicted: list[PreparedEvent] = []
+        if self._stopping:
+            self._report_drops([(prepared, "closed")])
+            return prepared.unique_id
+        seq, dropped = self._outbox.put(prepared)
         with self._lock:
-            if self._stopping:
-                refused = "closed"
-            elif self._has_room(size):
-                refused = ""
-            elif self._overflow == "drop_oldest":
-                while not self._has_room(size):
-                    oldest = self._queue.popleft()
-                    self._queue_bytes -= oldest[3]
-                    evicted.append(oldest[0])
-                self._dropped += len(evicted)
-                refused = ""
-            elif self._overflow == "block":
-                refused = self._wait_for_room(size)
-            elif self._overflow == "drop_newest":
-                refused = "queue-full"
-            else:
-                raise QueueFullError(
-                    f"the batcher's queue is full ({len(self._queue):,} events, "
-                    f"{self._queue_bytes:,} bytes): event {prepared.unique_id!r} was not queued",
-                    prepared,
-                )
-            if refused:
-                self._dropped += 1
-            else:
-                self._seq += 1
-                self._queue.append((prepared, self._seq, time.monotonic(), size))
-                self._queue_bytes += size
+            if seq:
                 self._queued += 1
-                waiting = len(self._queue)
-                if not self._threads:
-                    self._start_senders()
-                if waiting == 1 or waiting >= limits().bulk_events[1]:
-                    self._wake.notify()
-        for oldest_event in evicted:
-            self._drop(oldest_event, "evicted")
-        if refused:
-            self._drop(prepared, refused)
+                if seq > self._last_seq:
+                    self._last_seq = seq
+            self._dropped += len(dropped)
+            if self._drain is None:
+                self._start_drain()
+        if dropped:
+            self._report_drops(dropped)
         return prepared.unique_id
 
-    def _has_room(self, size: int) -> bool:
-        queue = self._queue
-        return not queue or (
-            len(queue) < self._max_events and self._queue_bytes + size <= self._max_bytes
-        )
+    # -- the drain -----------------------------------------------------------
 
-    def _wait_for_room(self, size: int) -> str:
-        deadline = time.monotonic() + self._block_timeout
-        self._blocked += 1
-        try:
-            while not self._has_room(size):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping:
-                    return "closed" if self._stopping else "queue-full"
-                self._room.wait(remaining)
-        finally:
-            self._blocked -= 1
-        return "closed" if self._stopping else ""
-
-    # -- sender threads ------------------------------------------------------
-
-    def _start_senders(self) -> None:
-        for number in range(self._senders):
-            thread = threading.Thread(
-                target=self._run, name=f"redo-kit-batcher-{number}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+    def _start_drain(self) -> None:
+        self._drain = threading.Thread(target=self._run, name="redo-kit-batcher", daemon=True)
+        self._drain.start()
 
     def _run(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._next_batch()
-                if batch is None:
-                    return
-                batch_id, events = batch
-            self._deliver(batch_id, events)
-
-    def _next_batch(self) -> tuple[int, list[PreparedEvent]] | None:
-        """Wait until a request is due and take its events; ``None`` to stop. Lock held."""
-        queue = self._queue
-        most, max_bytes = limits().bulk_events[1], limits().max_body_bytes
-        while True:
-            if queue:
-                head = queue[0]
-                now = time.monotonic()
-                due_at = head[2] + self._flush_interval
-                if (
-                    len(queue) >= most
-                    or self._queue_bytes + ENVELOPE_BYTES + len(queue) >= max_bytes
-                    or head[1] <= self._flush_upto
-                    or self._stopping
-                    or now >= due_at
-                ):
-                    break
-                self._wake.wait(due_at - now)
-            elif self._stopping:
-                return None
-            else:
-                self._wake.wait()
-        items: list[_Item] = []
-        size = ENVELOPE_BYTES
-        while queue and len(items) < most:
-            grown = size + queue[0][3] + (1 if items else 0)
-            if items and grown > max_bytes:
-                break
-            item = queue.popleft()
-            items.append(item)
-            size = grown
-        taken = size - ENVELOPE_BYTES - (len(items) - 1)
-        self._queue_bytes -= taken
-        self._batch_ids += 1
-        events = [item[0] for item in items]
-        self._in_flight[self._batch_ids] = (items[0][1], events, taken)
-        if self._blocked:
-            self._room.notify(len(items))
-        if queue:
-            self._wake.notify()  # another sender may take the rest
-        return self._batch_ids, events
-
-    def _deliver(self, batch_id: int, events: list[PreparedEvent]) -> None:
-        retries = 0
-        error: BaseException | None = None
         try:
-            retries = self._send(events)
-        except Exception as exc:  # every failure is reported; none may stop the sender
-            error = exc
-            # Reported before the events count as settled: when flush or close
-            # returns, on_error has run and the dead-letter file is written.
-            self._fail(events, exc)
+            deliver(
+                self._leases(),
+                self._client,
+                self._settle,
+                concurrency=self._senders,
+                ordered=False,
+                stop_on_failure=False,
+            )
+        except Exception:  # the drain must report, never die silently
+            logger.exception("redo-kit batcher: the drain stopped")
+
+    def _leases(self) -> Iterator[Job[Lease]]:
+        """Each request to send, as soon as it is due; ends when the batcher halts."""
+        outbox = self._outbox
+        while not self._halted:
+            lease = outbox.lease(
+                Room(),
+                linger=0.0 if self._stopping else self._flush_interval,
+                wait=_POLL if self._shared else max(self._flush_interval, _POLL),
+                urgent_through=self._flush_upto,
+            )
+            if lease is None:
+                continue
+            with self._lock:
+                self._in_flight[lease.token] = lease
+            yield Job(batch=Batch.of(lease.events), context=lease)
+
+    def _settle(self, job: Job[Lease], outcome: Outcome | None) -> None:
+        lease = job.context
+        if outcome is None:  # every lease has a request: not reached
+            return
+        error = outcome.error
+        events = list(lease.events)
+        retries = outcome.sent.retries + (1 if lease.attempts else 0)
+        if error is None:
+            self._outbox.ack(lease)
+            rejected = [r.event for r in outcome.rejected]
+            self._count(
+                lease,
+                sent=len(events) - len(rejected),
+                failed=len(rejected),
+                retries=retries,
+                request=True,
+            )
+            if rejected:
+                self._fail(
+                    rejected,
+                    ValidationError(
+                        [r.problem() for r in outcome.rejected],
+                        subject="events (the API's bulk report)",
+                    ),
+                )
+            return
+        age = time.time() - lease.enqueued_at
+        if outcome.retryable and age < self._delivery_timeout and not self._halted:
+            retry_at = time.time() + self._backoff(lease.attempts + 1, error)
+            self._outbox.release(lease, retry_at=retry_at)
+            self._count(lease, retries=retries, deferred=True)
+            self._incident(
+                "retrying",
+                len(events),
+                "redo-kit batcher: %d event(s) not delivered yet (%s); trying again for up to "
+                "%.0f s after they were tracked",
+                error,
+                self._delivery_timeout,
+            )
+            return
+        if outcome.retryable and not self._halted:
+            expired = DeliveryTimeoutError(
+                f"{len(events)} event(s) not delivered within the delivery budget of "
+                f"{self._delivery_timeout:g} s (oldest tracked {age:.0f} s ago): {error}",
+                elapsed=age,
+            )
+            expired.__cause__ = error
+            error = expired
+        elif outcome.retryable:
+            # Halted (close ran out of time): a memory outbox is about to
+            # forget them; a durable one keeps them for a later process.
+            self._outbox.release(lease, retry_at=time.time())
+            self._count(lease, retries=retries)
+            return
+        self._outbox.ack(lease)
+        self._fail(events, error)
+        self._count(lease, failed=len(events), retries=retries)
+
+    def _count(
+        self,
+        lease: Lease,
+        *,
+        sent: int = 0,
+        failed: int = 0,
+        retries: int = 0,
+        request: bool = False,
+        deferred: bool = False,
+    ) -> None:
         with self._lock:
-            del self._in_flight[batch_id]
-            if error is None:
-                self._sent += len(events)
-                self._requests += 1
-                self._retried += retries
-            else:
-                self._failed += len(events)
-                self._retried += _retries_of(error)
+            self._in_flight.pop(lease.token, None)
+            self._sent += sent
+            self._failed += failed
+            self._retried += retries
+            self._requests += request
+            self._deferred += deferred
             self._settled.notify_all()
 
-    def _send(self, events: list[PreparedEvent]) -> int:
-        """Send one request; return the retries it took. Raises when it failed for good."""
-        client = self._client
-        too_large = len(events[0].body) + ENVELOPE_BYTES > limits().max_body_bytes
-        if len(events) == 1 and too_large:
-            # Too large to wrap in a bulk body: the single-event endpoint takes it.
-            return client.send(events[0]).retries
-        return client.send_chunk(events).retries
+    def _backoff(self, attempt: int, error: APIError) -> float:
+        """Seconds before the next try of a request given back: jittered, capped."""
+        policy = self._client.settings.retry
+        wait = policy.backoff(attempt)
+        if isinstance(error, RateLimitError) and error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, policy.retry_after_max))
+        return wait
 
     # -- reporting -----------------------------------------------------------
 
-    def _drop(self, event: PreparedEvent, reason: str) -> None:
+    def _report_drops(self, dropped: Sequence[Dropped]) -> None:
         if self._on_drop is None:
-            self._log_once(
-                reason,
-                "redo-kit batcher dropped event %s (%s); pass on_drop= to handle drops",
-                event.unique_id,
-                reason,
-            )
-            return
-        try:
-            self._on_drop(event, reason)
-        except Exception:
-            logger.exception("on_drop raised for event %s", event.unique_id)
+            by_reason: dict[str, int] = {}
+            for _, why in dropped:
+                by_reason[why] = by_reason.get(why, 0) + 1
+            for reason, count in by_reason.items():
+                self._incident(
+                    f"drop-{reason}",
+                    count,
+                    "redo-kit batcher dropped %d event(s) (%s)%s; pass on_drop= to handle drops",
+                    reason,
+                    f"; written to {self._dead_letter}" if self._dead_letter else "",
+                )
+        else:
+            for event, reason in dropped:
+                try:
+                    self._on_drop(event, reason)
+                except Exception:
+                    logger.exception("on_drop raised for event %s", event.unique_id)
+        self._write_dead_letter([event for event, _ in dropped])
 
-    def _fail(self, events: list[PreparedEvent], error: BaseException) -> None:
+    def _fail(self, events: Sequence[PreparedEvent], error: BaseException) -> None:
         self._write_dead_letter(events)
         if self._on_error is None:
-            logger.error(
-                "redo-kit batcher: %d event(s) not delivered: %s%s",
+            self._incident(
+                f"failed-{type(error).__name__}",
                 len(events),
+                "redo-kit batcher: %d event(s) not delivered: %s%s",
                 error,
                 f"; written to {self._dead_letter}" if self._dead_letter else "",
             )
@@ -488,6 +520,30 @@ class Batcher:
             self._on_error(events, error)
         except Exception:
             logger.exception("on_error raised for %d event(s)", len(events))
+
+    def _incident(self, kind: str, count: int, message: str, *args: object) -> None:
+        """Log ``message % (count, *args)`` at WARNING, at most once per ``_INCIDENT_GAP``.
+
+        Counts of the same kind in between add up into the next record (or
+        the one ``close`` writes), so a storm of failures gives a few lines
+        with totals, not one per request.
+        """
+        now = time.monotonic()
+        with self._lock:
+            last, held, _, _ = self._incidents.get(kind, (-_INCIDENT_GAP, 0, message, args))
+            held += count
+            due = now - last >= _INCIDENT_GAP
+            self._incidents[kind] = (now, 0, message, args) if due else (last, held, message, args)
+        if due:
+            logger.warning(message, held, *args)
+
+    def _report_held_incidents(self) -> None:
+        """Say at once what the rate limit of :meth:`_incident` held back (at close)."""
+        with self._lock:
+            held = [(n, m, a) for _, n, m, a in self._incidents.values() if n]
+            self._incidents.clear()
+        for count, message, args in held:
+            logger.warning(message, count, *args)
 
     def _write_dead_letter(self, events: Sequence[PreparedEvent]) -> None:
         if self._dead_letter is None or not events:
@@ -503,15 +559,10 @@ class Batcher:
                 self._dead_letter,
             )
 
-    def _log_once(self, key: str, message: str, *args: object) -> None:
-        level = logging.DEBUG if key in self._warned else logging.WARNING
-        self._warned.add(key)
-        logger.log(level, message, *args)
-
     def stats(self) -> BatcherStats:
         """The counters now, as one consistent snapshot; cheap enough to poll."""
+        size = self._outbox.size()
         with self._lock:
-            in_flight = self._in_flight.values()
             return BatcherStats(
                 queued=self._queued,
                 sent=self._sent,
@@ -519,8 +570,9 @@ class Batcher:
                 failed=self._failed,
                 retried=self._retried,
                 requests=self._requests,
-                pending=len(self._queue) + sum(len(f[1]) for f in in_flight),
-                pending_bytes=self._queue_bytes + sum(f[2] for f in in_flight),
+                pending=size.events,
+                pending_bytes=size.bytes,
+                deferred=self._deferred,
             )
 
     # -- lifecycle -----------------------------------------------------------
@@ -531,33 +583,41 @@ class Batcher:
         Returns when each of them is sent, failed or dropped, or when the
         deadline comes, whichever is first; events tracked meanwhile may ride
         along. The result says what was left (``completed`` is ``False`` if
-        anything tracked before the call was).
+        anything tracked before the call was). A request in backoff after a
+        retryable failure is not hurried: its events count as left.
         """
         started = time.monotonic()
         deadline = started + max(0.0, timeout)
         with self._lock:
-            target = self._seq
+            target = self._last_seq
             if target > self._flush_upto:
                 self._flush_upto = target
-                self._wake.notify_all()
-            while not self._settled_through(target):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._settled.wait(remaining)
-            return self._result_locked(target, started)
+        self._outbox.wake()
+        self._wait_settled(target, deadline)
+        return self._result(target, started)
+
+    def _wait_settled(self, target: int, deadline: float) -> bool:
+        while not self._settled_through(target):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._lock:
+                # Settled by this process's drain, or seen on the next look.
+                self._settled.wait(min(remaining, _POLL if self._shared else remaining))
+        return True
 
     def close(self, timeout: float = 30.0) -> FlushResult:
-        """Stop accepting events, send what is queued and stop the senders.
+        """Stop accepting events, send what is queued and stop the drain.
 
-        Waits at most ``timeout`` seconds. Events still queued at the
-        deadline are dropped as ``closed`` (to ``on_drop`` and the dead-letter
-        file) and counted in ``abandoned``; a request still being tried is
-        left to its daemon thread and counted in ``in_flight``; its events
-        are written to the dead-letter file too, since the process may end
-        before they are delivered (a replay of a delivered one is
-        deduplicated by its ``uniqueId``). Idempotent:
-        a second call returns the first one's result. ``track`` after close
+        Waits at most ``timeout`` seconds. With a memory outbox, events still
+        queued at the deadline are dropped as ``closed`` (to ``on_drop`` and
+        the dead-letter file) and counted in ``abandoned``; a SQLite outbox
+        keeps them for the next batcher that opens it. A request still being
+        tried is left to its thread and counted in ``in_flight``; with a
+        memory outbox its events are written to the dead-letter file too,
+        since the process may end before they are delivered (a replay of a
+        delivered one is deduplicated by its ``uniqueId``). Idempotent: a
+        second call returns the first one's result. ``track`` after close
         drops the event as ``closed``.
         """
         with self._close_lock:
@@ -567,51 +627,50 @@ class Batcher:
             deadline = started + max(0.0, timeout)
             with self._lock:
                 self._stopping = True
-                target = self._seq
-                self._wake.notify_all()
-                self._room.notify_all()
-                while not self._settled_through(target):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._settled.wait(remaining)
-                abandoned = list(self._queue)
-                self._queue.clear()
-                self._queue_bytes = 0
-                self._dropped += len(abandoned)
-                self._wake.notify_all()
-                threads = list(self._threads)
-            if self._on_drop is not None:
-                for item in abandoned:
-                    self._drop(item[0], "closed")
-            elif abandoned:
+                target = self._last_seq
+            self._outbox.wake()
+            self._wait_settled(target, deadline)
+            self._halted = True
+            self._outbox.wake()
+            lost = self._outbox.close()
+            with self._lock:
+                self._dropped += len(lost)
+            result = attrs.evolve(self._result(target, started), abandoned=len(lost))
+            if lost and self._on_drop is None:
                 # One warning with the count, not one per event.
                 logger.warning(
-                    "redo-kit batcher closed with %d queued event(s) not delivered "
-                    "within %.1f s%s",
-                    len(abandoned),
+                    "redo-kit batcher closed with %d queued event(s) not delivered within %.1f s%s",
+                    len(lost),
                     timeout,
                     f"; written to {self._dead_letter}" if self._dead_letter else "",
                 )
-            self._write_dead_letter([item[0] for item in abandoned])
-            for thread in threads:
-                if thread is not threading.current_thread():
-                    thread.join(max(0.0, deadline - time.monotonic()))
-            with self._lock:
-                result = attrs.evolve(
-                    self._result_locked(target, started), abandoned=len(abandoned)
-                )
-                result = attrs.evolve(result, completed=result.completed and not abandoned)
+                self._write_dead_letter(lost)
+            elif lost:
+                self._report_drops([(event, "closed") for event in lost])
+            result = attrs.evolve(result, completed=result.completed and not lost)
+            drain = self._drain
+            if drain is not None and drain is not threading.current_thread():
+                drain.join(max(0.0, deadline - time.monotonic()))
             if result.in_flight:
                 with self._lock:
-                    unsure = [e for f in self._in_flight.values() for e in f[1]]
-                self._write_dead_letter(unsure)
+                    unsure = [e for lease in self._in_flight.values() for e in lease.events]
+                if not self._shared:
+                    self._write_dead_letter(unsure)
                 logger.warning(
                     "redo-kit batcher closed with %d event(s) still in flight after %.1f s%s",
                     result.in_flight,
                     result.elapsed,
-                    f"; written to {self._dead_letter}" if self._dead_letter else "",
+                    f"; written to {self._dead_letter}"
+                    if self._dead_letter and not self._shared
+                    else "",
                 )
+            if result.queued and self._shared:
+                logger.warning(
+                    "redo-kit batcher closed with %d event(s) left in its outbox; the next "
+                    "batcher that opens it delivers them (or run `redo-kit outbox drain`)",
+                    result.queued,
+                )
+            self._report_held_incidents()
             self._closed = True
             self._close_result = result
             _live.discard(self)
@@ -623,16 +682,19 @@ class Batcher:
         return self._closed
 
     def _settled_through(self, target: int) -> bool:
-        """Whether every event with a sequence number <= ``target`` is settled. Lock held."""
-        if self._queue and self._queue[0][1] <= target:
-            return False
-        return all(first > target for first, _, _ in self._in_flight.values())
+        """Whether the outbox holds no event with a seq <= ``target``."""
+        oldest = self._outbox.size().oldest
+        return oldest is None or oldest > target
 
-    def _result_locked(self, target: int, started: float) -> FlushResult:
+    def _result(self, target: int, started: float) -> FlushResult:
+        size = self._outbox.size()
+        with self._lock:
+            in_flight = sum(len(lease.events) for lease in self._in_flight.values())
+        completed = size.oldest is None or size.oldest > target
         return FlushResult(
-            completed=self._settled_through(target),
-            queued=len(self._queue),
-            in_flight=sum(len(f[1]) for f in self._in_flight.values()),
+            completed=completed,
+            queued=max(0, size.events - size.leased) if not self._halted or self._shared else 0,
+            in_flight=in_flight,
             elapsed=time.monotonic() - started,
         )
 
@@ -653,13 +715,16 @@ class Batcher:
     # -- process events ------------------------------------------------------
 
     def _after_fork_in_child(self) -> None:
-        """Forget the parent's queue, counters and threads (the senders restart lazily).
+        """Forget the parent's counters and threads, take a fresh outbox handle.
+
+        The drain restarts with the child's first ``track``.
 
         The client's default transport renews its connection pool in the
         child by itself, so the child never reads from the parent's sockets.
         """
+        self._outbox = self._outbox.fork_child()
         self._fresh_state()
-        self._stopping = self._closed
+        self._stopping = self._halted = self._closed
 
     def _close_at_exit(self, deadline: float) -> None:
         if self._closed:
@@ -672,10 +737,33 @@ class Batcher:
         self.flush(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
 
 
-def _retries_of(error: BaseException) -> int:
-    result = getattr(error, "result", None)
-    retries = getattr(result, "retries", 0)
-    return retries if isinstance(retries, int) else 0
+def _open_outbox(
+    outbox: Outbox | None,
+    *,
+    max_events: int | None,
+    max_bytes: int | None,
+    overflow: Overflow,
+    block_timeout: float,
+) -> Outbox:
+    bounds: dict[str, Any] = {
+        name: value
+        for name, value in (("max_events", max_events), ("max_bytes", max_bytes))
+        if value is not None
+    }
+    if outbox is None:
+        return MemoryOutbox(
+            max_events=bounds.get("max_events", 100_000),
+            max_bytes=bounds.get("max_bytes", 64 * 1024 * 1024),
+            overflow=overflow,
+            block_timeout=block_timeout,
+        )
+    for method in ("put", "lease", "ack", "release", "wake", "size", "close", "fork_child"):
+        if not callable(getattr(outbox, method, None)):
+            raise ConfigurationError(
+                f"outbox must be None, a path or an Outbox, not {type(outbox).__name__} "
+                f"(it has no {method}() method)"
+            )
+    return outbox
 
 
 _live: weakref.WeakSet[Batcher] = weakref.WeakSet()

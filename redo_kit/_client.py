@@ -77,8 +77,9 @@ if TYPE_CHECKING:
     # typing.Unpack is Python 3.11+; type checkers ship typing_extensions' stubs.
     from typing_extensions import Unpack
 
-    from redo_kit._batcher import Batcher, OnDrop, OnError, Overflow
+    from redo_kit._batcher import Batcher, OnDrop, OnError
     from redo_kit._events import PreparedEvent, PrepareOptions
+    from redo_kit._outbox import Outbox, Overflow
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -96,7 +97,6 @@ __all__ = [
 
 DEFAULT_BASE_URL: Final = "https://api.getredo.com/v2.2"
 """Redo's production API, version included."""
-
 
 
 class NotGiven:
@@ -650,9 +650,11 @@ class RedoClient:
     def batcher(
         self,
         *,
+        outbox: Outbox | None = None,
         flush_interval: float = 0.5,
-        max_events: int = 10_000,
-        max_bytes: int = 32 * 1024 * 1024,
+        delivery_timeout: float = 600.0,
+        max_events: int | None = None,
+        max_bytes: int | None = None,
         overflow: Overflow = "block",
         block_timeout: float = 1.0,
         on_drop: OnDrop | None = None,
@@ -675,7 +677,9 @@ class RedoClient:
 
         return Batcher(
             self,
+            outbox=outbox,
             flush_interval=flush_interval,
+            delivery_timeout=delivery_timeout,
             max_events=max_events,
             max_bytes=max_bytes,
             overflow=overflow,
@@ -987,7 +991,8 @@ class RedoClient:
             )
             if pause is None:
                 if retryable:
-                    log.warning(
+                    # The caller gets the error (a batcher retries it later): no warning here.
+                    log.info(
                         "POST %s: %s; giving up after %d attempt(s) in %.2f s",
                         path,
                         outcome,

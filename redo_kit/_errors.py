@@ -12,6 +12,8 @@
     └── APIError                  something went wrong talking to the API
         ├── APIConnectionError    the request never got an HTTP answer
         │   └── APITimeoutError   connect or read timeout
+        ├── DeliveryTimeoutError  a batcher's retryable failures outlasted its delivery
+        │                         budget (``delivery_timeout``); the last one is ``__cause__``
         ├── UnexpectedResponseError   a 2xx whose body is not the API's (an HTML page: the
         │                             wrong base URL); nothing counts as delivered
         └── APIStatusError        the API answered with a non-2xx status
@@ -49,6 +51,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConversionError",
+    "DeliveryTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -175,6 +178,20 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The connect or read timeout ran out."""
+
+
+class DeliveryTimeoutError(APIError):
+    """Events kept failing with retryable errors for longer than the delivery budget.
+
+    Raised to a batcher's ``on_error`` (never from ``track``): the events
+    were tried again and again, with backoff, for ``delivery_timeout``
+    seconds from when they were tracked. ``__cause__`` is the last failure;
+    ``elapsed`` the seconds since the oldest event was tracked.
+    """
+
+    def __init__(self, message: str, *, elapsed: float) -> None:
+        super().__init__(message)
+        self.elapsed = elapsed
 
 
 class UnexpectedResponseError(APIError):

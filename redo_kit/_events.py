@@ -123,8 +123,10 @@ def prepare_event(
     used as it is); an event that already has a different one is an error.
     """
     chosen = options or DEFAULT_OPTIONS
-    if allow_unknown_keys is not None or default_region is not None or (
-        move_nested_to_extra is not None
+    if (
+        allow_unknown_keys is not None
+        or default_region is not None
+        or (move_nested_to_extra is not None)
     ):
         chosen = PrepareOptions(
             allow_unknown_keys=chosen.allow_unknown_keys

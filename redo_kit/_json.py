@@ -525,9 +525,7 @@ def _not_json(path: str, value: object) -> Problem:
             "build the event with build_event or prepare_event, which write datetimes as "
             "RFC 3339 and Decimal as numbers; or convert the value yourself"
         )
-    return Problem(
-        path=path, rule="json-type", message=f"a {name} is not a JSON value", hint=hint
-    )
+    return Problem(path=path, rule="json-type", message=f"a {name} is not a JSON value", hint=hint)
 
 
 def _short(value: object) -> str:

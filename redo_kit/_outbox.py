@@ -101,13 +101,16 @@ class Outbox(Protocol):
         """
         ...
 
-    def lease(self, room: Room, *, linger: float, wait: float) -> Lease | None:
+    def lease(
+        self, room: Room, *, linger: float, wait: float, urgent_through: int = 0
+    ) -> Lease | None:
         """Take the oldest due events that fit ``room``, or ``None`` if none is ready.
 
-        Ready means: due events fill a request, or the oldest due one was put
-        at least ``linger`` seconds ago. Waits up to ``wait`` seconds for
-        that, or until :meth:`wake`. Events released for later are due at
-        their ``retry_at``.
+        Ready means: due events fill a request, the oldest due one was put at
+        least ``linger`` seconds ago, or its ``seq`` is at most
+        ``urgent_through`` (a flush asked for it). Waits up to ``wait``
+        seconds for that, or until :meth:`wake`. Events released for later
+        are due at their ``retry_at``.
         """
         ...
 
@@ -120,7 +123,8 @@ class Outbox(Protocol):
         ...
 
     def wake(self) -> None:
-        """Make a waiting :meth:`lease` return now, so its caller can look again."""
+        """Make a waiting :meth:`lease` (or the next one) return at once, so its caller
+        can call again with new arguments."""
         ...
 
     def size(self) -> OutboxSize:
@@ -262,34 +266,36 @@ class MemoryOutbox:
 
     # -- lease ---------------------------------------------------------------
 
-    def lease(self, room: Room, *, linger: float, wait: float) -> Lease | None:
+    def lease(
+        self, room: Room, *, linger: float, wait: float, urgent_through: int = 0
+    ) -> Lease | None:
         deadline = time.monotonic() + wait
         with self._lock:
             while True:
                 now = time.time()
                 self._move_due(now)
                 waiting = self._waiting
+                remaining = deadline - time.monotonic()
                 if waiting:
-                    head_at = waiting[0][3]
+                    head_seq, head_at = waiting[0][0], waiting[0][3]
                     if (
-                        now - head_at >= linger
-                        or self._woken
+                        head_seq <= urgent_through
+                        or now - head_at >= linger
                         or room.would_fill(len(waiting), self._waiting_bytes)
                     ):
                         break
-                    pause = min(head_at + linger - now, deadline - time.monotonic())
+                    pause = min(head_at + linger - now, remaining)
                 else:
-                    pause = deadline - time.monotonic()
+                    pause = remaining
                     if self._later:
                         pause = min(pause, self._later[0][0] - now)
                 if self._woken:
                     self._woken = False
                     return None
-                if pause <= 0:
-                    if deadline - time.monotonic() <= 0:
-                        return None
-                    continue
-                self._ready.wait(pause)
+                if remaining <= 0:
+                    return None
+                if pause > 0:
+                    self._ready.wait(pause)
             self._woken = False
             taken: list[_Entry] = []
             while waiting and room.take(waiting[0][2]):

@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 def _check_limit(limit: float) -> None:
     if not limit > 0:
         raise ConfigurationError(f"limit must be a positive number of requests/s, got {limit!r}")

@@ -153,9 +153,9 @@ def limits() -> Limits:
         max_property_name=int(data["propertyNames"]["maxLength"]),
         unique_id_length=(int(unique["minLength"]), int(unique["maxLength"])),
         bulk_events=(int(events["minItems"]), int(events["maxItems"])),
-        max_body_bytes=int(spec["components"]["responses"]["PayloadTooLarge"][
-            "x-redo-max-body-bytes"
-        ]),
+        max_body_bytes=int(
+            spec["components"]["responses"]["PayloadTooLarge"]["x-redo-max-body-bytes"]
+        ),
         rate_limits={
             path: float(spec["paths"][path]["post"]["x-redo-rate-limit"]["requests"])
             for path in (SINGLE, BULK)
@@ -320,9 +320,7 @@ def too_deep(path: str) -> Problem:
     return Problem(
         path=path,
         rule="depth",
-        message=(
-            f"the event nests objects and arrays more than {limits().max_depth} levels deep"
-        ),
+        message=(f"the event nests objects and arrays more than {limits().max_depth} levels deep"),
         hint="flatten data['$extra'], or keep deeply nested documents in your own storage",
     )
 

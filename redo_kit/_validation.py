@@ -476,8 +476,7 @@ def _data_value(found: _Found) -> Iterator[Problem]:
         path=found.path,
         rule="type",
         message=(
-            f"data[{key!r}] is {_kind_of(found.value)}: "
-            "expected a string, number, boolean or null"
+            f"data[{key!r}] is {_kind_of(found.value)}: expected a string, number, boolean or null"
         ),
         hint="convert the value to a string, number or boolean",
     )

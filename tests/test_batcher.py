@@ -22,7 +22,12 @@ from helpers import STORE, mock_client, track_from_threads
 from redo_kit import _batcher as batcher_module
 from redo_kit._batcher import Batcher, QueueFullError
 from redo_kit._client import RedoClient
-from redo_kit._errors import ConfigurationError, InternalServerError, ValidationError
+from redo_kit._errors import (
+    ConfigurationError,
+    DeliveryTimeoutError,
+    InternalServerError,
+    ValidationError,
+)
 from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
 from redo_kit._retry import RetryPolicy
 from redo_kit._transport import MockTransport, Request, Response
@@ -372,6 +377,7 @@ def test_exhausted_retries_go_to_on_error_and_the_dead_letter_file(tmp_path: Pat
         Batcher(
             client,
             flush_interval=60,
+            delivery_timeout=0,
             dead_letter=dead,
             on_error=lambda events, exc: failures.append(([e.unique_id for e in events], exc)),
         ) as batcher,
@@ -380,7 +386,9 @@ def test_exhausted_retries_go_to_on_error_and_the_dead_letter_file(tmp_path: Pat
         assert batcher.flush(5).completed
         stats = batcher.stats()
     assert sorted(i for batch, _ in failures for i in batch) == sorted(ids)
-    assert all(isinstance(exc, InternalServerError) for _, exc in failures)
+    # Past the delivery budget (none here): the last failure is the cause.
+    assert all(isinstance(exc, DeliveryTimeoutError) for _, exc in failures)
+    assert all(isinstance(exc.__cause__, InternalServerError) for _, exc in failures)
     assert (stats.failed, stats.sent, stats.pending) == (150, 0, 0)
     # Two requests, each tried three times.
     assert stats.retried == 4
@@ -467,7 +475,8 @@ def test_close_delivers_what_is_queued(mock: tuple[MockTransport, RedoClient]) -
     assert result.left == 0
     assert batcher.closed
     assert sorted(sent_ids(transport)) == sorted(ids)
-    assert not any(thread.is_alive() for thread in batcher._threads)
+    assert batcher._drain is not None
+    assert not batcher._drain.is_alive()
 
 
 @pytest.mark.parametrize(
@@ -643,9 +652,12 @@ def test_without_callbacks_drops_and_failures_are_logged(
         b.track(event(2))
         b.track(event(3))
         held.release.set()
-    drops = [r for r in caplog.records if "dropped event" in r.getMessage()]
-    # The first drop of a kind is a warning; the ones after it are debug lines.
-    assert [r.levelno for r in drops] == [logging.WARNING, logging.DEBUG]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # One warning per incident with its count, not one per event: the first
+    # drop is said at once, the one right after it is added up and said at close.
+    assert [m for m in warned if "dropped" in m] == [
+        "redo-kit batcher dropped 1 event(s) (queue-full); pass on_drop= to handle drops"
+    ] * 2
 
     caplog.clear()
     failing = MockTransport(responses=[400])
@@ -653,7 +665,8 @@ def test_without_callbacks_drops_and_failures_are_logged(
         batcher.track(event(1))
         batcher.flush(5)
     assert any(
-        r.levelno == logging.ERROR and "not delivered" in r.getMessage() for r in caplog.records
+        r.levelno == logging.WARNING and "1 event(s) not delivered" in r.getMessage()
+        for r in caplog.records
     )
 
 

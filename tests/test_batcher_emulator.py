@@ -236,6 +236,7 @@ def test_the_dead_letter_file_replays_with_redo_kit_import(
         emulator_client(down, retry=RetryPolicy(attempts=2)) as client,
         Batcher(
             client,
+            delivery_timeout=0,
             dead_letter=dead,
             on_error=lambda events, exc: failed.extend(e.unique_id for e in events),
         ) as batcher,

@@ -34,6 +34,7 @@ DEMO_STORE_ID = "64e5a8a1af49a89df37e4ee7"
 DEMO_API_KEY = "sk_emulator_demo"
 """The key of the demo store. The emulator listens on loopback by default."""
 
+
 def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
     # A named converter: mypy's attrs plugin cannot type the generic ``frozenset``.
     return frozenset(scopes)

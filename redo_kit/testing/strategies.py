@@ -265,9 +265,7 @@ def valid_events() -> st.SearchStrategy[dict[str, Any]]:
             {},
             optional={
                 "eventTimestamp": rfc3339_datetimes(),
-                "value": st.one_of(
-                    _integers(), st.floats(allow_nan=False, allow_infinity=False)
-                ),
+                "value": st.one_of(_integers(), st.floats(allow_nan=False, allow_infinity=False)),
                 "valueCurrency": st.sampled_from(sorted(component("CurrencyCode")["enum"])),
                 "uniqueId": st.text(min_size=1, max_size=255),
                 "data": event_data(),
