@@ -44,6 +44,7 @@ from redo_kit._errors import APIError, Problem
 from redo_kit._events import PreparedEvent
 from redo_kit._logging import logger
 from redo_kit._rules import limits
+from redo_kit._spec import bulk_report_validator
 
 __all__ = [
     "BULK",
@@ -322,23 +323,17 @@ def server_rejections(batch: Batch, body: bytes) -> tuple[ServerRejection, ...]:
         report = orjson.loads(body)
     except orjson.JSONDecodeError:
         return ()
-    items = report.get("events") if isinstance(report, dict) else None
-    if not isinstance(items, list):
+    if not bulk_report_validator().is_valid(report):
         return ()
     rejected: list[ServerRejection] = []
-    for item in items:
-        if not isinstance(item, dict) or item.get("status") != "rejected":
-            continue
-        index = item.get("index")
-        if isinstance(index, bool) or not isinstance(index, int):
-            continue
-        if 0 <= index < len(batch.events):
-            message = item.get("error")
+    for item in report["events"]:
+        index = item["index"]
+        if item["status"] == "rejected" and index < len(batch.events):
             rejected.append(
                 ServerRejection(
                     event=batch.events[index],
                     index=index,
-                    message=message if isinstance(message, str) else "rejected by the server",
+                    message=item.get("error") or "rejected by the server",
                 )
             )
     return tuple(rejected)

@@ -27,6 +27,7 @@ import orjson
 __all__ = [
     "as_written",
     "bulk_envelope_validator",
+    "bulk_report_validator",
     "component",
     "derived",
     "document",
@@ -130,6 +131,15 @@ def bulk_envelope_validator() -> jsonschema_rs.Draft202012Validator:
     events["items"] = True
     envelope["properties"] = {**envelope["properties"], "events": events}
     return jsonschema_rs.Draft202012Validator(_rooted(envelope), validate_formats=True)
+
+
+@derived
+def bulk_report_validator() -> jsonschema_rs.Draft202012Validator:
+    """The bulk operation's per-event report (its ``x-redo-bulk-report`` schema)."""
+    bulk = document()["paths"]["/stores/{storeId}/events/bulk"]["post"]
+    return jsonschema_rs.Draft202012Validator(
+        _rooted(bulk["x-redo-bulk-report"]["schema"]), validate_formats=True
+    )
 
 
 def wire_path(parts: Sequence[str | int], root: str = "$") -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from helpers import mock_client
+from helpers import emulator_client, mock_client
 
 from redo_kit import _retry
 from redo_kit._batcher import Batcher
@@ -33,6 +33,7 @@ from redo_kit._errors import (
     BadRequestError,
     DeliveryTimeoutError,
     InternalServerError,
+    ValidationError,
     make_status_error,
 )
 from redo_kit._events import PreparedEvent, prepare_event
@@ -220,7 +221,8 @@ def test_send_bulk_reports_the_servers_rejections_beside_its_own() -> None:
              "error": "Customer could not be resolved"}
             for i, e in enumerate(sent)
         ]  # fmt: skip
-        return Response(202, {"content-type": "application/json"}, orjson.dumps({"events": items}))
+        report = {"total": len(sent), "accepted": len(sent) - 1, "rejected": 1, "events": items}
+        return Response(202, {"content-type": "application/json"}, orjson.dumps(report))
 
     client = mock_client(MockTransport(answer))
     result = client.send_bulk([event(n).payload for n in range(5)] + [{"eventName": ""}])
@@ -297,3 +299,35 @@ def test_a_refusal_is_never_retried_later(no_waits: None) -> None:
         assert batcher.stats().deferred == 0
     assert len(transport.requests) == 1
     assert isinstance(failures[0], BadRequestError)
+
+
+def unchecked(n: int) -> PreparedEvent:
+    """An event with no customer, made by hand: a prepared event is sent as it is."""
+    body = orjson.dumps({"eventName": "Order Placed", "uniqueId": f"order-{n}"})
+    return PreparedEvent(payload=orjson.loads(body), body=body, unique_id=f"order-{n}")
+
+
+def test_the_emulators_bulk_report_reaches_send_bulk_and_the_batcher(
+    emulator_factory: Any,
+) -> None:
+    emu = emulator_factory(rate_limit=None, bulk_report=True)
+    with emulator_client(emu) as client:
+        result = client.send_bulk([event(n) for n in range(3)] + [unchecked(3)])
+        assert sorted(result.unique_ids) == ["order-0", "order-1", "order-2"]
+        assert [(r.index, r.unique_id) for r in result.rejections] == [(3, "order-3")]
+        assert "customer" in result.rejections[0].problems[0].message
+        failures: list[tuple[list[str], BaseException]] = []
+        with client.batcher(
+            on_error=lambda events, exc: failures.append(([e.unique_id for e in events], exc))
+        ) as batcher:
+            batcher.track(unchecked(4))
+            batcher.track(event(5))
+            assert batcher.flush(10).completed
+            stats = batcher.stats()
+    assert (stats.sent, stats.failed) == (1, 1)
+    ((ids, error),) = failures
+    assert ids == ["order-4"]
+    assert isinstance(error, ValidationError)
+    assert error.problems[0].rule == "server-rejected"
+    stored = sorted(e["uniqueId"] for e in emu.events())
+    assert stored == ["order-0", "order-1", "order-2", "order-5"]

@@ -1,9 +1,11 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 d7e05ddb78d56d17dd94169aa9d406ab1d20b7b274da60d70766a61eb0a4846e)
+# Generated from spec/redo-events.openapi.yaml (sha256 a49bab52e98d47dee4ff775d3befbc21209f8bebc20f2ee7197d91d743c05be8)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""
 
 from redo_kit_models.models import (
+    BulkEventReportItem,
+    BulkEventsReport,
     BulkEventsRequest,
     CountryCode,
     CurrencyCode,
@@ -20,6 +22,8 @@ from redo_kit_models.models import (
 )
 
 __all__ = [
+    "BulkEventReportItem",
+    "BulkEventsReport",
     "BulkEventsRequest",
     "CountryCode",
     "CurrencyCode",

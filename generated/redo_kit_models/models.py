@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 d7e05ddb78d56d17dd94169aa9d406ab1d20b7b274da60d70766a61eb0a4846e)
+# Generated from spec/redo-events.openapi.yaml (sha256 a49bab52e98d47dee4ff775d3befbc21209f8bebc20f2ee7197d91d743c05be8)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 from __future__ import annotations
@@ -46,6 +46,22 @@ CountryCode: TypeAlias = Literal["AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO",
 """
 ISO 3166-1 alpha-2 country code, for example `US`.
 """
+
+
+@attrs.frozen(kw_only=True)
+class BulkEventReportItem:
+    """What happened to one item of a bulk request."""
+
+    index: int = attrs.field(metadata={"wire": "index"})
+    """The item's zero-based position in the request's `events`."""
+    status: Literal["queued", "rejected"] = attrs.field(metadata={"wire": "status"})
+    """`queued`: accepted for storage; `rejected`: dropped."""
+    event_id: str | None = attrs.field(default=None, metadata={"wire": "eventId"})
+    """The stored event's id, for a queued item when the server gives one."""
+    event_name: str | None = attrs.field(default=None, metadata={"wire": "eventName"})
+    """The item's `eventName`, when it had a readable one."""
+    error: str | None = attrs.field(default=None, metadata={"wire": "error"})
+    """Why a rejected item was dropped."""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +116,24 @@ booleans or `null`, and are segmentable. Objects and arrays belong under
 `$extra`, which is stored verbatim and never indexed.
 
 """
+
+
+@attrs.frozen(kw_only=True)
+class BulkEventsReport:
+    """A per-event account of one bulk request. Not part of the published
+    answer (202 with no body), but held in Redo's own schema sources: a
+    client that gets a 2xx bulk answer with this body reports the server's
+    per-event rejections (see x-redo-bulk-report on the bulk operation).
+    """
+
+    total: int = attrs.field(metadata={"wire": "total"})
+    """Items in the request."""
+    accepted: int = attrs.field(metadata={"wire": "accepted"})
+    """Items queued for storage."""
+    rejected: int = attrs.field(metadata={"wire": "rejected"})
+    """Items dropped."""
+    events: list[BulkEventReportItem] = attrs.field(metadata={"wire": "events"})
+    """One entry per request item, in request order."""
 
 
 @attrs.frozen(kw_only=True)

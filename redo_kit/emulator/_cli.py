@@ -72,6 +72,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, help="seed for the fault draws, to repeat a run exactly"
     )
+    parser.add_argument(
+        "--bulk-report",
+        action="store_true",
+        help="answer each bulk request with the spec's per-event report "
+        "(BulkEventsReport) instead of Redo's published 202 with no body",
+    )
 
 
 _NOT_SHOWN = "(the value is not shown: it may hold an API key)"
@@ -127,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         faults=args.faults,
         fault_delay=args.fault_delay,
         seed=args.seed,
+        bulk_report=args.bulk_report,
     )
     try:
         emulator.start()

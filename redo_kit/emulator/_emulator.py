@@ -33,7 +33,10 @@ class Emulator:
     ``None`` or ``0`` for no limit. ``faults`` is a
     plan such as ``"503=0.1,lost-ack=0.05"`` (see :mod:`redo_kit.emulator._faults`),
     ``fault_delay`` the seconds a ``delay`` fault holds an answer (default 1),
-    and ``seed`` makes fault draws repeatable.
+    and ``seed`` makes fault draws repeatable. ``bulk_report=True`` answers
+    each bulk request with the spec's per-event report (``BulkEventsReport``,
+    its ``x-redo-bulk-report``) rather than the published 202 with no body,
+    to test a client's handling of it.
 
     Use it as a context manager; ``base_url`` ends in ``/v2.2``::
 
@@ -53,6 +56,7 @@ class Emulator:
         faults: str | Mapping[str, float] | None = None,
         fault_delay: float = 1.0,
         seed: int | None = None,
+        bulk_report: bool = False,
     ) -> None:
         if stores is None:
             stores = {DEMO_STORE_ID: DEMO_API_KEY}
@@ -80,6 +84,7 @@ class Emulator:
         self._limiters = {path: RateLimiter(rate) for path, rate in rates.items()}
         self._faults = FaultInjector(FaultPlan.parse(faults), seed)
         self._fault_delay = fault_delay
+        self._bulk_report = bulk_report
         self._app: App | None = None
         self._server: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
@@ -99,6 +104,7 @@ class Emulator:
             limiters=self._limiters,
             faults=self._faults,
             fault_delay=self._fault_delay,
+            bulk_report=self._bulk_report,
         )
         try:
             server = EmulatorServer((self._host, self._port), app)

@@ -170,10 +170,34 @@ class App:
     """One per operation, by its path in the spec (:data:`~redo_kit._rules.SINGLE`, ``BULK``)."""
     faults: FaultInjector
     fault_delay: float
+    bulk_report: bool = False
+    """Answer bulk requests with the per-event report (``x-redo-bulk-report``)."""
     stats: Stats = attrs.field(factory=Stats)
     stopping: threading.Event = attrs.field(factory=threading.Event)
     cursor_key: bytes = attrs.field(factory=lambda: os.urandom(16), repr=False)
     """Seals the inspection API's page cursors, so that one shows no row id (fresh per start)."""
+
+
+def _bulk_report(events: list[Any], rejected: list[Rejection]) -> dict[str, Any]:
+    """The spec's ``BulkEventsReport`` of a bulk request: one item per event, in order."""
+    dropped = {item.position: item for item in rejected}
+    items: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        name = event.get("eventName") if isinstance(event, dict) else None
+        item: dict[str, Any] = {
+            "index": index,
+            "status": "rejected" if index in dropped else "queued",
+            "eventName": name if isinstance(name, str) else None,
+        }
+        if index in dropped:
+            item["error"] = "; ".join(str(p) for p in dropped[index].problems)
+        items.append(item)
+    return {
+        "total": len(events),
+        "accepted": len(events) - len(dropped),
+        "rejected": len(dropped),
+        "events": items,
+    }
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -579,7 +603,13 @@ class _Handler(BaseHTTPRequestHandler):
                 accepted.append(event)
         outcome = app.store.ingest(store_id, accepted, rejected)
         app.stats.ingested(outcome.stored, outcome.deduplicated, outcome.rejected)
-        return _Response(202)
+        if not app.bulk_report:
+            return _Response(202)
+        return _Response(
+            202,
+            orjson.dumps(_bulk_report(body["events"], rejected)),
+            content_type="application/json",
+        )
 
     def _authorize(self, store_id: str, *, write: bool) -> _Response | None:
         """``None`` when the request's key may use ``store_id`` of an event operation.
