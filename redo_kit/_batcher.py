@@ -769,9 +769,18 @@ def _open_outbox(
 _live: weakref.WeakSet[Batcher] = weakref.WeakSet()
 
 
+_exit_deadline_at: list[float] = []
+"""When the process's exit began, plus the longest exit timeout: set by the first exit step."""
+
+
 def _exit_deadline() -> float:
-    longest = max((b._exit_timeout for b in list(_live)), default=0.0)
-    return time.monotonic() + longest
+    """The one deadline every exit step shares: the whole exit waits at most the
+    longest ``exit_timeout``, however many steps (flush at thread shutdown, close
+    at ``atexit``) it takes."""
+    if not _exit_deadline_at:
+        longest = max((b._exit_timeout for b in list(_live)), default=0.0)
+        _exit_deadline_at.append(time.monotonic() + longest)
+    return _exit_deadline_at[0]
 
 
 def _flush_all_at_thread_shutdown() -> None:
@@ -797,6 +806,7 @@ def _close_all_at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
+    _exit_deadline_at.clear()
     for batcher in list(_live):
         batcher._after_fork_in_child()
 

@@ -596,6 +596,36 @@ def test_a_process_that_exits_without_close_delivers_its_queue(tmp_path: Path) -
     assert sorted(sent) == sorted(tracked)
 
 
+def test_exit_with_a_hung_server_takes_one_exit_timeout_not_one_per_step(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import socket, threading
+        from redo_kit._client import RedoClient
+
+        hung = socket.create_server(("127.0.0.1", 0))
+        held = []
+        threading.Thread(target=lambda: held.extend(hung.accept() for _ in range(8)),
+                         daemon=True).start()
+        client = RedoClient(store_id="s1", api_key="k",
+                            base_url=f"http://127.0.0.1:{hung.getsockname()[1]}/v2.2",
+                            timeout=60, rate_limit=None)
+        batcher = client.batcher(flush_interval=0, exit_timeout=3)
+        for n in range(300):
+            batcher.track({"eventName": "E", "customer": {"email": "a@example.com"}})
+        """
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    # The flush at thread shutdown and the close at atexit share one deadline:
+    # one exit_timeout (3 s) and the interpreter's start, not 6 s.
+    assert 3 <= elapsed < 5.5, elapsed
+    assert "still in flight" in done.stderr
+
+
 def test_the_client_makes_batchers(mock: tuple[MockTransport, RedoClient]) -> None:
     transport, client = mock
     with client.batcher(flush_interval=60) as batcher:
@@ -706,8 +736,9 @@ def test_an_unwritable_dead_letter_file_is_logged(
 
 
 def test_the_exit_hooks_flush_then_close_every_open_batcher(
-    mock: tuple[MockTransport, RedoClient],
+    mock: tuple[MockTransport, RedoClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(batcher_module, "_exit_deadline_at", [])
     transport, client = mock
     batcher = Batcher(client, flush_interval=60)
     first = batcher.track(event(1))
