@@ -96,8 +96,8 @@ class Script:
             self.process.wait(10)
             raise AssertionError(f"the script ended early:\n{self.stderr()}")
 
-    def signal(self, number: int = signal.SIGTERM) -> None:
-        self.process.send_signal(number)
+    def sigterm(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float = 20) -> int:
         return self.process.wait(timeout)
@@ -157,7 +157,7 @@ def test_sigterm_delivers_every_queued_event_of_every_batcher_then_terminates(
         """
     )
     assert stored_ids(emu) == []
-    script.signal()
+    script.sigterm()
     assert script.wait() == -signal.SIGTERM, script.stderr()
     stored = stored_ids(emu)
     assert len(stored) == 500
@@ -172,7 +172,7 @@ def test_without_handle_sigterm_the_queue_dies_with_the_process(run: Run, emu: E
         ready()
         """
     )
-    script.signal()
+    script.sigterm()
     assert script.wait() == -signal.SIGTERM
     assert stored_ids(emu) == []
 
@@ -195,12 +195,38 @@ def test_a_python_handler_installed_before_runs_after_the_flush(
         """
     )
     assert stored_ids(emu) == []
-    script.signal()
+    script.sigterm()
     assert script.wait() == 3, script.stderr()
     assert marker.read_text() == f"{signal.SIGTERM} 0"
     stored = stored_ids(emu)
     assert len(stored) == 500
     assert sorted(stored) == sorted(ids("chained", 500))
+
+
+def test_a_handler_installed_after_ours_keeps_sigterm(
+    run: Run, emu: Emulator, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    script = run(
+        f"""
+        def mine(signum, frame):
+            pending = sum(batcher.stats().pending for batcher in batchers)
+            Path({str(marker)!r}).write_text(str(pending))
+            sys.exit(3)
+
+        batchers = queue(emulator_client(), 50, "before")
+        signal.signal(signal.SIGTERM, mine)
+        batchers += queue(emulator_client(), 50, "after")
+        print(signal.getsignal(signal.SIGTERM) is mine, flush=True)
+        ready()
+        """
+    )
+    assert script.before_ready == ["True"]
+    script.sigterm()
+    assert script.wait() == 3, script.stderr()
+    # Nothing was flushed before that handler ran; the exit closed the batchers.
+    assert marker.read_text() == "100"
+    assert sorted(stored_ids(emu)) == sorted(ids("before", 50) + ids("after", 50))
 
 
 def test_a_flush_that_raises_is_logged_and_the_others_still_run(run: Run, emu: Emulator) -> None:
@@ -217,7 +243,7 @@ def test_a_flush_that_raises_is_logged_and_the_others_still_run(run: Run, emu: E
         """
     )
     assert stored_ids(emu) == []
-    script.signal()
+    script.sigterm()
     assert script.wait() == -signal.SIGTERM
     assert "this flush is broken" in script.stderr()
     assert sorted(stored_ids(emu)) == sorted(ids("after-broken", 50))
@@ -233,7 +259,7 @@ def test_an_ignored_sigterm_stays_ignored(run: Run, emu: Emulator) -> None:
         print(signal.getsignal(signal.SIGTERM) is signal.SIG_IGN, flush=True)
         """
     )
-    script.signal()
+    script.sigterm()
     time.sleep(0.5)
     assert script.process.poll() is None
     assert stored_ids(emu) == []
@@ -257,7 +283,7 @@ def test_a_batcher_made_off_the_main_thread_installs_nothing(run: Run, emu: Emul
         """
     )
     assert script.before_ready == ["1 True"]
-    script.signal()
+    script.sigterm()
     assert script.wait() == -signal.SIGTERM
     assert stored_ids(emu) == []
 
@@ -279,7 +305,7 @@ def test_the_handler_keeps_no_batcher_alive(run: Run, emu: Emulator) -> None:
         """
     )
     assert script.before_ready == ["True"]
-    script.signal()
+    script.sigterm()
     assert script.wait() == -signal.SIGTERM
     assert sorted(stored_ids(emu)) == sorted(ids("closed", 10))
 
@@ -291,11 +317,11 @@ def test_a_second_sigterm_during_a_slow_flush_terminates_at_once(run: Run) -> No
         ready()
         """
     )
-    script.signal()
+    script.sigterm()
     time.sleep(1.0)
     assert script.process.poll() is None, "the first SIGTERM should wait for the flush"
     started = time.monotonic()
-    script.signal()
+    script.sigterm()
     assert script.wait(10) == -signal.SIGTERM
     assert time.monotonic() - started < 3
 
@@ -310,7 +336,7 @@ def test_batchers_share_one_deadline_the_longest_exit_timeout(run: Run) -> None:
         """
     )
     started = time.monotonic()
-    script.signal()
+    script.sigterm()
     assert script.wait(20) == -signal.SIGTERM
     # 4 s: the longest exit_timeout; 6 s would be their sum.
     assert 3.5 < time.monotonic() - started < 5.5
