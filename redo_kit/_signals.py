@@ -110,14 +110,17 @@ def _flush_all() -> None:
 
     Not on this thread: the signal may have interrupted the main thread
     while it held a batcher's lock, which a flush here would wait for
-    forever. On another thread, such a flush only runs out of time.
+    forever. On another thread, such a flush only runs out of time; that
+    is logged, since what it did not deliver is lost if the signal ends
+    the process.
     """
     # A copy first: a weak reference's callback may drop an entry meanwhile.
     entries = [(ref(), timeout) for ref, timeout in _flushes.copy().values()]
     flushes = [(flush, timeout) for flush, timeout in entries if flush is not None]
     if not flushes:
         return
-    deadline = time.monotonic() + max(timeout for _, timeout in flushes)
+    longest = max(timeout for _, timeout in flushes)
+    deadline = time.monotonic() + longest
 
     def run() -> None:
         for flush, _ in flushes:
@@ -129,3 +132,10 @@ def _flush_all() -> None:
     worker = threading.Thread(target=run, name="redo-kit-sigterm", daemon=True)
     worker.start()
     worker.join(max(0.0, deadline - time.monotonic()))
+    # A flush returns early once everything is delivered: reaching the deadline means it was not.
+    if time.monotonic() >= deadline:
+        logger.warning(
+            "redo-kit could not deliver every queued event within %.1f s of SIGTERM "
+            "(the longest exit_timeout)",
+            longest,
+        )
