@@ -79,6 +79,7 @@ from redo_kit._outbox import (
     Outbox,
     Overflow,
 )
+from redo_kit._signals import flush_on_sigterm
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -202,6 +203,10 @@ class Batcher:
     ``exit_timeout``: seconds each exit step may wait; default 5. When the main
     thread ends (also in a ``multiprocessing`` child) queued events are
     flushed; at ``atexit`` the batcher is closed.
+    ``handle_sigterm``: flush queued events, within ``exit_timeout``, when the
+    process gets SIGTERM, which otherwise ends it without ``atexit``; the
+    signal then takes effect as before (see :mod:`redo_kit._signals`);
+    default ``True``.
     ``options``: the :class:`~redo_kit._events.PrepareOptions` every tracked
     event is prepared with; default the client's ``settings.prepare``.
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
@@ -226,6 +231,7 @@ class Batcher:
         dead_letter: str | os.PathLike[str] | None = None,
         senders: int = 8,
         exit_timeout: float = 5.0,
+        handle_sigterm: bool = True,
         options: PrepareOptions | None = None,
         allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
@@ -263,6 +269,10 @@ class Batcher:
                 raise ConfigurationError(
                     f"{name} must be a function or None, not {type(callback).__name__}"
                 )
+        if not isinstance(handle_sigterm, bool):
+            raise ConfigurationError(
+                f"handle_sigterm must be True or False, not {type(handle_sigterm).__name__}"
+            )
         if options is not None and not isinstance(options, PrepareOptions):
             raise ConfigurationError(
                 f"options must be a PrepareOptions or None, not {type(options).__name__}"
@@ -303,6 +313,8 @@ class Batcher:
         # starting it (milliseconds); a forked child starts its own lazily.
         self._start_drain()
         _live.add(self)
+        if handle_sigterm:
+            flush_on_sigterm(self._flush_at_exit, self._exit_timeout)
 
     def _fresh_state(self) -> None:
         """Zero counters, new locks, no drain thread (also after a fork)."""

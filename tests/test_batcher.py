@@ -488,6 +488,7 @@ def test_close_delivers_what_is_queued(mock: tuple[MockTransport, RedoClient]) -
         ("flush_interval", float("inf")),
         ("block_timeout", float("nan")),
         ("exit_timeout", True),
+        ("handle_sigterm", 1),
         ("max_events", 0),
         ("max_events", 1.5),
         ("max_bytes", -1),
