@@ -417,16 +417,10 @@ class Batcher:
         events = list(lease.events)
         retries = outcome.sent.retries + (1 if lease.attempts else 0)
         if error is None:
-            self._outbox.ack(lease)
             rejected = [r.event for r in outcome.rejected]
-            self._count(
-                lease,
-                sent=len(events) - len(rejected),
-                failed=len(rejected),
-                retries=retries,
-                request=True,
-            )
             if rejected:
+                # Reported before the events count as settled: when flush or
+                # close returns, on_error has run and the dead-letter file is written.
                 self._fail(
                     rejected,
                     ValidationError(
@@ -434,12 +428,22 @@ class Batcher:
                         subject="events (the API's bulk report)",
                     ),
                 )
+            self._count(
+                lease,
+                sent=len(events) - len(rejected),
+                failed=len(rejected),
+                retries=retries,
+                request=True,
+            )
             return
         age = time.time() - lease.enqueued_at
         if outcome.retryable and age < self._delivery_timeout and not self._halted:
-            retry_at = time.time() + self._backoff(lease.attempts + 1, error)
-            self._outbox.release(lease, retry_at=retry_at)
-            self._count(lease, retries=retries, deferred=True)
+            self._count(
+                lease,
+                retries=retries,
+                deferred=True,
+                retry_at=time.time() + self._backoff(lease.attempts + 1, error),
+            )
             self._incident(
                 "retrying",
                 len(events),
@@ -460,10 +464,8 @@ class Batcher:
         elif outcome.retryable:
             # Halted (close ran out of time): a memory outbox is about to
             # forget them; a durable one keeps them for a later process.
-            self._outbox.release(lease, retry_at=time.time())
-            self._count(lease, retries=retries)
+            self._count(lease, retries=retries, retry_at=time.time())
             return
-        self._outbox.ack(lease)
         self._fail(events, error)
         self._count(lease, failed=len(events), retries=retries)
 
@@ -476,8 +478,18 @@ class Batcher:
         retries: int = 0,
         request: bool = False,
         deferred: bool = False,
+        retry_at: float | None = None,
     ) -> None:
+        """Settle ``lease`` in the outbox (ack, or release until ``retry_at``) and count it.
+
+        Both under the batcher's lock, which flush holds while it looks at the
+        outbox: it never sees the events gone before the counters say so.
+        """
         with self._lock:
+            if retry_at is None:
+                self._outbox.ack(lease)
+            else:
+                self._outbox.release(lease, retry_at=retry_at)
             self._in_flight.pop(lease.token, None)
             self._sent += sent
             self._failed += failed
@@ -609,11 +621,11 @@ class Batcher:
         return self._result(target, started)
 
     def _wait_settled(self, target: int, deadline: float) -> bool:
-        while not self._settled_through(target):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with self._lock:
+        with self._lock:
+            while not self._settled_through(target):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
                 # Settled by this process's drain, or seen on the next look.
                 self._settled.wait(min(remaining, _POLL if self._shared else remaining))
         return True

@@ -368,6 +368,10 @@ def deliver(
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     workers = _Workers(sender, concurrency, None if ordered else settle)
+    if not ordered:
+        # A drain lives as long as its batcher: its threads start now, not at
+        # the last flush, when Python 3.12+ no longer starts threads.
+        workers.start_all()
     window: deque[tuple[Job[T], Future[Outcome] | None]] = deque()
 
     def settle_done(block: bool) -> None:
@@ -441,14 +445,30 @@ class _Workers:
         )
         self._threads: list[threading.Thread] = []
 
+    def start_all(self) -> None:
+        """Start every thread now, not on demand: for a long-lived delivery."""
+        while len(self._threads) < self._count and self._start():
+            pass
+
     def submit(self, job: Job[Any], batch: Batch) -> Future[Outcome]:
         future: Future[Outcome] = Future()
         if len(self._threads) < self._count:
-            thread = threading.Thread(target=self._run, name="redo-kit-delivery", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            self._start()
         self._tasks.put((job, batch, future))
+        if not self._threads:
+            # No thread could start (Python 3.12+ at interpreter exit): send here.
+            self._tasks.put(None)
+            self._run()
         return future
+
+    def _start(self) -> bool:
+        thread = threading.Thread(target=self._run, name="redo-kit-delivery", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return False
+        self._threads.append(thread)
+        return True
 
     def _run(self) -> None:
         while True:

@@ -358,10 +358,16 @@ class _Watch:
         with self._cond:
             heapq.heappush(self._heap, (attempt.deadline, next(self._order), attempt))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="redo-kit-deadlines", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="redo-kit-deadlines", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:
+                    # Python 3.12+ starts no thread while the interpreter exits (a
+                    # batcher's last flush): the attempt goes on, bounded by the
+                    # per-read timeouts alone, rather than failing.
+                    pass
+                else:
+                    self._thread = thread
             self._cond.notify()
         return attempt
 
