@@ -5,7 +5,8 @@ local sink (``_sink.py``: a threaded HTTP server on 127.0.0.1, started as its
 own process, so neither its CPU time nor its GIL is this process's):
 
 - redo-kit: ``Batcher.track(event)``, a ``RedoClient`` with ``rate_limit=None``
-  (no pacing: the sink's speed is what counts), 8 sender threads;
+  (no pacing: the sink's speed is what counts), 8 sender threads (its
+  default; ``--senders`` changes it);
 - Segment's ``analytics-python`` (``segment.analytics.Client.track``), one
   consumer thread, its defaults otherwise;
 - PostHog's ``posthog`` (``Posthog.capture``), one consumer thread, its
@@ -40,6 +41,7 @@ Not a test: it prints the figures and exits 1 if any SDK lost an event.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import logging
 import platform
@@ -78,11 +80,11 @@ def redo_args(n: int) -> Args:
     return (request_shape(n),), {}
 
 
-def open_redo(url: str, events: int) -> Opened:
+def open_redo(url: str, events: int, senders: int = 8) -> Opened:
     client = RedoClient(
         store_id="bench-store", api_key="bench_key", base_url=f"{url}/v2.2", rate_limit=None
     )
-    batcher = Batcher(client, max_events=events + 1, max_bytes=1 << 30)
+    batcher = Batcher(client, max_events=events + 1, max_bytes=1 << 30, senders=senders)
 
     def close() -> None:
         batcher.close(timeout=60)
@@ -193,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2_000, help="per SDK; default 2,000")
     parser.add_argument("--rounds", type=int, default=3, help="default 3, SDK order rotated")
     parser.add_argument(
+        "--senders", type=int, default=8, help="redo-kit's sender threads; default 8 (its own)"
+    )
+    parser.add_argument(
         "--threads", action="store_true", help="list the threads left after each SDK's close"
     )
     args = parser.parse_args(argv)
@@ -208,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}, {platform.machine()}; "
         f"redo-kit {version('redo-kit')}, segment-analytics-python "
         f"{version('segment-analytics-python')}, posthog {version('posthog')}; "
-        f"{args.events:,} events per SDK, {args.rounds} round(s), sink in its own process"
+        f"{args.events:,} events per SDK, {args.rounds} round(s), redo-kit with "
+        f"{args.senders} sender thread(s), sink in its own process"
     )
+    if args.senders != 8:
+        SDKS["redo-kit"] = ("redo", redo_args, functools.partial(open_redo, senders=args.senders))
     labels = list(SDKS)
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     with _sink.sink() as url:
