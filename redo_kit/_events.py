@@ -139,9 +139,8 @@ def prepare_event(
             content_unique_ids=chosen.content_unique_ids,
         )
     problems: list[Problem] = []
-    wire = _wire(payload, problems)
-    # The wire converter has already written a model's values as JSON.
-    return _prepare(wire, problems, chosen, unique_id, json_ready=_is_model(payload))
+    wire, json_ready = _wire(payload, problems)
+    return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
 
 
 def build_event(
@@ -214,20 +213,26 @@ def _is_model(value: Any) -> bool:
     return getattr(type(value), "__attrs_attrs__", None) is not None
 
 
-def _wire(payload: Any, problems: list[Problem]) -> dict[str, Any]:
-    if _is_model(payload):
+def _wire(payload: Any, problems: list[Problem]) -> tuple[dict[str, Any], bool]:
+    """The event as a new wire dict, and whether its values are JSON already.
+
+    The wire converter has already written a model's values as JSON; a
+    caller's dict may hold datetimes, Decimals and the like.
+    """
+    # A plain dict first: nearly every event, and never an attrs model.
+    if type(payload) is not dict and _is_model(payload):
         try:
             unstructured = unstructure(payload)
         except ConversionError as exc:
             raise ValidationError(exc.problems) from exc
         if isinstance(unstructured, dict):
-            return unstructured
+            return unstructured, True
     elif type(payload) is dict or isinstance(payload, Mapping):
         wire = dict(payload)
         customer = wire.get("customer")
         if customer is not None and type(customer) is not dict and _is_model(customer):
             wire["customer"] = _wire_customer(customer, problems)
-        return wire
+        return wire, False
     problems.append(
         Problem(
             path="$",
@@ -387,7 +392,11 @@ def _apply(
         if dropped:
             warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
 
-    if unique_id is not None or wire.get("uniqueId") is None:
+    if unique_id is None and not options.content_unique_ids:
+        # The usual case, without a call: a random id when the event has none.
+        if wire.get("uniqueId") is None:
+            wire["uniqueId"] = new_unique_id()
+    elif unique_id is not None or wire.get("uniqueId") is None:
         _assign_unique_id(wire, options, unique_id, problems)
     if fast and problems:
         return None
