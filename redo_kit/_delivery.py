@@ -498,3 +498,9 @@ class _Workers:
                 self.slot.acquire()
         for _ in self._threads:
             self._tasks.put(None)
+        if wait:
+            # Idle now, they end at once: joined, so that nothing they hold
+            # (a batcher's settle) outlives the delivery.
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join()
