@@ -53,6 +53,7 @@ from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
 from redo_kit._events import PreparedEvent
 from redo_kit._json import loads_exact
+from redo_kit._logging import logger
 from redo_kit._outbox import (
     Dropped,
     DropReason,
@@ -152,6 +153,15 @@ _HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?, tokens = ?"
 _SIZE = "SELECT events, bytes, leased, (SELECT MIN(seq) FROM events) FROM counts"
 
 _HOST = socket.gethostname()
+
+# Checkpoints (copying the WAL into the file, an fsync or two) run on a
+# thread of their own, so that no put waits for a disk sync: about every
+# _CHECKPOINT_EVERY commits of this handle. A put still checkpoints if the WAL
+# reaches _BACKSTOP_PAGES pages (40 MB) all the same, and after a checkpoint
+# the WAL file is cut back to _WAL_LIMIT_BYTES.
+_CHECKPOINT_EVERY = 256
+_BACKSTOP_PAGES = 10_000
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 # Handles open in this process, so that a forked child can disown them.
 _OPEN: weakref.WeakSet[SqliteOutbox] = weakref.WeakSet()
@@ -258,6 +268,13 @@ class SqliteOutbox:
         self._watch_events = 0
         self._watch_bytes = 0
         self._conn = self._open()
+        self._writes = 0
+        self._stopping = False
+        self._checkpoint_due = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="redo-kit-outbox-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
         _OPEN.add(self)
 
     @property
@@ -294,6 +311,8 @@ class SqliteOutbox:
                     path=self._path,
                 )
             conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._check_schema(conn)
@@ -405,6 +424,7 @@ class SqliteOutbox:
                 else:
                     seq = 0
             if seq:
+                self._wrote()
                 self._woke_by(size)
                 return seq, dropped
             if self._overflow == "drop_newest":
@@ -466,10 +486,35 @@ class SqliteOutbox:
                         else 0
                     )
                 if seq:
+                    self._wrote()
                     self._woke_by(size)
                     return seq, []
         finally:
             self._blocked -= 1
+
+    def _wrote(self) -> None:
+        """Count a commit; every _CHECKPOINT_EVERY of them, ask for a checkpoint. Lock held."""
+        self._writes += 1
+        if self._writes % _CHECKPOINT_EVERY == 0:
+            self._checkpoint_due.set()
+
+    def _checkpoint_loop(self) -> None:
+        """Checkpoint the WAL when asked, on a connection of this thread, until closing."""
+        try:
+            conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        except sqlite3.Error as error:  # pragma: no cover - the file was just opened
+            logger.debug("outbox %s: no checkpoint connection: %s", self._path, error)
+            return
+        with contextlib.closing(conn):
+            while True:
+                self._checkpoint_due.wait()
+                self._checkpoint_due.clear()
+                if self._stopping:
+                    return
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as error:  # pragma: no cover - a put checkpoints instead
+                    logger.debug("outbox %s: checkpoint failed: %s", self._path, error)
 
     def _woke_by(self, size: int) -> None:
         """Wake a waiting lease if this put may have made it ready. Lock held."""
@@ -544,6 +589,7 @@ class SqliteOutbox:
             conn.executemany(_TAKE, [(token, row[0]) for row in taken])
             stored = conn.execute(_TAKEN, (token,)).fetchall()
             self._renew(conn, now, token, force=True)
+        self._wrote()
         return Lease(
             events=tuple(
                 self._event(row[0], unique_id, body)
@@ -616,6 +662,7 @@ class SqliteOutbox:
                 self._conn.execute("DELETE FROM events WHERE lease = ?", (lease.token,))
             except sqlite3.Error as error:
                 raise self._error("ack", error) from error
+            self._wrote()
 
     def release(self, lease: Lease, *, retry_at: float) -> None:
         with self._lock:
@@ -674,6 +721,8 @@ class SqliteOutbox:
                 self._final = self._size()
             finally:
                 self._holding = False
+                self._stopping = True
+                self._checkpoint_due.set()
                 self._conn.close()
                 self._ready.notify_all()
                 self._room.notify_all()
