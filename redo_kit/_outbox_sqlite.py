@@ -25,11 +25,18 @@ no longer runs), or when its expiry passed (``drain_ttl`` seconds without a
 due again: that delivery may or may not have happened, and the events'
 ``uniqueId`` lets the API drop a replay.
 
-**Processes and threads.** One connection per handle, guarded by a lock:
-threads of one process share it (measured faster than a connection per
-thread, whose writers wait on SQLite's file lock by sleeping). A handle never
-crosses ``os.fork``: the child calls :meth:`SqliteOutbox.fork_child` for its
+**Processes and threads.** One connection per handle, guarded by a lock and
+shared by the threads of a process: one thing to close, to suspend around a
+fork and to wake a waiting lease from. (A connection per thread measured a
+lower p99 under eight contending putters, see ``benchmarks/RESULTS.md``; the
+put targets are met either way.) A handle
+never crosses ``os.fork``: its connections are closed just before the fork
+and reopened in the parent just after, so the child inherits nothing of
+SQLite's; the child calls :meth:`SqliteOutbox.fork_child` for a handle of its
 own, and any use of the inherited one raises :class:`OutboxError`.
+
+**Checkpoints.** Copying the WAL back into the file syncs the disk; it runs
+on a daemon thread of the handle, so that a ``put`` does not wait for it.
 
 **Waiting.** A ``put`` in this process wakes a waiting ``lease()`` at once;
 events put by other processes, and room made by another process, are seen
@@ -163,21 +170,90 @@ _CHECKPOINT_EVERY = 256
 _BACKSTOP_PAGES = 10_000
 _WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
-# Handles open in this process, so that a forked child can disown them.
+# Handles open in this process. Around os.fork each one closes its
+# connections and the parent's reopen them afterwards, so that the child
+# inherits no SQLite state for the file: SQLite keeps its locks' bookkeeping
+# per process, and a connection the child opened beside an inherited one
+# would share it (and believe it held locks it does not hold).
 _OPEN: weakref.WeakSet[SqliteOutbox] = weakref.WeakSet()
-# Connections a forked child inherited: kept referenced and never closed
-# there, since closing one would run SQLite's unlocking and WAL clean-up on
-# the parent's file from a process that does not own them.
-_INHERITED: list[sqlite3.Connection] = []
+_FORKING: list[SqliteOutbox] = []
 
 
-def _disown_after_fork() -> None:
-    for outbox in list(_OPEN):
-        outbox._disown()
+def _before_fork() -> None:
+    _FORKING[:] = list(_OPEN)
+    for outbox in _FORKING:
+        outbox._suspend()
+
+
+def _after_fork_in_parent() -> None:
+    for outbox in _FORKING:
+        outbox._resume()
+    _FORKING.clear()
+
+
+def _after_fork_in_child() -> None:
+    for outbox in _FORKING:
+        outbox._orphan()
+    _FORKING.clear()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_disown_after_fork)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
+
+class _Checkpointer:
+    """Checkpoints one file's WAL on a daemon thread, when asked.
+
+    The thread holds this object, not the outbox, so that an outbox dropped
+    without ``close()`` is still collected (a finalizer then stops the thread).
+    ``lock`` is held during each checkpoint and across a fork.
+    """
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.lock = threading.Lock()
+        self.due = threading.Event()
+        self.stopping = False
+        self.conn: sqlite3.Connection | None = None
+        threading.Thread(target=self._run, name="redo-kit-outbox-checkpoint", daemon=True).start()
+
+    def ask(self) -> None:
+        self.due.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.due.set()
+
+    def disconnect(self) -> None:
+        """Close the thread's connection (reopened at the next checkpoint). Lock held."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _run(self) -> None:
+        while True:
+            self.due.wait()
+            self.due.clear()
+            with self.lock:
+                if self.stopping:
+                    self.disconnect()
+                    return
+                try:
+                    if self.conn is None:
+                        self.conn = sqlite3.connect(
+                            self.path,
+                            timeout=self.busy_timeout,
+                            isolation_level=None,
+                            check_same_thread=False,
+                        )
+                    self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as error:  # pragma: no cover - a put checkpoints instead
+                    logger.debug("outbox %s: checkpoint failed: %s", self.path, error)
 
 
 def _alive(pid: int) -> bool:
@@ -269,12 +345,8 @@ class SqliteOutbox:
         self._watch_bytes = 0
         self._conn = self._open()
         self._writes = 0
-        self._stopping = False
-        self._checkpoint_due = threading.Event()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="redo-kit-outbox-checkpoint", daemon=True
-        )
-        self._checkpointer.start()
+        self._checkpointer = _Checkpointer(self._path, busy_timeout)
+        weakref.finalize(self, self._checkpointer.stop)
         _OPEN.add(self)
 
     @property
@@ -381,9 +453,28 @@ class SqliteOutbox:
                 path=self._path,
             )
 
-    def _disown(self) -> None:
-        """In a forked child: keep the inherited connection unused and unclosed."""
-        _INHERITED.append(self._conn)
+    def _suspend(self) -> None:
+        """Before ``os.fork``: wait for what runs on the file, then close its connections."""
+        self._lock.acquire()
+        self._checkpointer.lock.acquire()
+        self._checkpointer.disconnect()
+        self._conn.close()
+
+    def _resume(self) -> None:
+        """After ``os.fork``, in the parent: reopen the file and carry on."""
+        try:
+            if not self._closed:
+                self._conn = self._open()
+        except OutboxError as error:  # pragma: no cover - the file was open a moment ago
+            logger.warning("%s; the outbox is unusable in this process", error)
+        finally:
+            self._checkpointer.lock.release()
+            self._lock.release()
+
+    def _orphan(self) -> None:
+        """After ``os.fork``, in the child: the handle stays closed; every use raises."""
+        self._checkpointer.lock.release()
+        self._lock.release()
 
     @contextlib.contextmanager
     def _writing(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -496,25 +587,7 @@ class SqliteOutbox:
         """Count a commit; every _CHECKPOINT_EVERY of them, ask for a checkpoint. Lock held."""
         self._writes += 1
         if self._writes % _CHECKPOINT_EVERY == 0:
-            self._checkpoint_due.set()
-
-    def _checkpoint_loop(self) -> None:
-        """Checkpoint the WAL when asked, on a connection of this thread, until closing."""
-        try:
-            conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
-        except sqlite3.Error as error:  # pragma: no cover - the file was just opened
-            logger.debug("outbox %s: no checkpoint connection: %s", self._path, error)
-            return
-        with contextlib.closing(conn):
-            while True:
-                self._checkpoint_due.wait()
-                self._checkpoint_due.clear()
-                if self._stopping:
-                    return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as error:  # pragma: no cover - a put checkpoints instead
-                    logger.debug("outbox %s: checkpoint failed: %s", self._path, error)
+            self._checkpointer.ask()
 
     def _woke_by(self, size: int) -> None:
         """Wake a waiting lease if this put may have made it ready. Lock held."""
@@ -721,8 +794,7 @@ class SqliteOutbox:
                 self._final = self._size()
             finally:
                 self._holding = False
-                self._stopping = True
-                self._checkpoint_due.set()
+                self._checkpointer.stop()
                 self._conn.close()
                 self._ready.notify_all()
                 self._room.notify_all()
