@@ -17,23 +17,24 @@ commit and survives power loss, at the cost of one fsync per ``put``
 **Several processes, one drain.** Any number of processes on one host may
 open the same file and put events into it; exactly one of them drains it at
 a time. The drain lease is one row (owner, pid, host name, expiry) taken by
-the first ``lease()`` and renewed by every later one; ``lease()`` in any
-other process returns ``None``. The lease passes on when its holder closes
-its outbox (at once), when the holder's process is gone (same host: its pid
-no longer runs), or when its expiry passed (``drain_ttl`` seconds without a
-``lease()`` call). The new holder makes every event the old one had leased
-due again: that delivery may or may not have happened, and the events'
+the first ``lease()`` and renewed by the later ones (written at most every
+tenth of ``drain_ttl``); ``lease()`` in any other process returns ``None``.
+The lease passes on when its holder closes its outbox (at once), when the
+holder's process is gone (same host: its pid no longer runs), or when its
+expiry passed (``drain_ttl`` seconds without a ``lease()`` call). The new
+holder makes every event the old one had leased due again, one attempt
+more: that delivery may or may not have happened, and the events'
 ``uniqueId`` lets the API drop a replay.
 
 **Processes and threads.** One connection per handle, guarded by a lock and
 shared by the threads of a process: one thing to close, to suspend around a
 fork and to wake a waiting lease from. (A connection per thread measured a
 lower p99 under eight contending putters, see ``benchmarks/RESULTS.md``; the
-put targets are met either way.) A handle
-never crosses ``os.fork``: its connections are closed just before the fork
-and reopened in the parent just after, so the child inherits nothing of
-SQLite's; the child calls :meth:`SqliteOutbox.fork_child` for a handle of its
-own, and any use of the inherited one raises :class:`OutboxError`.
+put targets are met either way.) A handle never crosses ``os.fork``: its
+connections are closed just before the fork and reopened in the parent just
+after, so the child inherits nothing of SQLite's; the child calls
+:meth:`SqliteOutbox.fork_child` for a handle of its own, and any use of the
+inherited one raises :class:`OutboxError`.
 
 **Checkpoints.** Copying the WAL back into the file syncs the disk; it runs
 on a daemon thread of the handle, so that a ``put`` does not wait for it.
@@ -79,7 +80,11 @@ FORMAT = "redo-kit outbox"
 """The ``format`` row of an outbox file's ``meta`` table: what tells it from other SQLite files."""
 
 SCHEMA_VERSION = 1
-"""The layout this module writes; a file of a later layout is refused, an earlier one migrated."""
+"""The layout this module writes (the ``version`` row of ``meta``).
+
+A file of a later layout is refused with a message to upgrade; when the
+layout changes, opening a file of an earlier one migrates it from this number.
+"""
 
 Synchronous = Literal["normal", "full"]
 """SQLite's ``synchronous`` setting for the file (see the module doc)."""

@@ -178,7 +178,7 @@ def test_close_hands_the_drain_over_at_once(tmp_path: Path) -> None:
     assert first.close() == []
     started = time.monotonic()
     lease = second.lease(Room(), linger=0, wait=1)
-    assert time.monotonic() - started < 0.3
+    assert time.monotonic() - started < 0.5
     assert lease is not None
     assert ids(lease.events) == ["ev-0", "ev-1", "ev-2"]
     assert lease.attempts == 1
