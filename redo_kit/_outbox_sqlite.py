@@ -21,7 +21,7 @@ the first ``lease()`` and renewed by the later ones (written at most every
 tenth of ``drain_ttl``); ``lease()`` in any other process returns ``None``.
 The lease passes on when its holder closes its outbox (at once), when the
 holder's process is gone (same host: its pid no longer runs), or when its
-expiry passed (``drain_ttl`` seconds without a ``lease()`` call). The new
+expiry passed (``drain_ttl`` seconds without a call). The new
 holder makes every event the old one had leased due again, one attempt
 more: that delivery may or may not have happened, and the events'
 ``uniqueId`` lets the API drop a replay.
@@ -299,10 +299,11 @@ class SqliteOutbox:
     ``"full"`` (survives power loss; an fsync per put).
     ``busy_timeout``: seconds to wait for another process's write to finish
     before :class:`OutboxError`; default 5.
-    ``drain_ttl``: seconds the drain lease lasts without a ``lease()`` call;
-    default 30. Longer than any one delivery should take, or a second process
-    takes over while the first is still sending (harmless: the ``uniqueId``
-    drops the replay, but it is wasted work).
+    ``drain_ttl``: seconds the drain lease lasts without a ``lease()``,
+    ``ack()`` or ``release()`` call; default 30. Longer than any one delivery
+    should take, or a second process takes over while the first is still
+    sending (harmless: the ``uniqueId`` drops the replay, but it is wasted
+    work).
     ``poll_interval``: seconds between looks at the file for what other
     processes did; default 0.05.
     """
@@ -719,6 +720,20 @@ class SqliteOutbox:
         conn.execute(_HOLD, (self._owner, os.getpid(), _HOST, now + self._drain_ttl, tokens))
         self._renewed = now
 
+    def _keep_holding(self) -> None:
+        """Push the drain lease's expiry on while it is ours, at most every tenth of ``drain_ttl``.
+
+        Settling a lease shows the holder alive as much as leasing does: a
+        drain busy with slow requests keeps the lease without calling
+        ``lease()``. Lock held.
+        """
+        now = time.time()
+        if self._holding and now - self._renewed >= self._drain_ttl / 10:
+            self._conn.execute(
+                "UPDATE drain SET expires = ? WHERE owner = ?", (now + self._drain_ttl, self._owner)
+            )
+            self._renewed = now
+
     def _event(self, seq: int, unique_id: str, body: bytes) -> PreparedEvent:
         try:
             payload = loads_exact(body)
@@ -738,6 +753,7 @@ class SqliteOutbox:
                 return
             try:
                 self._conn.execute("DELETE FROM events WHERE lease = ?", (lease.token,))
+                self._keep_holding()
             except sqlite3.Error as error:
                 raise self._error("ack", error) from error
             self._wrote()
@@ -753,6 +769,7 @@ class SqliteOutbox:
                     "WHERE lease = ?",
                     (max(retry_at, 0.0), lease.token),
                 )
+                self._keep_holding()
             except sqlite3.Error as error:
                 raise self._error("release", error) from error
             self._ready.notify()

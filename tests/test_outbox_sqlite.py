@@ -212,6 +212,24 @@ def test_an_expired_drain_lease_passes_on_and_a_stale_ack_removes_nothing(
     other.close()
 
 
+def test_settling_a_lease_keeps_the_drain_lease(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    holder = SqliteOutbox(path, drain_ttl=0.4)
+    other = SqliteOutbox(path)
+    holder.put(event(0))
+    lease = holder.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    time.sleep(0.25)
+    holder.release(lease, retry_at=time.time() + 60)
+    other.put(event(1))
+    time.sleep(0.25)
+    # 0.5 s after the lease, 0.25 s after the release: still the holder's.
+    assert other.lease(Room(), linger=0, wait=0) is None
+    assert ids(holder.lease(Room(), linger=0, wait=0).events) == ["ev-1"]
+    holder.close()
+    other.close()
+
+
 def test_a_blocked_put_sees_room_made_by_another_handle(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     putter = SqliteOutbox(path, max_events=1, block_timeout=1.5)
