@@ -398,6 +398,9 @@ class SqliteOutbox:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            # Locked, read-only, out of space: the file may well be an outbox.
+            raise self._error("open", error) from error
         except sqlite3.DatabaseError as error:
             raise OutboxError(
                 f"{self._path} is not a redo-kit outbox ({error}); give the batcher a path "

@@ -119,7 +119,10 @@ def test_kill_9_loses_no_event_put_returned_for(tmp_path: Path) -> None:
         assert printed[f"run{run}"], "the child was killed before its first put"
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    by_seq = dict(check.execute("SELECT seq, unique_id FROM events"))
     check.close()
+    for run, seen in printed.items():
+        assert all(by_seq[seq] == f"{run}-{n}" for seq, n in seen)
     outbox = SqliteOutbox(path)
     stored = drain_all(outbox)
     outbox.close()
@@ -306,6 +309,8 @@ def test_a_file_locked_too_long_is_an_outbox_error(tmp_path: Path) -> None:
     assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
     with pytest.raises(OutboxError, match="ack failed"):
         outbox.ack(Lease(events=(), enqueued_at=0.0, attempts=0, token=1))
+    with pytest.raises(OutboxError, match=r"open failed.*longer than busy_timeout"):
+        SqliteOutbox(path, busy_timeout=0.1)
     other.execute("ROLLBACK")
     other.close()
     assert outbox.put(event(0))[0] > 0
