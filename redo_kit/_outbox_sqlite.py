@@ -225,9 +225,19 @@ class _Checkpointer:
         self.due = threading.Event()
         self.stopping = False
         self.conn: sqlite3.Connection | None = None
-        threading.Thread(target=self._run, name="redo-kit-outbox-checkpoint", daemon=True).start()
+        self.started = False
 
     def ask(self) -> None:
+        """Checkpoint soon; the first call starts the thread.
+
+        A handle that never writes has no thread. Called with the outbox's
+        lock held, so never twice at once.
+        """
+        if not self.started:
+            self.started = True
+            threading.Thread(
+                target=self._run, name="redo-kit-outbox-checkpoint", daemon=True
+            ).start()
         self.due.set()
 
     def stop(self) -> None:
@@ -800,10 +810,11 @@ class SqliteOutbox:
         """Give the drain lease up and close the file; no event is lost (returns ``[]``).
 
         Events still leased by this handle are due again for the next
-        holder. Afterwards ``put`` refuses events as ``closed``, ``lease``
-        returns ``None``, ``ack`` and ``release`` do nothing (their events are
-        due again already) and ``size`` gives the counts at closing. In a
-        child made by ``os.fork`` it does nothing: the handle is the parent's.
+        holder, one attempt more (their request may have been sent).
+        Afterwards ``put`` refuses events as ``closed``, ``lease`` returns
+        ``None``, ``ack`` and ``release`` do nothing (their events are due
+        again already) and ``size`` gives the counts at closing. In a child
+        made by ``os.fork`` it does nothing: the handle is the parent's.
         """
         with self._lock:
             if self._closed or self._pid != os.getpid():
