@@ -7,6 +7,7 @@
     ├── ConversionError           a Python value cannot be written to the wire (naive datetime,
     │                             NaN) (also a ValueError)
     ├── QueueFullError            a batcher's queue is full and its overflow policy is "raise"
+    ├── OutboxError               a durable outbox's file cannot be opened, read or written
     ├── MockTransportExhausted    a MockTransport got more requests than scripted responses
     │                             (also an AssertionError, so a test fails; in redo_kit._transport)
     └── APIError                  something went wrong talking to the API
@@ -54,6 +55,7 @@ __all__ = [
     "DeliveryTimeoutError",
     "InternalServerError",
     "NotFoundError",
+    "OutboxError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "Problem",
@@ -158,6 +160,21 @@ class QueueFullError(RedoError):
     def __init__(self, message: str, event: PreparedEvent) -> None:
         super().__init__(message)
         self.event = event
+
+
+class OutboxError(RedoError):
+    """A durable outbox cannot be used: its file is not an outbox, or reading or writing it failed.
+
+    The message names the file and says what to do; the SQLite error, when
+    there is one, is chained as ``__cause__``. Raised by ``put`` (the event
+    was not stored: the caller still holds it), by ``lease``, ``ack``,
+    ``release`` and ``size``, by opening the file, and by any use of an
+    outbox handle inherited through ``os.fork`` (use ``fork_child()``).
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class APIError(RedoError):

@@ -41,6 +41,9 @@ __all__ = [
     "Outbox",
     "OutboxSize",
     "Overflow",
+    "admits",
+    "check_overflow",
+    "queue_full",
 ]
 
 Overflow = Literal["block", "drop_newest", "drop_oldest", "raise"]
@@ -56,6 +59,33 @@ past its delivery budget (``expired``), or refused by the API for good
 (``undelivered``)."""
 
 Dropped = tuple[PreparedEvent, DropReason]
+
+
+def check_overflow(overflow: str) -> None:
+    """Raise :class:`ConfigurationError` unless ``overflow`` is one of :data:`OVERFLOWS`."""
+    if overflow not in OVERFLOWS:
+        raise ConfigurationError(f"overflow must be one of {sorted(OVERFLOWS)}, got {overflow!r}")
+
+
+def admits(held: int, held_bytes: int, size: int, *, max_events: int, max_bytes: int) -> bool:
+    """Whether an outbox holding ``held`` events of ``held_bytes`` takes one of ``size`` bytes.
+
+    Leased events are not counted as held: they are on their way. An empty
+    outbox takes any event, however large, so that one event over
+    ``max_bytes`` is still delivered rather than refused for ever.
+    """
+    if held == 0:
+        return True
+    return held < max_events and held_bytes + size <= max_bytes
+
+
+def queue_full(held: int, held_bytes: int, event: PreparedEvent) -> QueueFullError:
+    """The error ``put`` raises when the outbox is full and its overflow policy is ``"raise"``."""
+    return QueueFullError(
+        f"the batcher's queue is full ({held:,} events, {held_bytes:,} bytes): "
+        f"event {event.unique_id!r} was not queued",
+        event,
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -170,10 +200,7 @@ class MemoryOutbox:
         overflow: Overflow = "block",
         block_timeout: float = 1.0,
     ) -> None:
-        if overflow not in OVERFLOWS:
-            raise ConfigurationError(
-                f"overflow must be one of {sorted(OVERFLOWS)}, got {overflow!r}"
-            )
+        check_overflow(overflow)
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._overflow = overflow
@@ -219,12 +246,7 @@ class MemoryOutbox:
                 elif self._overflow == "drop_newest":
                     return 0, [(event, "queue-full")]
                 else:
-                    raise QueueFullError(
-                        f"the batcher's queue is full ({self._held():,} events, "
-                        f"{self._waiting_bytes + self._later_bytes:,} bytes): "
-                        f"event {event.unique_id!r} was not queued",
-                        event,
-                    )
+                    raise queue_full(self._held(), self._waiting_bytes + self._later_bytes, event)
             self._seq += 1
             self._waiting.append((self._seq, event, size, time.time(), 0))
             self._waiting_bytes += size
@@ -236,12 +258,12 @@ class MemoryOutbox:
         return len(self._waiting) + len(self._later)
 
     def _has_room(self, size: int) -> bool:
-        held = self._held()
-        if held == 0:
-            return True
-        return (
-            held < self._max_events
-            and self._waiting_bytes + self._later_bytes + size <= self._max_bytes
+        return admits(
+            self._held(),
+            self._waiting_bytes + self._later_bytes,
+            size,
+            max_events=self._max_events,
+            max_bytes=self._max_bytes,
         )
 
     def _pop_later(self) -> _Entry:

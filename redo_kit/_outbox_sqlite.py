@@ -1,0 +1,863 @@
+"""A durable outbox: events kept in a SQLite file until Redo has them.
+
+:class:`SqliteOutbox` implements the :class:`~redo_kit._outbox.Outbox`
+protocol on one file (``client.batcher(outbox="path/outbox.sqlite3")``).
+``put`` returns once the event is committed, so an event that ``track()``
+accepted survives the process being killed; the next process to open the
+file delivers it.
+
+**Durability.** The file is in WAL mode. With ``synchronous="normal"`` (the
+default) a commit is a write into the WAL file without an fsync: it survives
+the process crashing or being killed (``kill -9``), since the operating
+system holds the written pages, but the last commits before a power loss or
+a kernel crash may be lost. ``synchronous="full"`` syncs the WAL on every
+commit and survives power loss, at the cost of one fsync per ``put``
+(milliseconds on most disks, against tens of microseconds).
+
+**Several processes, one drain.** Any number of processes on one host may
+open the same file and put events into it; exactly one of them drains it at
+a time. The drain lease is one row (owner, pid, host name, expiry) taken by
+the first ``lease()`` and renewed by the later ones (written at most every
+tenth of ``drain_ttl``); ``lease()`` in any other process returns ``None``.
+The lease passes on when its holder closes its outbox (at once), when the
+holder's process is gone (same host: its pid no longer runs), or when its
+expiry passed (``drain_ttl`` seconds without a call). The new
+holder makes every event the old one had leased due again, one attempt
+more: that delivery may or may not have happened, and the events'
+``uniqueId`` lets the API drop a replay.
+
+**Processes and threads.** One connection per handle, guarded by a lock and
+shared by the threads of a process: one thing to close, to suspend around a
+fork and to wake a waiting lease from. (A connection per thread measured a
+lower p99 under eight contending putters, see ``benchmarks/RESULTS.md``; the
+put targets are met either way.) A handle never crosses ``os.fork``: its
+connections are closed just before the fork and reopened in the parent just
+after, so the child inherits nothing of SQLite's; the child calls
+:meth:`SqliteOutbox.fork_child` for a handle of its own, and any use of the
+inherited one raises :class:`OutboxError`.
+
+**Checkpoints.** Copying the WAL back into the file syncs the disk; it runs
+on a daemon thread of the handle, so that a ``put`` does not wait for it.
+
+**Waiting.** A ``put`` in this process wakes a waiting ``lease()`` at once;
+events put by other processes, and room made by another process, are seen
+by polling every ``poll_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Iterator
+from typing import Literal
+
+from redo_kit._delivery import Room
+from redo_kit._errors import ConfigurationError, OutboxError
+from redo_kit._events import PreparedEvent
+from redo_kit._json import loads_exact
+from redo_kit._logging import logger
+from redo_kit._outbox import (
+    Dropped,
+    DropReason,
+    Lease,
+    OutboxSize,
+    Overflow,
+    admits,
+    check_overflow,
+    queue_full,
+)
+from redo_kit._rules import limits
+
+__all__ = ["FORMAT", "SCHEMA_VERSION", "SqliteOutbox", "Synchronous"]
+
+FORMAT = "redo-kit outbox"
+"""The ``format`` row of an outbox file's ``meta`` table: what tells it from other SQLite files."""
+
+SCHEMA_VERSION = 1
+"""The layout this module writes (the ``version`` row of ``meta``).
+
+A file of a later layout is refused with a message to upgrade; when the
+layout changes, opening a file of an earlier one migrates it from this number.
+"""
+
+Synchronous = Literal["normal", "full"]
+"""SQLite's ``synchronous`` setting for the file (see the module doc)."""
+
+# seq is AUTOINCREMENT so that it is never reused, even after the newest
+# event is acked: a Lease's events, a dropped event and a log line keep
+# naming one event. retry_at is 0 for an event that is due; a released one
+# holds the Unix time it is due again, until a lease moves it back to 0, so
+# that due events are read in seq order from one index whatever their past.
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    unique_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    put_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL NOT NULL DEFAULT 0,
+    lease INTEGER
+);
+CREATE INDEX events_due ON events (retry_at, seq, size, put_at, attempts)
+    WHERE lease IS NULL;
+CREATE INDEX events_by_lease ON events (lease) WHERE lease IS NOT NULL;
+CREATE TABLE counts (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    events INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    leased INTEGER NOT NULL,
+    leased_bytes INTEGER NOT NULL
+);
+CREATE TABLE drain (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    owner TEXT,
+    pid INTEGER,
+    host TEXT,
+    expires REAL NOT NULL,
+    tokens INTEGER NOT NULL
+);
+CREATE TRIGGER count_put AFTER INSERT ON events BEGIN
+    UPDATE counts SET events = events + 1, bytes = bytes + NEW.size;
+END;
+CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
+    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size,
+        leased = leased - (OLD.lease IS NOT NULL),
+        leased_bytes = leased_bytes - (OLD.lease IS NOT NULL) * OLD.size;
+END;
+CREATE TRIGGER count_lease AFTER UPDATE OF lease ON events
+    WHEN (OLD.lease IS NULL) <> (NEW.lease IS NULL) BEGIN
+    UPDATE counts SET
+        leased = leased + (NEW.lease IS NOT NULL) - (OLD.lease IS NOT NULL),
+        leased_bytes = leased_bytes
+            + ((NEW.lease IS NOT NULL) - (OLD.lease IS NOT NULL)) * NEW.size;
+END;
+INSERT INTO counts VALUES (1, 0, 0, 0, 0);
+INSERT INTO drain VALUES (1, NULL, NULL, NULL, 0, 0);
+"""
+
+_HELD = "SELECT events - leased, bytes - leased_bytes FROM counts"
+_INSERT = "INSERT INTO events (unique_id, body, size, put_at) VALUES (?, ?, ?, ?)"
+_OLDEST = (
+    "SELECT seq, unique_id, body, size FROM events WHERE lease IS NULL AND seq > ? "
+    "ORDER BY seq LIMIT 64"
+)
+_MOVE_DUE = "UPDATE events SET retry_at = 0 WHERE lease IS NULL AND retry_at > 0 AND retry_at <= ?"
+_DUE = (
+    "SELECT seq, size, put_at, attempts FROM events WHERE lease IS NULL AND retry_at = 0 "
+    "ORDER BY seq LIMIT ?"
+)
+_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE lease IS NULL AND retry_at > 0"
+_TAKE = "UPDATE events SET lease = ? WHERE seq = ?"
+_TAKEN = "SELECT unique_id, body FROM events WHERE lease = ? ORDER BY seq"
+_RETURN_ALL = (
+    "UPDATE events SET lease = NULL, retry_at = 0, attempts = attempts + 1 WHERE lease IS NOT NULL"
+)
+_DRAIN = "SELECT owner, pid, host, expires, tokens FROM drain"
+_HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?, tokens = ?"
+_SIZE = "SELECT events, bytes, leased, (SELECT MIN(seq) FROM events) FROM counts"
+
+_HOST = socket.gethostname()
+
+# Checkpoints (copying the WAL into the file, an fsync or two) run on a
+# thread of their own, so that no put waits for a disk sync: about every
+# _CHECKPOINT_EVERY commits of this handle. A put still checkpoints if the WAL
+# reaches _BACKSTOP_PAGES pages (40 MB) all the same, and after a checkpoint
+# the WAL file is cut back to _WAL_LIMIT_BYTES.
+_CHECKPOINT_EVERY = 256
+_BACKSTOP_PAGES = 10_000
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+
+# Handles open in this process. Around os.fork each one closes its
+# connections and the parent's reopen them afterwards, so that the child
+# inherits no SQLite state for the file: SQLite keeps its locks' bookkeeping
+# per process, and a connection the child opened beside an inherited one
+# would share it (and believe it held locks it does not hold).
+_OPEN: weakref.WeakSet[SqliteOutbox] = weakref.WeakSet()
+_FORKING: list[SqliteOutbox] = []
+
+
+def _before_fork() -> None:
+    _FORKING[:] = list(_OPEN)
+    for outbox in _FORKING:
+        outbox._suspend()
+
+
+def _after_fork_in_parent() -> None:
+    for outbox in _FORKING:
+        outbox._resume()
+    _FORKING.clear()
+
+
+def _after_fork_in_child() -> None:
+    for outbox in _FORKING:
+        outbox._orphan()
+    _FORKING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
+
+class _Checkpointer:
+    """Checkpoints one file's WAL on a daemon thread, when asked.
+
+    The thread holds this object, not the outbox, so that an outbox dropped
+    without ``close()`` is still collected (a finalizer then stops the thread).
+    ``lock`` is held during each checkpoint and across a fork.
+    """
+
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.lock = threading.Lock()
+        self.due = threading.Event()
+        self.stopping = False
+        self.conn: sqlite3.Connection | None = None
+        self.started = False
+
+    def ask(self) -> None:
+        """Checkpoint soon; the first call starts the thread.
+
+        A handle that never writes has no thread. Called with the outbox's
+        lock held, so never twice at once.
+        """
+        if not self.started:
+            self.started = True
+            threading.Thread(
+                target=self._run, name="redo-kit-outbox-checkpoint", daemon=True
+            ).start()
+        self.due.set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.due.set()
+
+    def disconnect(self) -> None:
+        """Close the thread's connection (reopened at the next checkpoint). Lock held."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _run(self) -> None:
+        while True:
+            self.due.wait()
+            self.due.clear()
+            with self.lock:
+                if self.stopping:
+                    self.disconnect()
+                    return
+                try:
+                    if self.conn is None:
+                        self.conn = sqlite3.connect(
+                            self.path,
+                            timeout=self.busy_timeout,
+                            isolation_level=None,
+                            check_same_thread=False,
+                        )
+                    self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as error:  # pragma: no cover - a put checkpoints instead
+                    logger.debug("outbox %s: checkpoint failed: %s", self.path, error)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` on this host still runs (a zombie does not)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True
+    return state not in ([b"Z"], [b"X"])
+
+
+class SqliteOutbox:
+    """An outbox in a SQLite file, shared by the processes of one host; see the module doc.
+
+    ``path``: the file, created with its schema if missing (its directory
+    must exist). A file that is not an outbox raises :class:`OutboxError`.
+    ``max_events``: events held, leased ones excluded; default 1,000,000.
+    ``max_bytes``: serialized bytes held, leased ones excluded; default 1 GiB.
+    A file can hold far more than memory, and what it holds survives a
+    restart, so both bounds are larger than :class:`MemoryOutbox`'s (a
+    million events of about 600 bytes take about 1 GiB on disk with the
+    indexes). An event larger than ``max_bytes`` is still taken when the
+    outbox is empty.
+    ``overflow`` and ``block_timeout``: what ``put`` does when full, as for
+    :class:`MemoryOutbox` (default ``"block"`` for up to 1 second).
+    ``synchronous``: ``"normal"`` (default; survives a process crash) or
+    ``"full"`` (survives power loss; an fsync per put).
+    ``busy_timeout``: seconds to wait for another process's write to finish
+    before :class:`OutboxError`; default 5.
+    ``drain_ttl``: seconds the drain lease lasts without a ``lease()``,
+    ``ack()`` or ``release()`` call; default 30. Longer than any one delivery
+    should take, or a second process takes over while the first is still
+    sending (harmless: the ``uniqueId`` drops the replay, but it is wasted
+    work).
+    ``poll_interval``: seconds between looks at the file for what other
+    processes did; default 0.05.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_events: int = 1_000_000,
+        max_bytes: int = 1024 * 1024 * 1024,
+        overflow: Overflow = "block",
+        block_timeout: float = 1.0,
+        synchronous: Synchronous = "normal",
+        busy_timeout: float = 5.0,
+        drain_ttl: float = 30.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        check_overflow(overflow)
+        if synchronous not in ("normal", "full"):
+            raise ConfigurationError(f"synchronous must be 'normal' or 'full', got {synchronous!r}")
+        self._path = os.fspath(path)
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._overflow = overflow
+        self._block_timeout = block_timeout
+        self._synchronous: Synchronous = synchronous
+        self._busy_timeout = busy_timeout
+        self._drain_ttl = drain_ttl
+        self._poll = poll_interval
+        self._most = limits().bulk_events[1]
+        self._owner = uuid.uuid4().hex
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
+        self._blocked = 0
+        self._closed = False
+        self._woken = False
+        self._holding = False
+        self._renewed = 0.0
+        self._final: OutboxSize | None = None
+        # What a waiting lease saw, so that a put wakes it only when it matters.
+        self._watch: Room | None = None
+        self._watch_events = 0
+        self._watch_bytes = 0
+        self._conn = self._open()
+        self._writes = 0
+        self._checkpointer = _Checkpointer(self._path, busy_timeout)
+        weakref.finalize(self, self._checkpointer.stop)
+        _OPEN.add(self)
+
+    @property
+    def path(self) -> str:
+        """The outbox file."""
+        return self._path
+
+    # -- opening -------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as error:
+            raise self._error("open", error) from error
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(
+                    f"{self._path} cannot be an outbox: SQLite keeps it in {mode!r} "
+                    "journal mode, not WAL; give a path to a file on a local disk",
+                    path=self._path,
+                )
+            conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_schema(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            # Locked, read-only, out of space: the file may well be an outbox.
+            raise self._error("open", error) from error
+        except sqlite3.DatabaseError as error:
+            raise OutboxError(
+                f"{self._path} is not a redo-kit outbox ({error}); give the batcher a path "
+                "of its own: a new file is created there",
+                path=self._path,
+            ) from error
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if not tables:
+            for statement in _statements(_SCHEMA):
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("format", FORMAT), ("version", SCHEMA_VERSION)],
+            )
+            return
+        meta = (
+            dict(conn.execute("SELECT key, value FROM meta").fetchall()) if "meta" in tables else {}
+        )
+        if meta.get("format") != FORMAT:
+            raise OutboxError(
+                f"{self._path} is a SQLite database but not a redo-kit outbox (it holds "
+                f"the tables {', '.join(sorted(tables))}); give the batcher a path of its "
+                "own: a new file is created there",
+                path=self._path,
+            )
+        version = meta.get("version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise OutboxError(
+                f"{self._path} is an outbox of layout {version!r}, newer than this "
+                f"redo-kit reads ({SCHEMA_VERSION}); upgrade redo-kit to drain it",
+                path=self._path,
+            )
+
+    # -- errors and guards ---------------------------------------------------
+
+    def _error(self, doing: str, error: sqlite3.Error) -> OutboxError:
+        hint = ""
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            hint = (
+                f"; another process held the file longer than busy_timeout "
+                f"({self._busy_timeout:g} s)"
+            )
+        return OutboxError(f"outbox {self._path}: {doing} failed: {error}{hint}", path=self._path)
+
+    def _usable(self) -> None:
+        """Raise unless this handle belongs to this process. Lock held or not."""
+        if self._pid != os.getpid():
+            raise OutboxError(
+                f"outbox {self._path} was opened in process {self._pid} and cannot be used "
+                f"in process {os.getpid()}, a child made by os.fork: a SQLite connection "
+                "must not cross a fork; use outbox.fork_child() in the child",
+                path=self._path,
+            )
+
+    def _suspend(self) -> None:
+        """Before ``os.fork``: wait for what runs on the file, then close its connections."""
+        self._lock.acquire()
+        self._checkpointer.lock.acquire()
+        self._checkpointer.disconnect()
+        self._conn.close()
+
+    def _resume(self) -> None:
+        """After ``os.fork``, in the parent: reopen the file and carry on."""
+        try:
+            if not self._closed:
+                self._conn = self._open()
+        except OutboxError as error:  # pragma: no cover - the file was open a moment ago
+            logger.warning("%s; the outbox is unusable in this process", error)
+        finally:
+            self._checkpointer.lock.release()
+            self._lock.release()
+
+    def _orphan(self) -> None:
+        """After ``os.fork``, in the child: the handle stays closed; every use raises."""
+        self._checkpointer.lock.release()
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def _writing(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once; SQLite errors raised as :class:`OutboxError`."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise self._error(doing, error) from error
+
+    # -- put -----------------------------------------------------------------
+
+    def put(self, event: PreparedEvent) -> tuple[int, list[Dropped]]:
+        size = len(event.body)
+        with self._lock:
+            self._usable()
+            if self._closed:
+                return 0, [(event, "closed")]
+            dropped: list[Dropped] = []
+            with self._writing("put") as conn:
+                held, held_bytes = conn.execute(_HELD).fetchone()
+                if self._admits(held, held_bytes, size):
+                    seq = self._insert(conn, event, size)
+                elif self._overflow == "drop_oldest":
+                    dropped = self._evict(conn, held, held_bytes, size)
+                    seq = self._insert(conn, event, size)
+                elif self._overflow == "raise":
+                    raise queue_full(held, held_bytes, event)
+                else:
+                    seq = 0
+            if seq:
+                self._wrote()
+                self._woke_by(size)
+                return seq, dropped
+            if self._overflow == "drop_newest":
+                return 0, [(event, "queue-full")]
+            return self._put_blocking(event, size)
+
+    def _admits(self, held: int, held_bytes: int, size: int) -> bool:
+        return admits(
+            held, held_bytes, size, max_events=self._max_events, max_bytes=self._max_bytes
+        )
+
+    def _insert(self, conn: sqlite3.Connection, event: PreparedEvent, size: int) -> int:
+        cursor = conn.execute(_INSERT, (event.unique_id, event.body, size, time.time()))
+        seq = cursor.lastrowid
+        if seq is None:  # pragma: no cover - an INSERT always sets it
+            raise OutboxError(f"outbox {self._path}: put stored no row", path=self._path)
+        return seq
+
+    def _evict(
+        self, conn: sqlite3.Connection, held: int, held_bytes: int, size: int
+    ) -> list[Dropped]:
+        """Delete the oldest waiting events until one of ``size`` fits; them, as dropped."""
+        dropped: list[Dropped] = []
+        gone: list[tuple[int]] = []
+        after = 0
+        while not self._admits(held, held_bytes, size):
+            rows = conn.execute(_OLDEST, (after,)).fetchall()
+            if not rows:  # pragma: no cover - held > 0 means a waiting row exists
+                break
+            for seq, unique_id, body, body_size in rows:
+                if self._admits(held, held_bytes, size):
+                    break
+                dropped.append((self._event(seq, unique_id, body), "evicted"))
+                gone.append((seq,))
+                held -= 1
+                held_bytes -= body_size
+                after = seq
+        conn.executemany("DELETE FROM events WHERE seq = ?", gone)
+        return dropped
+
+    def _put_blocking(self, event: PreparedEvent, size: int) -> tuple[int, list[Dropped]]:
+        """Wait up to ``block_timeout`` for room, looking again at every wake-up. Lock held."""
+        deadline = time.monotonic() + self._block_timeout
+        self._blocked += 1
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    reason: DropReason = "closed" if self._closed else "queue-full"
+                    return 0, [(event, reason)]
+                self._room.wait(min(remaining, self._poll))
+                if self._closed:
+                    continue
+                with self._writing("put") as conn:
+                    held, held_bytes = conn.execute(_HELD).fetchone()
+                    seq = (
+                        self._insert(conn, event, size)
+                        if self._admits(held, held_bytes, size)
+                        else 0
+                    )
+                if seq:
+                    self._wrote()
+                    self._woke_by(size)
+                    return seq, []
+        finally:
+            self._blocked -= 1
+
+    def _wrote(self) -> None:
+        """Count a commit; every _CHECKPOINT_EVERY of them, ask for a checkpoint. Lock held."""
+        self._writes += 1
+        if self._writes % _CHECKPOINT_EVERY == 0:
+            self._checkpointer.ask()
+
+    def _woke_by(self, size: int) -> None:
+        """Wake a waiting lease if this put may have made it ready. Lock held."""
+        room = self._watch
+        if room is None:
+            return
+        self._watch_events += 1
+        self._watch_bytes += size
+        if self._watch_events == 1 or room.would_fill(self._watch_events, self._watch_bytes):
+            self._ready.notify()
+
+    # -- lease ---------------------------------------------------------------
+
+    def lease(self, room: Room, *, linger: float, wait: float) -> Lease | None:
+        deadline = time.monotonic() + wait
+        with self._lock:
+            self._usable()
+            try:
+                while not self._closed:
+                    found = self._try_lease(room, linger)
+                    if isinstance(found, Lease):
+                        self._woken = False
+                        if self._blocked:
+                            self._room.notify(len(found.events))
+                        return found
+                    if self._woken:
+                        self._woken = False
+                        return None
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    pause = min(found, remaining, self._poll)
+                    if pause > 0:
+                        self._ready.wait(pause)
+                return None
+            finally:
+                self._watch = None
+
+    def _try_lease(self, room: Room, linger: float) -> Lease | float:
+        """A lease if events are ready, else seconds until they may be. Lock held.
+
+        Also records what was seen in ``_watch`` for :meth:`_woke_by`.
+        """
+        self._watch = None
+        if not self._holding and not self._may_take():
+            return self._poll
+        with self._writing("lease") as conn:
+            now = time.time()
+            tokens = self._claim(conn, now)
+            if tokens is None:
+                return self._poll
+            conn.execute(_MOVE_DUE, (now,))
+            rows = conn.execute(_DUE, (self._most,)).fetchall()
+            due_bytes = sum(row[1] for row in rows)
+            if not rows or not (
+                self._woken or now - rows[0][2] >= linger or room.would_fill(len(rows), due_bytes)
+            ):
+                self._renew(conn, now, tokens)
+                self._watch = room
+                self._watch_events = len(rows)
+                self._watch_bytes = due_bytes
+                if rows:
+                    return float(rows[0][2]) + linger - now
+                (next_due,) = conn.execute(_NEXT_DUE).fetchone()
+                return self._poll if next_due is None else float(next_due) - now
+            token = tokens + 1
+            taken = []
+            for row in rows:
+                if not room.take(row[1]):
+                    break
+                taken.append(row)
+            conn.executemany(_TAKE, [(token, row[0]) for row in taken])
+            stored = conn.execute(_TAKEN, (token,)).fetchall()
+            self._renew(conn, now, token, force=True)
+        self._wrote()
+        return Lease(
+            events=tuple(
+                self._event(row[0], unique_id, body)
+                for row, (unique_id, body) in zip(taken, stored, strict=True)
+            ),
+            enqueued_at=min(row[2] for row in taken),
+            attempts=max(row[3] for row in taken),
+            token=token,
+        )
+
+    def _may_take(self) -> bool:
+        """Whether the drain lease is free, ours, or its holder gone: read, nothing written."""
+        try:
+            owner, pid, host, expires, _ = self._conn.execute(_DRAIN).fetchone()
+        except sqlite3.Error as error:
+            raise self._error("lease", error) from error
+        return owner is None or owner == self._owner or self._gone(pid, host, expires)
+
+    def _gone(self, pid: int | None, host: str | None, expires: float) -> bool:
+        if expires <= time.time():
+            return True
+        return host == _HOST and pid is not None and not _alive(pid)
+
+    def _claim(self, conn: sqlite3.Connection, now: float) -> int | None:
+        """Hold the drain lease, taking it over if free or its holder is gone; the token count.
+
+        ``None`` if another live process holds it. Taking it over makes every
+        event still leased due again, one attempt more: they were in a request
+        of the old holder, which may have been sent.
+        """
+        owner, pid, host, expires, tokens = conn.execute(_DRAIN).fetchone()
+        if owner == self._owner:
+            self._holding = True
+            return int(tokens)
+        self._holding = False
+        if owner is not None and not self._gone(pid, host, expires):
+            return None
+        conn.execute(_RETURN_ALL)
+        self._holding = True
+        self._renew(conn, now, int(tokens), force=True)
+        return int(tokens)
+
+    def _renew(
+        self, conn: sqlite3.Connection, now: float, tokens: int, *, force: bool = False
+    ) -> None:
+        """Write the drain lease's expiry (at most every tenth of ``drain_ttl`` unless forced)."""
+        if not force and now - self._renewed < self._drain_ttl / 10:
+            return
+        conn.execute(_HOLD, (self._owner, os.getpid(), _HOST, now + self._drain_ttl, tokens))
+        self._renewed = now
+
+    def _keep_holding(self) -> None:
+        """Push the drain lease's expiry on while it is ours, at most every tenth of ``drain_ttl``.
+
+        Settling a lease shows the holder alive as much as leasing does: a
+        drain busy with slow requests keeps the lease without calling
+        ``lease()``. Lock held.
+        """
+        now = time.time()
+        if self._holding and now - self._renewed >= self._drain_ttl / 10:
+            self._conn.execute(
+                "UPDATE drain SET expires = ? WHERE owner = ?", (now + self._drain_ttl, self._owner)
+            )
+            self._renewed = now
+
+    def _event(self, seq: int, unique_id: str, body: bytes) -> PreparedEvent:
+        try:
+            payload = loads_exact(body)
+        except ValueError as error:
+            raise OutboxError(
+                f"outbox {self._path}: event {seq} ({unique_id!r}) is not JSON: {error}",
+                path=self._path,
+            ) from error
+        return PreparedEvent(payload=payload, body=bytes(body), unique_id=unique_id)
+
+    # -- settling ------------------------------------------------------------
+
+    def ack(self, lease: Lease) -> None:
+        with self._lock:
+            self._usable()
+            if self._closed:
+                return
+            try:
+                self._conn.execute("DELETE FROM events WHERE lease = ?", (lease.token,))
+                self._keep_holding()
+            except sqlite3.Error as error:
+                raise self._error("ack", error) from error
+            self._wrote()
+
+    def release(self, lease: Lease, *, retry_at: float) -> None:
+        with self._lock:
+            self._usable()
+            if self._closed:
+                return
+            try:
+                self._conn.execute(
+                    "UPDATE events SET lease = NULL, retry_at = ?, attempts = attempts + 1 "
+                    "WHERE lease = ?",
+                    (max(retry_at, 0.0), lease.token),
+                )
+                self._keep_holding()
+            except sqlite3.Error as error:
+                raise self._error("release", error) from error
+            self._ready.notify()
+
+    def wake(self) -> None:
+        with self._lock:
+            self._woken = True
+            self._ready.notify_all()
+
+    def size(self) -> OutboxSize:
+        with self._lock:
+            self._usable()
+            if self._final is not None:
+                return self._final
+            return self._size()
+
+    def _size(self) -> OutboxSize:
+        try:
+            events, size, leased, oldest = self._conn.execute(_SIZE).fetchone()
+        except sqlite3.Error as error:
+            raise self._error("size", error) from error
+        return OutboxSize(events=events, bytes=size, leased=leased, oldest=oldest)
+
+    def close(self) -> list[PreparedEvent]:
+        """Give the drain lease up and close the file; no event is lost (returns ``[]``).
+
+        Events still leased by this handle are due again for the next
+        holder, one attempt more (their request may have been sent).
+        Afterwards ``put`` refuses events as ``closed``, ``lease`` returns
+        ``None``, ``ack`` and ``release`` do nothing (their events are due
+        again already) and ``size`` gives the counts at closing. In a child
+        made by ``os.fork`` it does nothing: the handle is the parent's.
+        """
+        with self._lock:
+            if self._closed or self._pid != os.getpid():
+                return []
+            self._closed = True
+            _OPEN.discard(self)
+            try:
+                with self._writing("close") as conn:
+                    owner = conn.execute(_DRAIN).fetchone()[0]
+                    if owner == self._owner:
+                        conn.execute(_RETURN_ALL)
+                        conn.execute("UPDATE drain SET owner = NULL, pid = NULL, host = NULL")
+                self._final = self._size()
+            finally:
+                self._holding = False
+                self._checkpointer.stop()
+                self._conn.close()
+                self._ready.notify_all()
+                self._room.notify_all()
+        return []
+
+    def fork_child(self) -> SqliteOutbox:
+        """A new handle on the same file, with the same settings, for a child after ``os.fork``."""
+        return SqliteOutbox(
+            self._path,
+            max_events=self._max_events,
+            max_bytes=self._max_bytes,
+            overflow=self._overflow,
+            block_timeout=self._block_timeout,
+            synchronous=self._synchronous,
+            busy_timeout=self._busy_timeout,
+            drain_ttl=self._drain_ttl,
+            poll_interval=self._poll,
+        )
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of ``script``, each ended where :func:`sqlite3.complete_statement` says."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements

@@ -1,0 +1,447 @@
+"""What only a durable outbox promises: a file that outlives its processes, shared by several.
+
+Crashes are real ``kill -9`` of real processes; the drain lease is passed
+between real processes (and between handles of one process); forks are real
+``os.fork`` calls.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from helpers import ROOT
+from test_outbox import event, ids
+
+from redo_kit._delivery import Room
+from redo_kit._errors import ConfigurationError, OutboxError
+from redo_kit._outbox import Lease
+from redo_kit._outbox_sqlite import SCHEMA_VERSION, SqliteOutbox, _alive
+
+PUTTER = """
+import sys
+import orjson
+from redo_kit._events import PreparedEvent
+from redo_kit._outbox_sqlite import SqliteOutbox
+
+outbox = SqliteOutbox(sys.argv[1])
+run = sys.argv[2]
+print("open", flush=True)
+n = 0
+while True:
+    payload = {"eventName": "Page Viewed", "uniqueId": f"{run}-{n}",
+               "data": {"n": n, "pad": "x" * 500}}
+    seq, _ = outbox.put(PreparedEvent(payload=payload, body=orjson.dumps(payload),
+                                      unique_id=payload["uniqueId"]))
+    print(seq, n, flush=True)
+    n += 1
+"""
+
+HOLDER = """
+import sys
+from redo_kit._delivery import Room
+from redo_kit._outbox_sqlite import SqliteOutbox
+
+outbox = SqliteOutbox(sys.argv[1])
+while True:
+    lease = outbox.lease(Room(), linger=0, wait=0.1)
+    if lease is not None:
+        print(lease.attempts, *(e.unique_id for e in lease.events), flush=True)
+"""
+
+
+def spawn(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill(process: subprocess.Popen[str]) -> str:
+    """``kill -9`` the process, reap it, and return what it had printed and not yet been read."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    assert process.stdout is not None
+    # read(), not communicate(): lines already buffered by readline() stay in the reader.
+    with process.stdout:
+        return process.stdout.read()
+
+
+def drain_all(outbox: SqliteOutbox) -> list[tuple[str, bytes]]:
+    got: list[tuple[str, bytes]] = []
+    while (lease := outbox.lease(Room(), linger=0, wait=0)) is not None:
+        got.extend((e.unique_id, e.body) for e in lease.events)
+        outbox.ack(lease)
+    return got
+
+
+def test_events_outlive_the_handle_that_put_them(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    first = SqliteOutbox(path)
+    seqs = [first.put(event(n))[0] for n in range(3)]
+    assert first.close() == []
+    second = SqliteOutbox(path)
+    assert second.size().events == 3
+    assert second.size().oldest == seqs[0]
+    lease = second.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    assert lease.events == tuple(event(n) for n in range(3))
+    assert [e.payload for e in lease.events] == [event(n).payload for n in range(3)]
+    second.ack(lease)
+    assert second.put(event(9))[0] > seqs[-1]
+    second.close()
+
+
+def test_kill_9_loses_no_event_put_returned_for(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    rng = random.Random(20261201)
+    printed: dict[str, list[tuple[int, int]]] = {}
+    for run in range(5):
+        child = spawn(PUTTER, str(path), f"run{run}")
+        assert child.stdout is not None
+        assert child.stdout.readline() == "open\n"
+        time.sleep(rng.uniform(0.05, 0.3))
+        lines = kill(child).split("\n")
+        # The last line may be cut short by the kill: only whole lines were printed.
+        whole = [line for line in lines[:-1] if line]
+        printed[f"run{run}"] = [(int(s), int(n)) for s, n in (line.split() for line in whole)]
+        assert printed[f"run{run}"], "the child was killed before its first put"
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    by_seq = dict(check.execute("SELECT seq, unique_id FROM events"))
+    check.close()
+    for run, seen in printed.items():
+        assert all(by_seq[seq] == f"{run}-{n}" for seq, n in seen)
+    outbox = SqliteOutbox(path)
+    stored = drain_all(outbox)
+    outbox.close()
+    by_run: dict[str, list[int]] = {}
+    for unique_id, body in stored:
+        run, n = unique_id.split("-")
+        payload = orjson.loads(body)
+        assert payload["uniqueId"] == unique_id
+        assert payload["data"] == {"n": int(n), "pad": "x" * 500}
+        by_run.setdefault(run, []).append(int(n))
+    for run, seen in printed.items():
+        kept = by_run[run]
+        # Every event whose seq was printed is there, in order; at most one more,
+        # committed just before the kill and not yet printed.
+        assert kept == list(range(len(kept)))
+        assert len(seen) <= len(kept) <= len(seen) + 1
+
+
+def test_one_process_drains_and_a_killed_holders_events_pass_on(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    here = SqliteOutbox(path)
+    for n in range(5):
+        here.put(event(n))
+    holder = spawn(HOLDER, str(path))
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().split() == ["0", *(f"ev-{n}" for n in range(5))]
+        assert here.lease(Room(), linger=0, wait=0.3) is None
+        here.put(event(5))
+        # Put here, drained there: the holder sees other processes' puts by polling.
+        assert holder.stdout.readline().split() == ["0", "ev-5"]
+        assert here.size().leased == 6
+        assert here.lease(Room(), linger=0, wait=0.2) is None
+    finally:
+        kill(holder)
+    started = time.monotonic()
+    lease = here.lease(Room(), linger=0, wait=2)
+    assert time.monotonic() - started < 1.0
+    assert lease is not None
+    assert ids(lease.events) == [f"ev-{n}" for n in range(6)]
+    assert lease.attempts == 1
+    here.ack(lease)
+    assert here.size().events == 0
+    here.close()
+
+
+def test_close_hands_the_drain_over_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    first = SqliteOutbox(path)
+    second = SqliteOutbox(path)
+    for n in range(3):
+        second.put(event(n))
+    held = first.lease(Room(), linger=0, wait=0)
+    assert held is not None
+    assert second.lease(Room(), linger=0, wait=0.2) is None
+    assert first.close() == []
+    started = time.monotonic()
+    lease = second.lease(Room(), linger=0, wait=1)
+    assert time.monotonic() - started < 0.5
+    assert lease is not None
+    assert ids(lease.events) == ["ev-0", "ev-1", "ev-2"]
+    assert lease.attempts == 1
+    first.ack(held)
+    first.release(held, retry_at=0)
+    assert second.size().leased == 3
+    second.close()
+
+
+def test_an_expired_drain_lease_passes_on_and_a_stale_ack_removes_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    slow = SqliteOutbox(path, drain_ttl=0.3)
+    other = SqliteOutbox(path)
+    slow.put(event(0))
+    stale = slow.lease(Room(), linger=0, wait=0)
+    assert stale is not None
+    assert other.lease(Room(), linger=0, wait=0) is None
+    time.sleep(0.35)
+    lease = other.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    assert ids(lease.events) == ["ev-0"]
+    assert lease.token != stale.token
+    slow.ack(stale)
+    assert other.size().leased == 1
+    assert slow.lease(Room(), linger=0, wait=0) is None
+    other.ack(lease)
+    assert other.size().events == 0
+    slow.close()
+    other.close()
+
+
+def test_settling_a_lease_keeps_the_drain_lease(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    holder = SqliteOutbox(path, drain_ttl=0.4)
+    other = SqliteOutbox(path)
+    holder.put(event(0))
+    lease = holder.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    time.sleep(0.25)
+    holder.release(lease, retry_at=time.time() + 60)
+    other.put(event(1))
+    time.sleep(0.25)
+    # 0.5 s after the lease, 0.25 s after the release: still the holder's.
+    assert other.lease(Room(), linger=0, wait=0) is None
+    assert ids(holder.lease(Room(), linger=0, wait=0).events) == ["ev-1"]
+    holder.close()
+    other.close()
+
+
+def test_a_blocked_put_sees_room_made_by_another_handle(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    putter = SqliteOutbox(path, max_events=1, block_timeout=1.5)
+    drainer = SqliteOutbox(path)
+    putter.put(event(0))
+    timer = threading.Timer(0.1, lambda: drainer.lease(Room(), linger=0, wait=0))
+    timer.start()
+    started = time.monotonic()
+    seq, dropped = putter.put(event(1))
+    timer.join()
+    assert seq > 0
+    assert dropped == []
+    assert time.monotonic() - started < 1.0
+    putter.close()
+    drainer.close()
+
+
+def test_drop_oldest_evicts_many_events_for_one_large_one(tmp_path: Path) -> None:
+    size = len(event(0).body)
+    outbox = SqliteOutbox(tmp_path / "o.sqlite3", max_bytes=200 * size, overflow="drop_oldest")
+    for n in range(150):
+        outbox.put(event(n % 10))
+    seq, dropped = outbox.put(event(0, pad=300 * size))
+    assert seq > 0
+    assert len(dropped) == 150
+    assert {why for _, why in dropped} == {"evicted"}
+    assert outbox.size().events == 1
+    outbox.close()
+
+
+def test_a_file_that_is_not_an_outbox_is_refused_clearly(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("these are my notes\n" * 100)
+    with pytest.raises(OutboxError, match="not a redo-kit outbox") as caught:
+        SqliteOutbox(text)
+    assert str(text) in str(caught.value)
+    assert "path of its own" in str(caught.value)
+    assert caught.value.path == str(text)
+    assert text.read_text() == "these are my notes\n" * 100
+
+    other = tmp_path / "app.sqlite3"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (id INTEGER)")
+    db.commit()
+    db.close()
+    with pytest.raises(OutboxError, match="holds the tables users"):
+        SqliteOutbox(other)
+
+
+def test_a_newer_layout_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    SqliteOutbox(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (SCHEMA_VERSION + 1,))
+    db.commit()
+    db.close()
+    with pytest.raises(OutboxError, match="newer than this redo-kit reads"):
+        SqliteOutbox(path)
+
+
+def test_a_missing_directory_is_an_outbox_error(tmp_path: Path) -> None:
+    with pytest.raises(OutboxError, match="open failed") as caught:
+        SqliteOutbox(tmp_path / "no" / "such" / "outbox.sqlite3")
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
+
+
+def test_a_file_locked_too_long_is_an_outbox_error(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path, busy_timeout=0.1)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(OutboxError, match="longer than busy_timeout") as caught:
+        outbox.put(event(0))
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    with pytest.raises(OutboxError, match="ack failed"):
+        outbox.ack(Lease(events=(), enqueued_at=0.0, attempts=0, token=1))
+    with pytest.raises(OutboxError, match=r"open failed.*longer than busy_timeout"):
+        SqliteOutbox(path, busy_timeout=0.1)
+    other.execute("ROLLBACK")
+    other.close()
+    assert outbox.put(event(0))[0] > 0
+    outbox.close()
+
+
+def test_every_read_and_write_failure_is_an_outbox_error(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", busy_timeout=0.1)
+    outbox.put(event(0))
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    outbox.release(lease, retry_at=0)
+    outbox._conn.execute("DROP TABLE counts")
+    for call in (
+        lambda: outbox.put(event(1)),
+        lambda: outbox.size(),
+        lambda: outbox.lease(Room(), linger=0, wait=0),
+        lambda: outbox.release(lease, retry_at=0),
+    ):
+        with pytest.raises(OutboxError, match="failed"):
+            call()
+    outbox._conn.execute("DROP TABLE drain")
+    with pytest.raises(OutboxError, match="lease failed"):
+        SqliteOutbox.lease(outbox, Room(), linger=0, wait=0)
+    outbox._holding = False
+    with pytest.raises(OutboxError, match="lease failed"):
+        outbox.lease(Room(), linger=0, wait=0)
+    with pytest.raises(OutboxError, match="close failed"):
+        outbox.close()
+
+
+def test_a_body_that_is_not_json_is_an_outbox_error(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    outbox.put(event(0))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET body = ?", (b"\x00not json",))
+    db.commit()
+    db.close()
+    with pytest.raises(OutboxError, match="is not JSON"):
+        outbox.lease(Room(), linger=0, wait=0)
+    outbox.close()
+
+
+def test_after_close_settling_does_nothing_and_size_is_the_last_count(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    outbox.put(event(0))
+    outbox.put(event(1))
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    outbox.close()
+    outbox.ack(lease)
+    outbox.release(lease, retry_at=0)
+    size = outbox.size()
+    assert (size.events, size.leased) == (2, 0)
+    reopened = SqliteOutbox(outbox.path)
+    again = reopened.lease(Room(), linger=0, wait=0)
+    assert again is not None
+    assert again.attempts == 1
+    reopened.close()
+
+
+def test_synchronous_full_and_bad_settings(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", synchronous="full")
+    assert outbox._conn.execute("PRAGMA synchronous").fetchone() == (2,)
+    assert outbox._conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert outbox.put(event(0))[0] == 1
+    outbox.close()
+    with pytest.raises(ConfigurationError, match="synchronous"):
+        SqliteOutbox(tmp_path / "other.sqlite3", synchronous="off")  # type: ignore[arg-type]
+    with pytest.raises(OutboxError, match="WAL"):
+        SqliteOutbox(":memory:")
+
+
+def test_released_for_later_is_waited_for_without_busy_polling(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", poll_interval=5)
+    outbox.put(event(0))
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    outbox.release(lease, retry_at=time.time() + 0.2)
+    started = time.monotonic()
+    again = outbox.lease(Room(), linger=0, wait=1)
+    assert 0.15 <= time.monotonic() - started < 0.9
+    assert again is not None
+    outbox.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fork_child_works_and_the_inherited_handle_refuses(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    outbox.put(event(0))
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        code = 10
+        try:
+            refused = 0
+            for call in (
+                lambda: outbox.put(event(1)),
+                lambda: outbox.lease(Room(), linger=0, wait=0),
+                lambda: outbox.size(),
+                lambda: outbox.ack(object()),  # type: ignore[arg-type]
+                lambda: outbox.release(object(), retry_at=0),  # type: ignore[arg-type]
+            ):
+                try:
+                    call()
+                except OutboxError as error:
+                    refused += "fork_child()" in str(error)
+            code = 11 if refused != 5 else 12
+            if outbox.close() == []:
+                child = outbox.fork_child()
+                child.put(event(2))
+                child.close()
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [u for u, _ in drain_all(outbox)] == ["ev-0", "ev-2"]
+    outbox.close()
+
+
+def test_alive_knows_running_reaped_and_zombie_processes() -> None:
+    assert _alive(os.getpid())
+    assert not _alive(0)
+    assert not _alive(2**62)
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    assert not _alive(done.pid)
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 5
+    while _alive(zombie.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(zombie.pid)
+    zombie.wait()
