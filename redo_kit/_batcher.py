@@ -79,7 +79,7 @@ from redo_kit._outbox import (
     Outbox,
     Overflow,
 )
-from redo_kit._signals import flush_on_sigterm
+from redo_kit._signals import flush_on_sigterm, start_daemon
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -219,7 +219,7 @@ class Batcher:
         self,
         client: RedoClient,
         *,
-        outbox: Outbox | None = None,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         flush_interval: float = 0.5,
         delivery_timeout: float = 600.0,
         max_events: int | None = None,
@@ -309,6 +309,9 @@ class Batcher:
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
+        # Events a durable outbox held before this batcher opened it count as
+        # tracked before its first flush: they are delivered by it, and waited for.
+        self._last_seq = self._outbox.size().last_put
         # Started now rather than on the first track(), which would pay for
         # starting it (milliseconds); a forked child starts its own lazily.
         self._start_drain()
@@ -377,8 +380,7 @@ class Batcher:
     # -- the drain -----------------------------------------------------------
 
     def _start_drain(self) -> None:
-        self._drain = threading.Thread(target=self._run, name="redo-kit-batcher", daemon=True)
-        self._drain.start()
+        self._drain = start_daemon(self._run, "redo-kit-batcher")
 
     def _run(self) -> None:
         try:
@@ -717,7 +719,7 @@ class Batcher:
         completed = size.oldest is None or size.oldest > target
         return FlushResult(
             completed=completed,
-            queued=max(0, size.events - size.leased) if not self._halted or self._shared else 0,
+            queued=max(0, size.events - in_flight) if not self._halted or self._shared else 0,
             in_flight=in_flight,
             elapsed=time.monotonic() - started,
         )
@@ -762,7 +764,7 @@ class Batcher:
 
 
 def _open_outbox(
-    outbox: Outbox | None,
+    outbox: str | os.PathLike[str] | Outbox | None,
     *,
     max_events: int | None,
     max_bytes: int | None,
@@ -774,6 +776,10 @@ def _open_outbox(
         for name, value in (("max_events", max_events), ("max_bytes", max_bytes))
         if value is not None
     }
+    if isinstance(outbox, (str, os.PathLike)):
+        from redo_kit._outbox_sqlite import SqliteOutbox
+
+        return SqliteOutbox(outbox, overflow=overflow, block_timeout=block_timeout, **bounds)
     if outbox is None:
         return MemoryOutbox(
             max_events=bounds.get("max_events", 100_000),

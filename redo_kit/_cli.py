@@ -5,6 +5,7 @@
     redo-kit validate FILE [--rejects PATH]                  check a file, no network
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
     redo-kit generate --out DIR [--spec PATH] [--package NAME]
+    redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
 With no API key configured (``--api-key`` or ``REDO_API_KEY``), ``import`` and
@@ -771,6 +772,130 @@ def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=_send)
 
 
+def _open_outbox_file(path: str) -> Any:
+    from redo_kit._outbox_sqlite import SqliteOutbox
+
+    if not Path(path).is_file():
+        raise ConfigurationError(
+            f"{path}: no such outbox file (a batcher made with outbox={path!r} creates it)"
+        )
+    return SqliteOutbox(path)
+
+
+def _outbox_status(args: argparse.Namespace) -> int:
+    outbox = _open_outbox_file(args.path)
+    try:
+        size = outbox.size()
+        drainer = outbox.drainer()
+    finally:
+        outbox.close()
+    if args.json:
+        report = {
+            "path": args.path,
+            "events": size.events,
+            "bytes": size.bytes,
+            "leased": size.leased,
+            "drainer": None
+            if drainer is None
+            else {"pid": drainer[0], "host": drainer[1], "expires": drainer[2]},
+        }
+        print(orjson.dumps(report).decode())
+        return 0
+    held = f"{size.events:,} event(s), {size.bytes:,} bytes, {size.leased:,} in a request now"
+    if drainer is None:
+        who = "nobody drains it now (the next batcher that opens it, or `redo-kit outbox drain`)"
+    else:
+        who = f"drained by pid {drainer[0]} on {drainer[1]}"
+    print(f"{args.path}: {held}; {who}")
+    return 0
+
+
+def _outbox_drain(args: argparse.Namespace) -> int:
+    import time
+
+    out = sys.stdout
+    outbox = _open_outbox_file(args.path)
+    before = outbox.size().events
+    print(f"{args.path}: {before:,} event(s) to deliver", file=out)
+    deadline = time.monotonic() + args.timeout
+    with _target(args, out) as (client, emulator):
+        batcher = client.batcher(
+            outbox=outbox,
+            flush_interval=0,
+            delivery_timeout=args.timeout,
+            dead_letter=args.dead_letter,
+            handle_sigterm=False,
+        )
+        try:
+            while outbox.size().events and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            result = batcher.close(max(0.0, deadline - time.monotonic()))
+            stats = batcher.stats()
+        left = result.queued + result.in_flight
+        print(
+            f"delivered {stats.sent:,}, failed {stats.failed:,}"
+            f"{f' (written to {args.dead_letter})' if stats.failed and args.dead_letter else ''}"
+            f", left in the outbox {left:,}",
+            file=out,
+        )
+        if left:
+            holder = _open_outbox_file(args.path)
+            try:
+                drainer = holder.drainer()
+            finally:
+                holder.close()
+            if drainer is not None and drainer[0] != os.getpid():
+                print(
+                    f"pid {drainer[0]} on {drainer[1]} drains this outbox; "
+                    "it delivers what is left",
+                    file=sys.stderr,
+                )
+        if emulator is not None:
+            _print_stored(emulator, out)
+    return 0 if not left and not stats.failed else 1
+
+
+def _add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "outbox",
+        help="look into or deliver a batcher's SQLite outbox file",
+        description="A batcher made with outbox=PATH keeps every tracked event in that SQLite "
+        "file until Redo has it. status says what the file holds and who drains it; drain "
+        "delivers everything pending and exits (0: all delivered; 1: some failed or are left).",
+        epilog="examples:\n"
+        "  redo-kit outbox status /var/lib/shop/redo-outbox.sqlite3\n"
+        "  REDO_API_KEY=... REDO_STORE_ID=... redo-kit outbox drain "
+        "/var/lib/shop/redo-outbox.sqlite3 --timeout 120\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION")
+    status = actions.add_parser("status", help="what the outbox holds, and who drains it")
+    status.add_argument("path", metavar="PATH", help="the outbox file")
+    status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    status.set_defaults(handler=_outbox_status)
+    drain = actions.add_parser("drain", help="deliver every pending event, report, exit")
+    drain.add_argument("path", metavar="PATH", help="the outbox file")
+    drain.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="give up after this long; also each event's delivery budget (default 600)",
+    )
+    drain.add_argument(
+        "--dead-letter", metavar="PATH", help="append events that failed for good (JSON Lines)"
+    )
+    _add_target_options(drain)
+    drain.set_defaults(handler=_outbox_drain)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -785,6 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(commands)
     _add_emulator(commands)
     _add_generate(commands)
+    _add_outbox(commands)
     return parser
 
 

@@ -650,7 +650,7 @@ class RedoClient:
     def batcher(
         self,
         *,
-        outbox: Outbox | None = None,
+        outbox: str | os.PathLike[str] | Outbox | None = None,
         flush_interval: float = 0.5,
         delivery_timeout: float = 600.0,
         max_events: int | None = None,

@@ -44,6 +44,7 @@ from redo_kit._errors import APIError, Problem
 from redo_kit._events import PreparedEvent
 from redo_kit._logging import logger
 from redo_kit._rules import limits
+from redo_kit._signals import start_daemon
 from redo_kit._spec import bulk_report_validator
 
 __all__ = [
@@ -462,10 +463,8 @@ class _Workers:
         return future
 
     def _start(self) -> bool:
-        thread = threading.Thread(target=self._run, name="redo-kit-delivery", daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:
+        thread = start_daemon(self._run, "redo-kit-delivery")
+        if thread is None:
             return False
         self._threads.append(thread)
         return True

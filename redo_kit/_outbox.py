@@ -110,13 +110,16 @@ class OutboxSize:
 
     ``events`` and ``bytes`` (serialized): every event not yet acked, leased
     ones included; ``leased``: those in a request now; ``oldest``: the lowest
-    ``seq`` still held, ``None`` when empty.
+    ``seq`` still held, ``None`` when empty; ``last_put``: the highest ``seq``
+    ever given (0 before the first put), so that a batcher opening a durable
+    outbox knows which events were there before it.
     """
 
     events: int
     bytes: int
     leased: int
     oldest: int | None
+    last_put: int = 0
 
 
 class Outbox(Protocol):
@@ -388,6 +391,7 @@ class MemoryOutbox:
                 bytes=self._waiting_bytes + self._later_bytes + self._leased_bytes,
                 leased=leased,
                 oldest=min(oldest) if oldest else None,
+                last_put=self._seq,
             )
 
     def close(self) -> list[PreparedEvent]:

@@ -73,6 +73,7 @@ from redo_kit._outbox import (
     queue_full,
 )
 from redo_kit._rules import limits
+from redo_kit._signals import start_daemon
 
 __all__ = ["FORMAT", "SCHEMA_VERSION", "SqliteOutbox", "Synchronous"]
 
@@ -162,7 +163,10 @@ _RETURN_ALL = (
 )
 _DRAIN = "SELECT owner, pid, host, expires, tokens FROM drain"
 _HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?, tokens = ?"
-_SIZE = "SELECT events, bytes, leased, (SELECT MIN(seq) FROM events) FROM counts"
+_SIZE = (
+    "SELECT events, bytes, leased, (SELECT MIN(seq) FROM events), "
+    "(SELECT seq FROM sqlite_sequence WHERE name = 'events') FROM counts"
+)
 
 _HOST = socket.gethostname()
 
@@ -234,10 +238,11 @@ class _Checkpointer:
         lock held, so never twice at once.
         """
         if not self.started:
+            if start_daemon(self._run, "redo-kit-outbox-checkpoint") is None:
+                # Python 3.12+ starts no thread while the interpreter exits: the
+                # WAL waits for the next process's checkpoint; nothing is lost.
+                return
             self.started = True
-            threading.Thread(
-                target=self._run, name="redo-kit-outbox-checkpoint", daemon=True
-            ).start()
         self.due.set()
 
     def stop(self) -> None:
@@ -620,13 +625,15 @@ class SqliteOutbox:
 
     # -- lease ---------------------------------------------------------------
 
-    def lease(self, room: Room, *, linger: float, wait: float) -> Lease | None:
+    def lease(
+        self, room: Room, *, linger: float, wait: float, urgent_through: int = 0
+    ) -> Lease | None:
         deadline = time.monotonic() + wait
         with self._lock:
             self._usable()
             try:
                 while not self._closed:
-                    found = self._try_lease(room, linger)
+                    found = self._try_lease(room, linger, urgent_through)
                     if isinstance(found, Lease):
                         self._woken = False
                         if self._blocked:
@@ -645,7 +652,7 @@ class SqliteOutbox:
             finally:
                 self._watch = None
 
-    def _try_lease(self, room: Room, linger: float) -> Lease | float:
+    def _try_lease(self, room: Room, linger: float, urgent_through: int) -> Lease | float:
         """A lease if events are ready, else seconds until they may be. Lock held.
 
         Also records what was seen in ``_watch`` for :meth:`_woke_by`.
@@ -662,7 +669,9 @@ class SqliteOutbox:
             rows = conn.execute(_DUE, (self._most,)).fetchall()
             due_bytes = sum(row[1] for row in rows)
             if not rows or not (
-                self._woken or now - rows[0][2] >= linger or room.would_fill(len(rows), due_bytes)
+                rows[0][0] <= urgent_through
+                or now - rows[0][2] >= linger
+                or room.would_fill(len(rows), due_bytes)
             ):
                 self._renew(conn, now, tokens)
                 self._watch = room
@@ -801,10 +810,27 @@ class SqliteOutbox:
 
     def _size(self) -> OutboxSize:
         try:
-            events, size, leased, oldest = self._conn.execute(_SIZE).fetchone()
+            events, size, leased, oldest, last = self._conn.execute(_SIZE).fetchone()
         except sqlite3.Error as error:
             raise self._error("size", error) from error
-        return OutboxSize(events=events, bytes=size, leased=leased, oldest=oldest)
+        return OutboxSize(
+            events=events, bytes=size, leased=leased, oldest=oldest, last_put=last or 0
+        )
+
+    def drainer(self) -> tuple[int, str, float] | None:
+        """Who drains the file now: ``(pid, host, expires)``, or ``None`` when nobody does.
+
+        ``expires`` is the Unix time the drain lease passes on unless renewed.
+        """
+        with self._lock:
+            self._usable()
+            try:
+                owner, pid, host, expires, _ = self._conn.execute(_DRAIN).fetchone()
+            except sqlite3.Error as error:
+                raise self._error("drainer", error) from error
+        if owner is None or expires < time.time():
+            return None
+        return int(pid), str(host), float(expires)
 
     def close(self) -> list[PreparedEvent]:
         """Give the drain lease up and close the file; no event is lost (returns ``[]``).

@@ -38,7 +38,7 @@ from typing import Any
 
 from redo_kit._logging import logger
 
-__all__ = ["flush_on_sigterm"]
+__all__ = ["flush_on_sigterm", "start_daemon"]
 
 Flush = Callable[[float], object]
 """Called with a deadline, in :func:`time.monotonic` seconds, that it must keep."""
@@ -51,6 +51,39 @@ _previous: _Handler = signal.SIG_DFL
 """What SIGTERM did before our handler took it over; the handler hands it back."""
 _taken = False
 """Whether our handler was installed once: it is never installed again."""
+
+
+_QUIET: frozenset[int] = frozenset(
+    getattr(signal, name)
+    for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
+"""The signals a redo-kit thread never takes: the kernel hands them to another thread."""
+
+
+def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | None:
+    """Start ``target`` on a daemon thread that blocks the process's signals.
+
+    A process-directed signal goes to any thread that does not block it. A
+    SIGTERM or Ctrl-C taken by a background thread leaves the main thread
+    asleep in ``time.sleep`` or ``select`` until that call ends on its own,
+    and Python runs signal handlers only on the main thread: blocked here,
+    they reach it at once. The thread inherits the mask from its creator, so
+    the mask is set around ``start`` (a signal meanwhile waits, then comes).
+    Returns the thread, or ``None`` when none can start (Python 3.12+ starts
+    no thread while the interpreter exits).
+    """
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    mask = getattr(signal, "pthread_sigmask", None)
+    previous = mask(signal.SIG_BLOCK, _QUIET) if mask is not None else None
+    try:
+        thread.start()
+    except RuntimeError:
+        return None
+    finally:
+        if mask is not None and previous is not None:
+            mask(signal.SIG_SETMASK, previous)
+    return thread
 
 
 def flush_on_sigterm(flush: Flush, timeout: float) -> None:
@@ -129,9 +162,11 @@ def _flush_all() -> None:
             except Exception:
                 logger.exception("redo-kit: a flush on SIGTERM failed")
 
-    worker = threading.Thread(target=run, name="redo-kit-sigterm", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
+    worker = start_daemon(run, "redo-kit-sigterm")
+    if worker is None:  # the interpreter is exiting: no thread to flush on
+        run()
+    else:
+        worker.join(max(0.0, deadline - time.monotonic()))
     # A flush returns early once everything is delivered: reaching the deadline means it was not.
     if time.monotonic() >= deadline:
         logger.warning(

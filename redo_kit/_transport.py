@@ -34,6 +34,7 @@ import attrs
 import orjson
 
 from redo_kit._errors import APIConnectionError, APITimeoutError, ConfigurationError, RedoError
+from redo_kit._signals import start_daemon
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -358,16 +359,10 @@ class _Watch:
         with self._cond:
             heapq.heappush(self._heap, (attempt.deadline, next(self._order), attempt))
             if self._thread is None or not self._thread.is_alive():
-                thread = threading.Thread(target=self._run, name="redo-kit-deadlines", daemon=True)
-                try:
-                    thread.start()
-                except RuntimeError:
-                    # Python 3.12+ starts no thread while the interpreter exits (a
-                    # batcher's last flush): the attempt goes on, bounded by the
-                    # per-read timeouts alone, rather than failing.
-                    pass
-                else:
-                    self._thread = thread
+                # None while the interpreter exits on Python 3.12+ (a batcher's
+                # last flush): the attempt goes on, bounded by the per-read
+                # timeouts alone, rather than failing.
+                self._thread = start_daemon(self._run, "redo-kit-deadlines")
             self._cond.notify()
         return attempt
 

@@ -199,13 +199,32 @@ def test_wake_ends_a_wait_on_an_empty_outbox(make: MakeOutbox) -> None:
     assert got == [None]
 
 
-def test_wake_cuts_a_linger_short(make: MakeOutbox) -> None:
+def test_urgent_events_cut_a_linger_short(make: MakeOutbox) -> None:
+    outbox = make()
+    first, _ = outbox.put(event(0))
+    outbox.put(event(1))
+    # A flush asks for everything up to its seq: those events go at once,
+    # with what follows them in the same request.
+    started = time.monotonic()
+    lease = outbox.lease(Room(), linger=10, wait=5, urgent_through=first)
+    assert time.monotonic() - started < 1
+    assert lease is not None
+    assert ids(lease.events) == ["ev-0", "ev-1"]
+    outbox.put(event(2))
+    assert outbox.lease(Room(), linger=10, wait=0.2, urgent_through=first) is None
+
+
+def test_a_wake_makes_a_lingering_lease_return_so_its_caller_can_look_again(
+    make: MakeOutbox,
+) -> None:
     outbox = make()
     outbox.put(event(0))
-    outbox.wake()
-    lease = outbox.lease(Room(), linger=10, wait=1)
-    assert ids(lease.events) == ["ev-0"]
-    assert outbox.lease(Room(), linger=10, wait=0) is None
+    timer = threading.Timer(0.2, outbox.wake)
+    timer.start()
+    started = time.monotonic()
+    assert outbox.lease(Room(), linger=10, wait=5) is None
+    assert time.monotonic() - started < 2
+    timer.join()
 
 
 def test_drop_newest_refuses_the_new_event(make: MakeOutbox) -> None:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -341,3 +342,25 @@ def test_batchers_share_one_deadline_the_longest_exit_timeout(run: Run) -> None:
     # 4 s: the longest exit_timeout; 6 s would be their sum.
     assert 3.5 < time.monotonic() - started < 5.5
     assert "could not deliver every queued event within 4.0 s of SIGTERM" in script.stderr()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads Linux's /proc")
+def test_redo_kit_threads_leave_signals_to_the_main_thread(emu: Emulator) -> None:
+    from redo_kit import RedoClient
+
+    def blocked(thread: threading.Thread) -> int:
+        status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+        (mask,) = (line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:"))
+        return int(mask, 16)
+
+    client = RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url)
+    with client, client.batcher(handle_sigterm=False) as batcher:
+        batcher.track({"eventName": "Thread Check", "customer": {"email": "a@example.com"}})
+        assert batcher.flush(10).completed
+        ours = [t for t in threading.enumerate() if t.name.startswith("redo-kit-")]
+        names = {t.name for t in ours}
+        assert {"redo-kit-batcher", "redo-kit-delivery", "redo-kit-deadlines"} <= names
+        for thread in ours:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                assert blocked(thread) & (1 << (number - 1)), (thread.name, number)
+    assert not blocked(threading.main_thread()) & (1 << (signal.SIGTERM - 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -11,6 +12,7 @@ from typing import Any
 from redo_kit._client import NOT_GIVEN, NotGiven
 from redo_kit._errors import ConfigurationError
 from redo_kit._rules import BULK, SINGLE, limits
+from redo_kit._signals import start_daemon
 from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, keys_of
 from redo_kit.emulator._faults import FaultInjector, FaultPlan
 from redo_kit.emulator._ratelimit import RateLimiter
@@ -112,13 +114,15 @@ class Emulator:
             store.close()
             raise
         self._app, self._server = app, server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"redo-kit-emulator:{self.port}",
-            daemon=True,
+        self._thread = start_daemon(
+            functools.partial(server.serve_forever, poll_interval=0.05),
+            f"redo-kit-emulator:{self.port}",
         )
-        self._thread.start()
+        if self._thread is None:
+            server.server_close()
+            store.close()
+            self._server = self._app = None
+            raise ConfigurationError("the emulator cannot start while the interpreter exits")
         return self
 
     def close(self) -> None:
