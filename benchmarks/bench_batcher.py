@@ -34,8 +34,10 @@ duplicated.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -68,6 +70,17 @@ def stored_ids(root: str, store: str) -> list[str]:
     return _emulator.stored_ids(root, store, STORES[store])
 
 
+OUTBOX_DIR: list[str] = []
+"""With --outbox sqlite: the directory each batcher's SQLite outbox file goes in."""
+
+
+def outbox(name: str) -> dict[str, Any]:
+    """The batcher's outbox argument: memory (none given), or a fresh SQLite file."""
+    if not OUTBOX_DIR:
+        return {}
+    return {"outbox": os.path.join(OUTBOX_DIR[0], f"{name}.sqlite3")}
+
+
 def client(base_url: str, store: str) -> RedoClient:
     return RedoClient(store_id=store, api_key=STORES[store], base_url=base_url)
 
@@ -95,7 +108,7 @@ def bench_latency(base_url: str, count: int) -> dict[str, Any]:
     ids = []
     with (
         client(base_url, "latency-store") as sender,
-        Batcher(sender, max_events=2 * count, max_bytes=1 << 30) as batcher,
+        Batcher(sender, max_events=2 * count, max_bytes=1 << 30, **outbox("latency")) as batcher,
     ):
         for item in items:
             started = time.perf_counter_ns()
@@ -121,7 +134,7 @@ def bench_latency(base_url: str, count: int) -> dict[str, Any]:
 def bench_batcher(base_url: str, count: int) -> dict[str, Any]:
     per_thread = [list(range(slot, count, THREADS)) for slot in range(THREADS)]
     tracked: list[list[str]] = [[] for _ in range(THREADS)]
-    with client(base_url, "batch-store") as sender, Batcher(sender) as batcher:
+    with client(base_url, "batch-store") as sender, Batcher(sender, **outbox("batch")) as batcher:
 
         def produce(slot: int) -> None:
             out = tracked[slot]
@@ -196,13 +209,21 @@ def main(argv: list[str] | None = None) -> int:
         "--send-seconds", type=float, default=10.0, help="how long send() runs; default 10"
     )
     parser.add_argument("--in-process", action="store_true", help="run the emulator in a thread")
+    parser.add_argument(
+        "--outbox",
+        choices=["memory", "sqlite"],
+        default="memory",
+        help="the batchers' outbox: memory (default) or a SQLite file in a temporary directory",
+    )
     args = parser.parse_args(argv)
+    if args.outbox == "sqlite":
+        OUTBOX_DIR.append(tempfile.mkdtemp(prefix="redo-kit-bench-"))
 
     print(
         f"redo-kit batcher benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"Python {platform.python_version()}, {platform.machine()}, "
         f"emulator {'in-process' if args.in_process else 'in its own process'} "
-        "at 100 requests/s per store and endpoint"
+        f"at 100 requests/s per store and endpoint, {args.outbox} outbox"
     )
     failed = False
     with _emulator.emulator(STORES, in_process=args.in_process) as (base_url, root):
