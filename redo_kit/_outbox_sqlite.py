@@ -170,6 +170,12 @@ _SIZE = (
 
 _HOST = socket.gethostname()
 
+_RECOUNT_EVERY = 256
+"""Puts between two readings of the held counts (see :meth:`SqliteOutbox.put`)."""
+_MARGIN_EVENTS = 1_000
+_MARGIN_BYTES = 8 * 1024 * 1024
+"""How near a bound the last reading may be for a put to skip reading the counts."""
+
 # Checkpoints (copying the WAL into the file, an fsync or two) run on a
 # thread of their own, so that no put waits for a disk sync: about every
 # _CHECKPOINT_EVERY commits of this handle. A put still checkpoints if the WAL
@@ -352,6 +358,8 @@ class SqliteOutbox:
         self._owner = uuid.uuid4().hex
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # (events held, their bytes, puts since) at the last reading of the counts.
+        self._seen: tuple[int, int, int] = (0, 0, _RECOUNT_EVERY)
         self._ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
         self._blocked = 0
@@ -521,14 +529,40 @@ class SqliteOutbox:
     # -- put -----------------------------------------------------------------
 
     def put(self, event: PreparedEvent) -> tuple[int, list[Dropped]]:
+        """Keep ``event``; returns once it is committed.
+
+        Far from the bounds, a put is one INSERT committed on its own (a
+        statement in autocommit mode is its own transaction, its trigger
+        included): a third of the statements of a transaction that first
+        reads the counts. The counts are read again every
+        ``_RECOUNT_EVERY`` puts and whenever the last reading was within
+        ``_MARGIN_EVENTS`` events or ``_MARGIN_BYTES`` bytes of a bound, so
+        that the bound is exact for one process, and for several processes
+        putting at once overshot by at most their puts between two readings.
+        """
         size = len(event.body)
         with self._lock:
             self._usable()
             if self._closed:
                 return 0, [(event, "closed")]
+            seen_events, seen_bytes, since = self._seen
+            if (
+                since < _RECOUNT_EVERY
+                and seen_events + _MARGIN_EVENTS < self._max_events
+                and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
+            ):
+                try:
+                    seq = self._insert(self._conn, event, size)
+                except sqlite3.Error as error:
+                    raise self._error("put", error) from error
+                self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                self._wrote()
+                self._woke_by(size)
+                return seq, []
             dropped: list[Dropped] = []
             with self._writing("put") as conn:
                 held, held_bytes = conn.execute(_HELD).fetchone()
+                self._seen = (held + 1, held_bytes + size, 0)
                 if self._admits(held, held_bytes, size):
                     seq = self._insert(conn, event, size)
                 elif self._overflow == "drop_oldest":
