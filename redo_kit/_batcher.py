@@ -64,6 +64,7 @@ from redo_kit._errors import (
     APIError,
     ConfigurationError,
     DeliveryTimeoutError,
+    OutboxError,
     QueueFullError,
     RateLimitError,
     ValidationError,
@@ -156,6 +157,9 @@ OnError = Callable[[Sequence[PreparedEvent], BaseException], object]
 
 _INCIDENT_GAP = 10.0
 """Seconds between two WARNING records of the same kind of loss; counts in between add up."""
+
+_OUTBOX_RETRY = 1.0
+"""Seconds the drain waits after the outbox failed to lease, before it looks again."""
 
 _POLL = 0.05
 """Seconds between looks at a shared outbox, whose other processes cannot wake this one."""
@@ -399,12 +403,21 @@ class Batcher:
         """Each request to send, as soon as it is due; ends when the batcher halts."""
         outbox = self._outbox
         while not self._halted:
-            lease = outbox.lease(
-                Room(),
-                linger=0.0 if self._stopping else self._flush_interval,
-                wait=_POLL if self._shared else max(self._flush_interval, _POLL),
-                urgent_through=self._flush_upto,
-            )
+            try:
+                lease = outbox.lease(
+                    Room(),
+                    linger=0.0 if self._stopping else self._flush_interval,
+                    wait=_POLL if self._shared else max(self._flush_interval, _POLL),
+                    urgent_through=self._flush_upto,
+                )
+            except OutboxError as error:
+                # A file busy past its timeout, a full disk: the events stay
+                # in it, and the drain looks again rather than stopping.
+                self._incident(
+                    "outbox", 1, "redo-kit batcher: %d failed look(s) into the outbox: %s", error
+                )
+                time.sleep(_OUTBOX_RETRY)
+                continue
             if lease is None:
                 continue
             with self._lock:

@@ -201,3 +201,28 @@ def test_a_batcher_delivers_what_an_earlier_process_left_in_its_outbox(
             batcher.flush(0.1)
     stored = sorted(e["uniqueId"] for e in emulator.events())
     assert stored == sorted([fresh, *(f"view-{n}" for n in range(50))])
+
+
+def test_a_drain_that_finds_the_file_locked_looks_again(
+    emulator: EmulatorProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+    import time
+
+    from redo_kit._client import RedoClient
+    from redo_kit._outbox_sqlite import SqliteOutbox
+
+    path = tmp_path / "locked.sqlite3"
+    outbox = SqliteOutbox(path, busy_timeout=0.2)
+    client = RedoClient(store_id=STORE, api_key=emulator.key, base_url=emulator.base_url)
+    locker = sqlite3.connect(path, isolation_level=None)
+    with client, client.batcher(outbox=outbox, flush_interval=0.3) as batcher:
+        tracked = [batcher.track(page_view(n, unique_id=True)) for n in range(20)]
+        # Another process holds the file for longer than the busy timeout.
+        locker.execute("BEGIN EXCLUSIVE")
+        time.sleep(1.5)
+        locker.execute("COMMIT")
+        assert batcher.flush(30).completed
+    locker.close()
+    assert sorted(e["uniqueId"] for e in emulator.events()) == sorted(tracked)
+    assert any("failed look(s) into the outbox" in r.getMessage() for r in caplog.records)
