@@ -156,7 +156,9 @@ _DUE = (
     "ORDER BY seq LIMIT ?"
 )
 _NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE lease IS NULL AND retry_at > 0"
-_TAKE = "UPDATE events SET lease = ? WHERE seq = ?"
+_TAKE = (
+    "UPDATE events SET lease = ? WHERE seq BETWEEN ? AND ? AND lease IS NULL AND retry_at = 0"
+)
 _TAKEN = "SELECT unique_id, body FROM events WHERE lease = ? ORDER BY seq"
 _RETURN_ALL = (
     "UPDATE events SET lease = NULL, retry_at = 0, attempts = attempts + 1 WHERE lease IS NOT NULL"
@@ -721,7 +723,10 @@ class SqliteOutbox:
                 if not room.take(row[1]):
                     break
                 taken.append(row)
-            conn.executemany(_TAKE, [(token, row[0]) for row in taken])
+            # The taken rows are the first due ones in seq order, and nothing
+            # else writes inside this transaction: the due rows between the
+            # first and the last taken seq are exactly them.
+            conn.execute(_TAKE, (token, taken[0][0], taken[-1][0]))
             stored = conn.execute(_TAKEN, (token,)).fetchall()
             self._renew(conn, now, token, force=True)
         self._wrote()
