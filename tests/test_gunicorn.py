@@ -25,7 +25,7 @@ from redo_kit import RedoClient
 # Imported by each worker after it forked (nothing is preloaded): one client
 # and one batcher a worker, created after gunicorn installed its signal handlers.
 client = RedoClient(store_id={store!r}, api_key={key!r}, base_url={url!r})
-batcher = client.batcher(flush_interval=60)
+batcher = client.batcher(flush_interval=60, outbox={outbox!r}, exit_timeout=3)
 
 
 def app(environ, start_response):
@@ -43,12 +43,10 @@ def stored_ids(emu: Emulator) -> list[str]:
     return [item["uniqueId"] for item in emu.events()]
 
 
-def test_sigterm_to_the_master_stores_every_event_of_every_worker_once(
-    emulator_factory: EmulatorFactory, tmp_path: Path
-) -> None:
-    emu = emulator_factory(rate_limit=None)
+def serve(tmp_path: Path, emu: Emulator, *, outbox: str | None, url: str | None = None) -> None:
+    """Run gunicorn with 2 workers, send REQUESTS requests, stop the master with SIGTERM."""
     (tmp_path / "tracking_app.py").write_text(
-        APP.format(store=emu.store_id, key=emu.api_key, url=emu.base_url)
+        APP.format(store=emu.store_id, key=emu.api_key, url=url or emu.base_url, outbox=outbox)
     )
     # The test binds the port and hands the socket to gunicorn: no race for a free port,
     # and connections wait in its backlog until a worker is up.
@@ -75,6 +73,7 @@ def test_sigterm_to_the_master_stores_every_event_of_every_worker_once(
                 connection.close()
         assert len(stored_ids(emu)) < REQUESTS
         master.send_signal(signal.SIGTERM)
+        # (With the API down the workers' exit flush runs out of exit_timeout.)
         _, errors = master.communicate(timeout=30)
         assert master.returncode == 0, errors
         # Each worker left through gunicorn's own SIGTERM handler, not killed by the signal.
@@ -84,6 +83,33 @@ def test_sigterm_to_the_master_stores_every_event_of_every_worker_once(
         if master.poll() is None:
             master.kill()
             master.communicate()
+
+
+@pytest.mark.parametrize("outbox", ["memory", "sqlite"])
+def test_sigterm_to_the_master_stores_every_event_of_every_worker_once(
+    emulator_factory: EmulatorFactory, tmp_path: Path, outbox: str
+) -> None:
+    emu = emulator_factory(rate_limit=None)
+    # With "sqlite" both workers share one outbox file, one of them draining it.
+    serve(tmp_path, emu, outbox=None if outbox == "memory" else str(tmp_path / "outbox.sqlite3"))
     stored = stored_ids(emu)
     assert len(stored) == REQUESTS
+    assert sorted(stored) == sorted(f"request-{n}" for n in range(REQUESTS))
+
+
+def test_a_deploy_during_an_outage_keeps_every_event_in_the_sqlite_outbox(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    from redo_kit._client import RedoClient
+
+    emu = emulator_factory(rate_limit=None)
+    path = tmp_path / "outbox.sqlite3"
+    # The workers send to a port where nothing listens: Redo is down during the deploy.
+    serve(tmp_path, emu, outbox=str(path), url="http://127.0.0.1:9/v2.2")
+    assert stored_ids(emu) == []
+    # The next release of the service opens the same file and delivers what was left.
+    client = RedoClient(store_id=emu.store_id, api_key=emu.api_key, base_url=emu.base_url)
+    with client, client.batcher(outbox=path, handle_sigterm=False) as batcher:
+        assert batcher.flush(30).completed
+    stored = stored_ids(emu)
     assert sorted(stored) == sorted(f"request-{n}" for n in range(REQUESTS))
