@@ -407,6 +407,7 @@ def _bulk_item(options: KlaviyoOptions, at: tuple[Any, ...], item: Any) -> list[
             )
         ]
     out: list[Conversion] = []
+    reported = False
     for number, entry in enumerate(listed):
         where = (*at, "attributes", "events", "data", number)
         fields = entry.get("attributes") if isinstance(entry, Mapping) else None
@@ -414,8 +415,9 @@ def _bulk_item(options: KlaviyoOptions, at: tuple[Any, ...], item: Any) -> list[
             out.append(_unreadable(where, "an event: {'type': 'event', 'attributes': {...}}"))
             continue
         event = _Event(options, (*where, "attributes"), (*at, "attributes"))
-        if number == 0:
-            # The item's own fields are reported once, with its first event.
+        if not reported:
+            # The item's own fields are reported once, with its first readable event.
+            reported = True
             for key, value in item.items():
                 if key == "type":
                     event.envelope((*at, "type"))
