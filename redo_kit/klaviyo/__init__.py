@@ -29,9 +29,11 @@ from redo_kit.klaviyo._convert import (
     INVALID,
     KLAVIYO_EXTRA,
     MAPPED,
+    MEANINGS,
     MOVED_TO_EXTRA,
     NO_UNIQUE_ID,
     RENAMED,
+    SHAPE_ERROR,
     Conversion,
     Fate,
     KlaviyoOptions,
@@ -42,6 +44,7 @@ from redo_kit.klaviyo._convert import (
     from_create_event,
     from_track,
 )
+from redo_kit.klaviyo._reader import KlaviyoReader
 
 __all__ = [
     "DERIVED_UNIQUE_ID",
@@ -53,12 +56,15 @@ __all__ = [
     "INVALID",
     "KLAVIYO_EXTRA",
     "MAPPED",
+    "MEANINGS",
     "MOVED_TO_EXTRA",
     "NO_UNIQUE_ID",
     "RENAMED",
+    "SHAPE_ERROR",
     "Conversion",
     "Fate",
     "KlaviyoOptions",
+    "KlaviyoReader",
     "KlaviyoResult",
     "Shape",
     "convert",

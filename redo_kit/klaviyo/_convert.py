@@ -56,9 +56,11 @@ __all__ = [
     "INVALID",
     "KLAVIYO_EXTRA",
     "MAPPED",
+    "MEANINGS",
     "MOVED_TO_EXTRA",
     "NO_UNIQUE_ID",
     "RENAMED",
+    "SHAPE_ERROR",
     "Conversion",
     "Fate",
     "KlaviyoOptions",
@@ -88,6 +90,8 @@ DERIVED_UNIQUE_ID = "klaviyo-derived-unique-id"
 """The ``uniqueId`` was derived from metric, profile identity and the second of ``time``."""
 INVALID = "klaviyo-invalid"
 """The field cannot be read as Klaviyo documents it; the event is not converted."""
+SHAPE_ERROR = "klaviyo-shape"
+"""The rule of a payload that is none of the Klaviyo shapes (``KlaviyoFormatError``)."""
 
 FATES = (
     MAPPED,
@@ -101,6 +105,20 @@ FATES = (
     INVALID,
 )
 """Every fate id, in the order a summary lists them."""
+
+MEANINGS: dict[str, str] = {
+    MAPPED: "sent to its Redo field",
+    RENAMED: "kept as a custom field under another name",
+    MOVED_TO_EXTRA: "kept under data.$extra: stored, not segmentable",
+    DROPPED: "not sent: Redo has no place for it",
+    IGNORED_VALUE: '0, null or "": Klaviyo keeps it, Redo stores nothing',
+    ENVELOPE: "JSON:API type tags: no data",
+    NO_UNIQUE_ID: "events without a dedup key",
+    DERIVED_UNIQUE_ID: "uniqueIds derived as Klaviyo would deduplicate",
+    INVALID: "fields that cannot be converted",
+    SHAPE_ERROR: "lines of no Klaviyo shape",
+}
+"""A short phrase for each fate, as a summary shows it."""
 
 EXTERNAL_ID_FIELD = "Klaviyo External Id"
 """The custom field that keeps Klaviyo's ``$id`` / ``external_id`` by default."""
@@ -281,7 +299,7 @@ def convert(payload: Any, *, options: KlaviyoOptions | None = None) -> KlaviyoRe
         [
             Problem(
                 path="$.data.type" if kind is not None else "$",
-                rule="klaviyo-shape",
+                rule=SHAPE_ERROR,
                 message="none of Klaviyo's Track, Create Event or Bulk Create Events shapes",
                 hint="pass one Klaviyo request body per call (per line of JSON Lines)",
             )
@@ -462,14 +480,14 @@ def _unreadable(at: tuple[Any, ...], expected: str) -> Conversion:
 def _not_an_object(payload: Any) -> KlaviyoFormatError:
     return KlaviyoFormatError(
         f"a Klaviyo payload is a JSON object, not {type(payload).__name__}",
-        [Problem(path="$", rule="klaviyo-shape", message="not a JSON object")],
+        [Problem(path="$", rule=SHAPE_ERROR, message="not a JSON object")],
     )
 
 
 def _wrong_shape(what: str, expected: str, path: str) -> KlaviyoFormatError:
     return KlaviyoFormatError(
         f"not {what}: expected {expected} at {path}",
-        [Problem(path=path, rule="klaviyo-shape", message=f"expected {expected}")],
+        [Problem(path=path, rule=SHAPE_ERROR, message=f"expected {expected}")],
     )
 
 

@@ -6,5 +6,5 @@
   Create Event, bulk jobs), valid and not, for converters.
 - ``redo_kit.testing.plugin``: pytest fixtures, among them a running emulator.
 
-Both need the ``testing`` extra: ``pip install 'redo-kit[testing]'``.
+All need the ``testing`` extra: ``pip install 'redo-kit[testing]'``.
 """
