@@ -11,7 +11,14 @@ from helpers import emulator_client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redo_kit import ConfigurationError, KlaviyoFormatError, RedoError, klaviyo, validate_event
+from redo_kit import (
+    ConfigurationError,
+    KlaviyoFormatError,
+    RedoError,
+    ValidationError,
+    klaviyo,
+    validate_event,
+)
 from redo_kit._spec import wire_path
 from redo_kit.emulator import Emulator
 from redo_kit.klaviyo import KlaviyoOptions
@@ -657,3 +664,40 @@ def test_generated_payloads_are_stored_as_reported(payload: Any) -> None:
     with Emulator(rate_limit=None) as emu:
         # A customer is patched by every event that names it: only the event's own fields hold.
         _stored_matches_report(emu, result, customers=False)
+
+
+# -- Tracker: a Klaviyo track call site, one import changed ----------------------------
+
+
+def test_tracker_converts_and_sends_through_its_own_batcher(emulator: Emulator) -> None:
+    seen: list[klaviyo.Conversion] = []
+    with emulator_client(emulator) as client:
+        with klaviyo.Tracker(client, on_report=seen.append, flush_interval=0.05) as tracker:
+            unique = tracker.track(
+                event="Placed Order",
+                customer_properties={"$email": "a@example.com", "$first_name": "Ada"},
+                properties={"$event_id": "order-7", "Items": ["book"], "Total": 12.5},
+                time=1712059200,
+            )
+            assert unique == "order-7"
+            generated = tracker.track("Viewed", {"$email": "a@example.com"})
+            assert tracker.flush(timeout=10).completed
+        assert tracker.batcher.closed
+    stored = {e["uniqueId"]: e for e in emulator.events()}
+    assert set(stored) == {"order-7", generated}
+    assert stored["order-7"]["data"] == {"Total": 12.5, "$extra": {"Items": ["book"]}}
+    assert stored["order-7"]["eventTimestamp"].startswith("2024-04-02T12:00:00")
+    assert [c.source for c in seen] == ["$", "$"]
+
+
+def test_tracker_refuses_what_cannot_be_converted_and_leaves_a_callers_batcher_open(
+    emulator: Emulator,
+) -> None:
+    with emulator_client(emulator) as client, client.batcher() as batcher:
+        tracker = klaviyo.Tracker(batcher)
+        with pytest.raises(ValidationError) as caught:
+            tracker.track("Placed Order", {"$email": "nope"})
+        assert caught.value.problems[0].path == "$.customer_properties['$email']"
+        assert tracker.close() is None
+        assert not batcher.closed
+        assert batcher.stats().queued == 0

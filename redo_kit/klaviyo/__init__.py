@@ -45,6 +45,7 @@ from redo_kit.klaviyo._convert import (
     from_track,
 )
 from redo_kit.klaviyo._reader import KlaviyoReader
+from redo_kit.klaviyo._tracker import Tracker
 
 __all__ = [
     "DERIVED_UNIQUE_ID",
@@ -67,6 +68,7 @@ __all__ = [
     "KlaviyoReader",
     "KlaviyoResult",
     "Shape",
+    "Tracker",
     "convert",
     "from_bulk_create_job",
     "from_create_event",
