@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from helpers import emulator_client
+from helpers import ROOT, emulator_client
 
 from redo_kit._cli import main
 from redo_kit._importer import HashedInput, Position, import_events
@@ -208,3 +210,28 @@ def test_reader_passes_unreadable_lines_through(tmp_path: Path) -> None:
         (2, None, ["type"]),
         (3, None, ["klaviyo-shape"]),
     ]
+
+
+def test_the_klaviyo_example_is_the_scripts_and_imports_as_the_readme_says(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = ROOT / "examples" / "klaviyo-track.jsonl"
+    written = tmp_path / "k.jsonl"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_klaviyo_examples.py"), "--out", str(written)],
+        check=True,
+        capture_output=True,
+    )
+    assert written.read_bytes() == example.read_bytes()
+    code = main(
+        ["import", "--from", "klaviyo", str(example), "--default-region", "US", "--no-checkpoint"]
+    )
+    assert code == 1
+    out, _ = capsys.readouterr()
+    assert "387 events delivered" in out
+    assert "4 lines rejected" in out
+    assert "386 stored, 1 already there and deduplicated by uniqueId" in out
+    readme = (ROOT / "README.md").read_text()
+    for line in out.splitlines():
+        if line.startswith("  klaviyo-"):
+            assert line in readme, line
