@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from helpers import emulator_client
 from hypothesis import given, settings
@@ -701,3 +704,104 @@ def test_tracker_refuses_what_cannot_be_converted_and_leaves_a_callers_batcher_o
         assert tracker.close() is None
         assert not batcher.closed
         assert batcher.stats().queued == 0
+
+
+def test_the_track_get_form_is_read_from_its_base64_data() -> None:
+    encoded = base64.urlsafe_b64encode(orjson.dumps(TRACK)).decode().rstrip("=")
+    result = klaviyo.convert({"data": urllib.parse.quote(encoded)})
+    assert result.shape == "track"
+    assert result.events == klaviyo.from_track(TRACK).events
+    assert [n.path for n in result.notes] == ["$.data"]
+    with pytest.raises(KlaviyoFormatError) as caught:
+        klaviyo.convert({"data": "not base64 of anything!"})
+    assert caught.value.problems[0].path == "$.data"
+    with pytest.raises(KlaviyoFormatError):
+        klaviyo.convert({"data": base64.b64encode(b"[1, 2]").decode()})
+
+
+def test_fields_of_no_klaviyo_shape_are_reported_wherever_they_are() -> None:
+    body = copy.deepcopy(CREATE_EVENT)
+    body["links"] = {"self": "x"}
+    body["data"]["id"] = "evt-1"
+    attributes = body["data"]["attributes"]
+    attributes["backfill"] = True
+    attributes["source"] = "pos"
+    attributes["metric"]["links"] = {}
+    attributes["metric"]["data"]["id"] = "m-1"
+    attributes["metric"]["data"]["attributes"]["service"] = "api"
+    profile = attributes["profile"]
+    profile["meta"] = {}
+    profile["data"]["relationships"] = {}
+    profile["data"]["attributes"]["anonymous_id"] = "anon"
+    profile["data"]["attributes"]["mood"] = "good"
+    profile["data"]["attributes"]["location"]["planet"] = "Earth"
+    (conversion,) = klaviyo.convert(body).conversions
+    assert conversion.valid, conversion.problems
+    dropped = {p.path for p in conversion.report if p.rule == klaviyo.DROPPED}
+    base = "$.data.attributes"
+    assert {
+        "$.links",
+        "$.data.id",
+        f"{base}.backfill",
+        f"{base}.source",
+        f"{base}.metric.links",
+        f"{base}.metric.data.id",
+        f"{base}.metric.data.attributes.service",
+        f"{base}.profile.meta",
+        f"{base}.profile.data.relationships",
+        f"{base}.profile.data.attributes.anonymous_id",
+        f"{base}.profile.data.attributes.mood",
+        f"{base}.profile.data.attributes.location.planet",
+    } <= dropped
+
+
+def test_unknown_fields_of_a_bulk_job_are_reported_once() -> None:
+    job = copy.deepcopy(BULK)
+    job["meta"] = 1
+    job["data"]["id"] = "job"
+    job["data"]["attributes"]["note"] = "x"
+    job["data"]["attributes"]["events-bulk-create"]["links"] = {}
+    item = job["data"]["attributes"]["events-bulk-create"]["data"][0]
+    item["id"] = "i"
+    item["attributes"]["extra"] = 1
+    item["attributes"]["events"]["links"] = {}
+    item["attributes"]["events"]["data"][0]["id"] = "e"
+    result = klaviyo.convert(job)
+    assert {n.path for n in result.notes} >= {
+        "$.meta",
+        "$.data.id",
+        "$.data.attributes.note",
+        "$.data.attributes['events-bulk-create'].links",
+    }
+    paths = [p.path for p in result.report]
+    at = "$.data.attributes['events-bulk-create'].data[0]"
+    for path in (
+        f"{at}.id",
+        f"{at}.attributes.extra",
+        f"{at}.attributes.events.links",
+        f"{at}.attributes.events.data[0].id",
+    ):
+        assert paths.count(path) == 1, path
+
+
+def test_profile_values_that_carry_nothing_are_reported_as_such() -> None:
+    payload = {
+        "event": "E",
+        "customer_properties": {
+            "$email": "a@example.com",
+            "$first_name": None,
+            "$country": None,
+            "$id": None,
+            "$organization": None,
+            "$title": {"x": 1},
+            "Tags": ["a"],
+            "Nothing": None,
+        },
+    }
+    (conversion,) = klaviyo.from_track(payload).conversions
+    assert conversion.valid
+    assert conversion.event is not None
+    assert conversion.event["customer"] == {"email": "a@example.com"}
+    fates = _fates(conversion)
+    for key in ("$first_name", "$country", "$id", "$organization", "$title", "Tags", "Nothing"):
+        assert fates[wire_path(["customer_properties", key])][0] == klaviyo.DROPPED, key

@@ -23,14 +23,17 @@ and it raises :class:`~redo_kit._errors.KlaviyoFormatError`.
 
 from __future__ import annotations
 
+import base64
 import collections
 import math
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
 import attrs
+import orjson
 
 from redo_kit._errors import (
     ConfigurationError,
@@ -277,12 +280,16 @@ def convert(payload: Any, *, options: KlaviyoOptions | None = None) -> KlaviyoRe
 
     A Create Event body and a bulk job are told apart by ``data.type``
     (``event``, ``event-bulk-create-job``); a Track body by its ``event`` or
-    ``customer_properties`` key. Raises ``KlaviyoFormatError`` saying what was
-    expected when it is none of them.
+    ``customer_properties`` key, or, in the Track API's GET form, as the
+    base64 JSON of ``{"data": "..."}`` (its report's paths are then within the
+    decoded body). Raises ``KlaviyoFormatError`` saying what was expected when
+    it is none of them.
     """
     if not isinstance(payload, Mapping):
         raise _not_an_object(payload)
     data = payload.get("data")
+    if isinstance(data, str) and len(payload) == 1:
+        return _track_get(data, options)
     kind = data.get("type") if isinstance(data, Mapping) else None
     if kind == "event":
         return from_create_event(payload, options=options)
@@ -305,6 +312,28 @@ def convert(payload: Any, *, options: KlaviyoOptions | None = None) -> KlaviyoRe
             )
         ],
     )
+
+
+def _track_get(encoded: str, options: KlaviyoOptions | None) -> KlaviyoResult:
+    """A Track body sent as Klaviyo's GET form: base64 JSON, perhaps URL-encoded."""
+    text = urllib.parse.unquote(encoded.strip())
+    try:
+        raw = base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
+        body = orjson.loads(raw)
+    except (ValueError, orjson.JSONDecodeError):
+        body = None
+    if not isinstance(body, Mapping):
+        raise _wrong_shape("a Track body", "base64 JSON of a Track body (the GET form)", "$.data")
+    result = from_track(body, options=options)
+    note = Fate(
+        path="$.data",
+        rule=ENVELOPE,
+        message="base64 JSON of a Track body (the Track API's GET form): this report's "
+        "paths are within the decoded body",
+    )
+    return attrs.evolve(result, notes=(note, *result.notes))
 
 
 def from_track(payload: Any, *, options: KlaviyoOptions | None = None) -> KlaviyoResult:
