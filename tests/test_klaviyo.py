@@ -805,3 +805,39 @@ def test_profile_values_that_carry_nothing_are_reported_as_such() -> None:
     fates = _fates(conversion)
     for key in ("$first_name", "$country", "$id", "$organization", "$title", "Tags", "Nothing"):
         assert fates[wire_path(["customer_properties", key])][0] == klaviyo.DROPPED, key
+
+
+def test_tracker_takes_the_keyword_spellings_of_klaviyos_sdks(emulator: Emulator) -> None:
+    with emulator_client(emulator) as client, client.batcher() as batcher:
+        tracker = klaviyo.Tracker(batcher)
+        tracker.track(
+            "Viewed",
+            email="a@example.com",
+            phone_number="+12065550100",
+            external_id="shop-1",
+            timestamp=1712059200,
+            properties={"$event_id": "v-1"},
+        )
+        with pytest.raises(ValidationError) as caught:
+            tracker.track(
+                "Viewed", {"$email": "b@example.com"}, email="a@example.com", time=1, timestamp=2
+            )
+        assert [p.path for p in caught.value.problems] == [
+            "$.customer_properties['$email']",
+            "$.time",
+        ]
+        assert batcher.flush(timeout=10).completed
+    (stored,) = emulator.events()
+    assert stored["uniqueId"] == "v-1"
+    assert stored["eventTimestamp"].startswith("2024-04-02T12:00:00")
+    (customer,) = emulator.customers()
+    assert customer["customFields"] == {"Klaviyo External Id": "shop-1"}
+
+
+def test_the_klaviyo_surface_is_sorted_and_resolves() -> None:
+    def order(name: str) -> tuple[int, str]:
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert klaviyo.__all__ == sorted(klaviyo.__all__, key=order)
+    assert all(getattr(klaviyo, name) is not None for name in klaviyo.__all__)
+    assert set(klaviyo.MEANINGS) == {*klaviyo.FATES, klaviyo.SHAPE_ERROR}

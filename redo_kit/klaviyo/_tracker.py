@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from redo_kit._batcher import Batcher, FlushResult
-from redo_kit._errors import ValidationError
+from redo_kit._errors import Problem, ValidationError
 from redo_kit.klaviyo._convert import Conversion, KlaviyoOptions, from_track
 
 if TYPE_CHECKING:
@@ -59,23 +59,46 @@ class Tracker:
         customer_properties: Mapping[str, Any] | None = None,
         properties: Mapping[str, Any] | None = None,
         time: int | float | str | datetime | None = None,
+        *,
+        email: str | None = None,
+        phone_number: str | None = None,
+        external_id: str | None = None,
+        timestamp: int | float | str | datetime | None = None,
     ) -> str:
         """Convert a Klaviyo Track call and queue it; returns the event's ``uniqueId``.
 
         ``time`` is UNIX seconds, an ISO 8601 string or a datetime (default:
         when Redo receives it). ``properties["$event_id"]`` becomes the
         ``uniqueId``; without it the batcher makes one (or the options derive
-        Klaviyo's key). Raises ``ValidationError`` with every problem, at its
-        Klaviyo path, when the event cannot be sent; nothing is queued then.
+        Klaviyo's key). ``email``, ``phone_number``, ``external_id`` and
+        ``timestamp`` are the keyword spellings of Klaviyo's own SDKs for
+        ``$email``, ``$phone_number``, ``$id`` and ``time``. Raises
+        ``ValidationError`` with every problem, at its Klaviyo path, when the
+        event cannot be sent (or one field is given twice, differently);
+        nothing is queued then.
         """
-        payload: dict[str, Any] = {
-            "event": event,
-            "customer_properties": dict(customer_properties or {}),
-        }
+        profile = dict(customer_properties or {})
+        problems: list[Problem] = []
+        for key, given in (
+            ("$email", email),
+            ("$phone_number", phone_number),
+            ("$id", external_id),
+        ):
+            if given is None:
+                continue
+            if key in profile and profile[key] != given:
+                problems.append(_twice(f"$.customer_properties[{key!r}]", key))
+            profile[key] = given
+        if time is not None and timestamp is not None and time != timestamp:
+            problems.append(_twice("$.time", "time"))
+        if problems:
+            raise ValidationError(problems)
+        payload: dict[str, Any] = {"event": event, "customer_properties": profile}
         if properties is not None:
             payload["properties"] = dict(properties)
-        if time is not None:
-            payload["time"] = time
+        when = time if time is not None else timestamp
+        if when is not None:
+            payload["time"] = when
         (conversion,) = from_track(payload, options=self.options).conversions
         if self.on_report is not None:
             self.on_report(conversion)
@@ -101,3 +124,12 @@ class Tracker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _twice(path: str, name: str) -> Problem:
+    return Problem(
+        path=path,
+        rule="conflict",
+        message=f"{name} is given twice, with two values",
+        hint="give it once: as a keyword argument or in its dict",
+    )
