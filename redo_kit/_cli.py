@@ -440,6 +440,17 @@ def _reader(
         if args.format == "csv" or args.column or args.event_name or args.delimiter:
             raise ConfigurationError("--from klaviyo reads JSON Lines: leave out the CSV options")
         return KlaviyoReader(_klaviyo_options(args)), None
+    if (
+        args.klaviyo_unique_ids != "none"
+        or args.klaviyo_only != "drop"
+        or args.drop_external_id
+        or args.keep_ignored
+        or args.external_id_field != "Klaviyo External Id"
+    ):
+        raise ConfigurationError(
+            "--klaviyo-unique-ids, --klaviyo-only, --external-id-field, --drop-external-id "
+            "and --keep-ignored apply to Klaviyo input: pass --from klaviyo"
+        )
 
     suffixes = [s.lower() for s in path.suffixes] if path is not None else []
     if suffixes[-1:] == [".gz"]:

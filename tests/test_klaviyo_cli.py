@@ -235,3 +235,11 @@ def test_the_klaviyo_example_is_the_scripts_and_imports_as_the_readme_says(
     for line in out.splitlines():
         if line.startswith("  klaviyo-"):
             assert line in readme, line
+
+
+def test_klaviyo_options_without_from_klaviyo_are_a_usage_error(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "k.jsonl", TRACK)
+    assert main(["validate", "--keep-ignored", str(source)]) == 2
+    assert "pass --from klaviyo" in capsys.readouterr().err
