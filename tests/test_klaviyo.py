@@ -841,3 +841,50 @@ def test_the_klaviyo_surface_is_sorted_and_resolves() -> None:
     assert klaviyo.__all__ == sorted(klaviyo.__all__, key=order)
     assert all(getattr(klaviyo, name) is not None for name in klaviyo.__all__)
     assert set(klaviyo.MEANINGS) == {*klaviyo.FATES, klaviyo.SHAPE_ERROR}
+
+
+_KLAVIYO_ONLY = [
+    (TRACK, "$.token", "token"),
+    (
+        {"event": "E", "customer_properties": {"$email": "a@example.com", "$image": "u"}},
+        "$.customer_properties['$image']",
+        "customer_properties.$image",
+    ),
+    (
+        {"event": "E", "customer_properties": {"$email": "a@example.com", "$consent": ["sms"]}},
+        "$.customer_properties['$consent']",
+        "customer_properties.$consent",
+    ),
+    (CREATE_EVENT, "$.data.attributes.profile.data.id", "profile.data.id"),
+    (
+        CREATE_EVENT,
+        "$.data.attributes.profile.data.attributes.location.ip",
+        "profile.data.attributes.location.ip",
+    ),
+    (
+        {
+            "data": {
+                **CREATE_EVENT["data"],
+                "attributes": {**CREATE_EVENT["data"]["attributes"], "backfill": True},
+            }
+        },
+        "$.data.attributes.backfill",
+        "backfill",
+    ),
+]
+
+
+@pytest.mark.parametrize(("payload", "path", "name"), _KLAVIYO_ONLY)
+def test_each_klaviyo_only_field_is_dropped_or_kept_by_option(
+    payload: dict[str, Any], path: str, name: str
+) -> None:
+    (dropped,) = klaviyo.convert(payload).conversions
+    assert _fates(dropped)[path] == (klaviyo.DROPPED, None)
+    assert dropped.event is not None
+    assert "$klaviyo" not in dropped.event.get("data", {}).get("$extra", {})
+    options = KlaviyoOptions(klaviyo_only="extra")
+    (kept,) = klaviyo.convert(payload, options=options).conversions
+    target = wire_path(["data", "$extra", "$klaviyo", name])
+    assert _fates(kept)[path] == (klaviyo.MOVED_TO_EXTRA, target)
+    assert kept.event is not None
+    assert name in kept.event["data"]["$extra"]["$klaviyo"]

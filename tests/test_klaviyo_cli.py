@@ -16,6 +16,7 @@ from redo_kit._cli import main
 from redo_kit._importer import HashedInput, Position, import_events
 from redo_kit.emulator import Emulator
 from redo_kit.klaviyo import KlaviyoReader
+from redo_kit.klaviyo import convert as klaviyo_convert
 
 TRACK = {
     "token": "pk_live",
@@ -204,12 +205,17 @@ def test_a_watermark_inside_a_bulk_line_is_its_start_and_can_be_resumed(
 
 
 def test_reader_passes_unreadable_lines_through(tmp_path: Path) -> None:
-    records = list(KlaviyoReader()(io.BytesIO(b"\n[1]\n{}\n"), Position()))
+    empty_job = orjson.dumps(_bulk(1)).replace(b'"data":[{', b'"data":[],"x":[{', 1)
+    assert klaviyo_convert(orjson.loads(empty_job)).conversions == ()
+    lines = b"\n[1]\n{}\n" + empty_job + b"\n"
+    records = list(KlaviyoReader()(io.BytesIO(lines), Position()))
     assert [(r[0], r[2], [p.rule for p in r[3]]) for r in records] == [
         (1, None, []),
         (2, None, ["type"]),
         (3, None, ["klaviyo-shape"]),
+        (4, None, []),
     ]
+    assert records[-1][1] == Position(line=4, offset=len(lines))
 
 
 def test_the_klaviyo_example_is_the_scripts_and_imports_as_the_readme_says(

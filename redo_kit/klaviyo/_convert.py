@@ -606,7 +606,6 @@ class _Event:
         self.fates: list[Problem] = []
         self.errors: list[Problem] = []
         self.sources: dict[str, str] = {}
-        self.metric: str | None = None
         self.identity: tuple[str, str] | None = None
         self.second: int | None = None
         self.profile_id: str | None = None
