@@ -401,6 +401,11 @@ def _add_klaviyo_options(parser: argparse.ArgumentParser, *, source: bool = True
         action="store_true",
         help='keep top-level 0, null and "" properties under data.$extra (Redo drops them)',
     )
+    group.add_argument(
+        "--fates",
+        metavar="PATH",
+        help="write the fate of every Klaviyo field here, one JSON object per Klaviyo event",
+    )
 
 
 def _klaviyo_options(args: argparse.Namespace) -> KlaviyoOptions:
@@ -439,17 +444,18 @@ def _reader(
 
         if args.format == "csv" or args.column or args.event_name or args.delimiter:
             raise ConfigurationError("--from klaviyo reads JSON Lines: leave out the CSV options")
-        return KlaviyoReader(_klaviyo_options(args)), None
+        return KlaviyoReader(_klaviyo_options(args), fates_path=args.fates), None
     if (
         args.klaviyo_unique_ids != "none"
         or args.klaviyo_only != "drop"
         or args.drop_external_id
         or args.keep_ignored
         or args.external_id_field != "Klaviyo External Id"
+        or args.fates
     ):
         raise ConfigurationError(
-            "--klaviyo-unique-ids, --klaviyo-only, --external-id-field, --drop-external-id "
-            "and --keep-ignored apply to Klaviyo input: pass --from klaviyo"
+            "--klaviyo-unique-ids, --klaviyo-only, --external-id-field, --drop-external-id, "
+            "--keep-ignored and --fates apply to Klaviyo input: pass --from klaviyo"
         )
 
     suffixes = [s.lower() for s in path.suffixes] if path is not None else []
@@ -680,7 +686,6 @@ def _convert(args: argparse.Namespace) -> int:
             stack.callback(source.close)
         try:
             target = stack.enter_context(Path(args.out).open("wb")) if args.out else None
-            full = stack.enter_context(Path(args.report).open("wb")) if args.report else None
         except OSError as exc:
             raise ConfigurationError(f"cannot write the output: {exc}") from exc
         out = target or sys.stdout.buffer
@@ -690,20 +695,11 @@ def _convert(args: argparse.Namespace) -> int:
         def reported(line: int, result: KlaviyoResult) -> None:
             seen.add(line)
             for conversion in result.conversions:
-                if full is not None:
-                    record = {
-                        "line": line,
-                        "source": conversion.source,
-                        "valid": conversion.valid,
-                        "report": [p.to_dict() for p in conversion.report],
-                        "problems": [p.to_dict() for p in conversion.problems],
-                    }
-                    full.write(orjson.dumps(record) + b"\n")
                 for entry in (*conversion.report, *conversion.problems):
                     if entry.severity != "info":
                         print(f"line {line}: {entry}", file=err)
 
-        reader = KlaviyoReader(_klaviyo_options(args), on_result=reported)
+        reader = KlaviyoReader(_klaviyo_options(args), on_result=reported, fates_path=args.fates)
         for line, _, event, problems in reader(source, Position()):
             if event is not None:
                 out.write(orjson.dumps(event) + b"\n")
@@ -720,8 +716,8 @@ def _convert(args: argparse.Namespace) -> int:
         file=err,
     )
     _print_fates(reader, err)
-    if args.report:
-        print(f"The fate of every field, event by event: {args.report}", file=err)
+    if args.fates:
+        print(f"The fate of every field, event by event: {args.fates}", file=err)
     return 1 if unconverted else 0
 
 
@@ -737,7 +733,7 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "configuration error.",
         epilog="examples:\n"
         "  redo-kit convert --from klaviyo examples/klaviyo-track.jsonl > events.jsonl\n"
-        "  redo-kit convert --from klaviyo export.jsonl --out events.jsonl --report fates.jsonl\n"
+        "  redo-kit convert --from klaviyo export.jsonl --out events.jsonl --fates fates.jsonl\n"
         "  redo-kit import --from klaviyo export.jsonl            # convert and import at once\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -751,11 +747,6 @@ def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("file", metavar="FILE", help="JSON Lines of Klaviyo payloads; - for stdin")
     parser.add_argument(
         "--out", metavar="PATH", help="write the Redo events here (default: stdout)"
-    )
-    parser.add_argument(
-        "--report",
-        metavar="PATH",
-        help="write the fate of every field, one JSON object per Klaviyo event",
     )
     parser.add_argument(
         "--default-region",

@@ -110,7 +110,7 @@ def test_convert_to_files_with_the_full_report(
     code = main(
         [
             "convert", "--from", "klaviyo", str(source), "--out", str(out),
-            "--report", str(report), "--klaviyo-only", "extra", "--keep-ignored",
+            "--fates", str(report), "--klaviyo-only", "extra", "--keep-ignored",
             "--external-id-field", "Shop Id",
         ]
     )  # fmt: skip
@@ -249,3 +249,21 @@ def test_klaviyo_options_without_from_klaviyo_are_a_usage_error(
     source = _write(tmp_path / "k.jsonl", TRACK)
     assert main(["validate", "--keep-ignored", str(source)]) == 2
     assert "pass --from klaviyo" in capsys.readouterr().err
+
+
+def test_validate_writes_every_fate_with_fates(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _write(tmp_path / "k.jsonl", TRACK, _bulk(2))
+    fates = tmp_path / "fates.jsonl"
+    assert main(["validate", "--from", "klaviyo", str(source), "--fates", str(fates)]) == 0
+    entries = [orjson.loads(line) for line in fates.read_bytes().splitlines()]
+    assert [e["line"] for e in entries] == [1, 2, 2]
+    paths = {f["path"]: f["rule"] for f in entries[0]["report"]}
+    assert paths["$.properties.Coupon"] == "klaviyo-ignored-value"
+    assert paths["$.customer_properties['$id']"] == "klaviyo-renamed"
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    code = main(["validate", "--from", "klaviyo", str(source), "--fates", str(blocked / "x")])
+    assert code == 2
+    assert "cannot write the fates report" in capsys.readouterr().err

@@ -241,6 +241,15 @@ class Conversion:
         """Whether the event passed every rule and may be sent."""
         return self.event is not None and not self.problems
 
+    def to_dict(self) -> dict[str, Any]:
+        """The conversion's report as a JSON-ready dict, as ``--fates`` files hold it."""
+        return {
+            "source": self.source,
+            "valid": self.valid,
+            "report": [p.to_dict() for p in self.report],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
 
 @attrs.frozen(kw_only=True)
 class KlaviyoResult:
