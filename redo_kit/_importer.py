@@ -1,7 +1,8 @@
 """Backfill events from a file: stream, prepare, send in bulk, checkpoint, report.
 
 ``import_events`` reads records through a reader (one wire event per line of
-JSON Lines by default, or CSV rows through :mod:`redo_kit._csv_input`) and takes
+JSON Lines by default, CSV rows through :mod:`redo_kit._csv_input`, or
+Klaviyo payloads through ``redo_kit.klaviyo.KlaviyoReader``) and takes
 each through ``prepare_event`` (events without a ``uniqueId`` get a
 content-derived one, so a re-run sends the same ids and the API stores nothing
 twice). Valid events go out through the delivery engine (:mod:`redo_kit._delivery`)
