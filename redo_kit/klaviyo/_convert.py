@@ -47,7 +47,7 @@ from redo_kit._idempotency import unique_id
 from redo_kit._properties import is_date
 from redo_kit._rfc3339 import format_datetime, parse_datetime
 from redo_kit._rules import EXTRA, email_key, is_ignored
-from redo_kit._spec import component, wire_path
+from redo_kit._spec import component, derived, wire_path
 
 __all__ = [
     "DERIVED_UNIQUE_ID",
@@ -588,7 +588,9 @@ _KLAVIYO_ONLY: dict[str, str] = {
 }
 
 
+@derived
 def _country_codes() -> frozenset[str]:
+    """The spec's ISO 3166-1 alpha-2 codes (CountryCode ``enum``)."""
     return frozenset(str(code) for code in component("CountryCode")["enum"])
 
 
