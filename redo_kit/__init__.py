@@ -1,8 +1,10 @@
 """redo-kit: a schema-first toolkit for Redo's Custom Events API.
 
-The public surface is this package's ``__all__`` and two subpackages:
+The public surface is this package's ``__all__`` and three subpackages:
 
 - ``redo_kit.emulator``: the local Redo Events API (``Emulator``, ``ApiKey``);
+- ``redo_kit.klaviyo``: Klaviyo Track, Create Event and bulk payloads as Redo
+  events, with the fate of every field (``convert``, ``Tracker``);
 - ``redo_kit.testing``: hypothesis strategies (``redo_kit.testing.strategies``)
   and pytest fixtures (``redo_kit.testing.plugin``); needs the ``testing``
   extra, so it is not re-exported here.
@@ -53,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "ImportResult": "redo_kit._importer",
     "InsecureTransportWarning": "redo_kit._transport",
     "InternalServerError": "redo_kit._errors",
+    "KlaviyoFormatError": "redo_kit._errors",
     "LineRejection": "redo_kit._importer",
     "Location": "redo_kit_models",
     "MockTransport": "redo_kit._transport",
@@ -146,6 +149,7 @@ __all__ = [
     "ImportResult",
     "InsecureTransportWarning",
     "InternalServerError",
+    "KlaviyoFormatError",
     "LineRejection",
     "Location",
     "MockTransport",
@@ -236,6 +240,7 @@ if TYPE_CHECKING:
         ConversionError,
         DeliveryTimeoutError,
         InternalServerError,
+        KlaviyoFormatError,
         NotFoundError,
         OutboxError,
         PayloadTooLargeError,

@@ -3,6 +3,7 @@
     redo-kit import FILE [--rejects PATH] [--restart]       backfill a JSONL or CSV file
     redo-kit send --event-name NAME --email ADDRESS ...      send one event
     redo-kit validate FILE [--rejects PATH]                  check a file, no network
+    redo-kit convert --from klaviyo FILE [--out PATH]        Klaviyo payloads as Redo JSON Lines
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
     redo-kit generate --out DIR [--spec PATH] [--package NAME]
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
@@ -13,7 +14,8 @@ With no API key configured (``--api-key`` or ``REDO_API_KEY``), ``import`` and
 (or ``REDO_KIT_HOME``) and say plainly that nothing went to Redo.
 
 Every command has ``--help`` with examples. Exit codes: 0 success, 1 the work
-found problems (stale models, rejected events), 2 usage or configuration error
+found problems (stale models, rejected events, payloads that could not be
+converted), 2 usage or configuration error
 (for ``import`` also: the input changed under its checkpoint, or another run of
 it holds its lock), 130 interrupted.
 """
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         Reader,
     )
     from redo_kit.emulator import Emulator
+    from redo_kit.klaviyo import KlaviyoOptions
 
 __all__ = ["main"]
 
@@ -317,6 +320,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="CC",
         help="read national phone numbers in this region (ISO 3166-1, e.g. US)",
     )
+    _add_klaviyo_options(parser)
     table = parser.add_argument_group(
         "CSV input",
         "A row is an event. A header that is a wire path puts its cells there (eventName, "
@@ -352,12 +356,107 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_klaviyo_options(parser: argparse.ArgumentParser, *, source: bool = True) -> None:
+    group = parser.add_argument_group(
+        "Klaviyo input",
+        "--from klaviyo reads one Klaviyo payload per line: a Track body, a Create Event "
+        "body or a Bulk Create Events job (one Redo event per Klaviyo event), and reports "
+        "the fate of every field. --default-region reads national phone numbers.",
+    )
+    if source:
+        group.add_argument(
+            "--from",
+            dest="source_format",
+            choices=("redo", "klaviyo"),
+            default="redo",
+            help="what each line holds (default: redo, a wire event)",
+        )
+    group.add_argument(
+        "--klaviyo-unique-ids",
+        choices=("none", "klaviyo"),
+        default="none",
+        help="events without $event_id/unique_id: none (default), or klaviyo: a key from "
+        "metric, profile and the second of time, as Klaviyo deduplicates",
+    )
+    group.add_argument(
+        "--klaviyo-only",
+        choices=("drop", "extra"),
+        default="drop",
+        help="fields only Klaviyo has (token, profile id, $image, $consent, ip): drop "
+        "(default) or keep under data.$extra.$klaviyo",
+    )
+    group.add_argument(
+        "--external-id-field",
+        metavar="NAME",
+        default="Klaviyo External Id",
+        help="the custom field that keeps $id / external_id (default: 'Klaviyo External Id')",
+    )
+    group.add_argument(
+        "--drop-external-id",
+        action="store_true",
+        help="leave $id / external_id out instead",
+    )
+    group.add_argument(
+        "--keep-ignored",
+        action="store_true",
+        help='keep top-level 0, null and "" properties under data.$extra (Redo drops them)',
+    )
+    group.add_argument(
+        "--fates",
+        metavar="PATH",
+        help="write the fate of every Klaviyo field here, one JSON object per Klaviyo event",
+    )
+
+
+def _klaviyo_options(args: argparse.Namespace) -> KlaviyoOptions:
+    from redo_kit.klaviyo import KlaviyoOptions
+
+    return KlaviyoOptions(
+        unique_ids=args.klaviyo_unique_ids,
+        klaviyo_only=args.klaviyo_only,
+        external_id_field=None if args.drop_external_id else args.external_id_field,
+        keep_ignored=args.keep_ignored,
+        default_region=args.default_region,
+    )
+
+
+def _print_fates(reader: Reader, out: IO[str]) -> None:
+    """The count of each fate a Klaviyo input's fields met (nothing for other inputs)."""
+    from redo_kit.klaviyo import MEANINGS, KlaviyoReader
+
+    if not isinstance(reader, KlaviyoReader):
+        return
+    print(f"Klaviyo fields of {reader.events:,} events, by fate:", file=out)
+    for rule, count in sorted(reader.fates.items(), key=lambda item: (-item[1], item[0])):
+        meaning = MEANINGS.get(rule, "problems under Redo's rules (see each above)")
+        print(f"  {rule:<28} {count:>9,}  {meaning}".rstrip(), file=out)
+
+
 def _reader(
     args: argparse.Namespace, source: LineSource, path: Path | None
 ) -> tuple[Reader, CsvInput | None]:
     """How to read the input: JSON Lines, or CSV with its header checked against the mapping."""
     from redo_kit._csv_input import CsvInput
     from redo_kit._importer import read_jsonl
+
+    if args.source_format == "klaviyo":
+        from redo_kit.klaviyo import KlaviyoReader
+
+        if args.format == "csv" or args.column or args.event_name or args.delimiter:
+            raise ConfigurationError("--from klaviyo reads JSON Lines: leave out the CSV options")
+        return KlaviyoReader(_klaviyo_options(args), fates_path=args.fates), None
+    if (
+        args.klaviyo_unique_ids != "none"
+        or args.klaviyo_only != "drop"
+        or args.drop_external_id
+        or args.keep_ignored
+        or args.external_id_field != "Klaviyo External Id"
+        or args.fates
+    ):
+        raise ConfigurationError(
+            "--klaviyo-unique-ids, --klaviyo-only, --external-id-field, --drop-external-id, "
+            "--keep-ignored and --fates apply to Klaviyo input: pass --from klaviyo"
+        )
 
     suffixes = [s.lower() for s in path.suffixes] if path is not None else []
     if suffixes[-1:] == [".gz"]:
@@ -491,6 +590,7 @@ def _import_from(
             printer.finish()
             _summarize_import(result, report, args.rejects, out, format_duration)
             _print_mixed_types(table, out)
+            _print_fates(reader, out)
             if checkpoint is not None and result.complete:
                 checkpoint.clear()
             if emulator is not None:
@@ -567,7 +667,94 @@ def _validate(args: argparse.Namespace) -> int:
     )
     _print_rejections(report, args.rejects, out)
     _print_mixed_types(table, out)
+    _print_fates(reader, out)
     return 1 if report.count else 0
+
+
+# -- convert -------------------------------------------------------------------
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from redo_kit._importer import Position
+    from redo_kit.klaviyo import KlaviyoReader, KlaviyoResult
+
+    err = sys.stderr
+    written = unconverted = 0
+    with contextlib.ExitStack() as stack:
+        source, _, _ = _open_input(args.file)
+        if source is not sys.stdin.buffer:
+            stack.callback(source.close)
+        try:
+            target = stack.enter_context(Path(args.out).open("wb")) if args.out else None
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the output: {exc}") from exc
+        out = target or sys.stdout.buffer
+
+        seen: set[int] = set()
+
+        def reported(line: int, result: KlaviyoResult) -> None:
+            seen.add(line)
+            for conversion in result.conversions:
+                for entry in (*conversion.report, *conversion.problems):
+                    if entry.severity != "info":
+                        print(f"line {line}: {entry}", file=err)
+
+        reader = KlaviyoReader(_klaviyo_options(args), on_result=reported, fates_path=args.fates)
+        for line, _, event, problems in reader(source, Position()):
+            if event is not None:
+                out.write(orjson.dumps(event) + b"\n")
+                written += 1
+            elif problems:
+                unconverted += 1
+                if line not in seen:
+                    # Not JSON, or of no Klaviyo shape: no conversion reported it.
+                    print(f"line {line}: {problems[0]}", file=err)
+        out.flush()
+    print(
+        f"{written:,} Redo events written to {args.out or 'stdout'}; "
+        f"{unconverted:,} could not be converted. Nothing was sent.",
+        file=err,
+    )
+    _print_fates(reader, err)
+    if args.fates:
+        print(f"The fate of every field, event by event: {args.fates}", file=err)
+    return 1 if unconverted else 0
+
+
+def _add_convert(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "convert",
+        help="convert Klaviyo payloads (Track, Create Event, bulk jobs) to Redo JSON Lines",
+        description="Read one Klaviyo payload per line and write one Redo wire event per "
+        "Klaviyo event, each checked by the same rules as 'validate'. The report goes to "
+        "stderr: every field Redo keeps less of than Klaviyo did (moved under $extra, "
+        "dropped, ignored values) and every problem, then a count of each fate. Nothing "
+        "is sent. Exit codes: 0 every event converted, 1 some could not be, 2 usage or "
+        "configuration error.",
+        epilog="examples:\n"
+        "  redo-kit convert --from klaviyo examples/klaviyo-track.jsonl > events.jsonl\n"
+        "  redo-kit convert --from klaviyo export.jsonl --out events.jsonl --fates fates.jsonl\n"
+        "  redo-kit import --from klaviyo export.jsonl            # convert and import at once\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--from",
+        dest="source_format",
+        choices=("klaviyo",),
+        required=True,
+        help="the payloads' origin",
+    )
+    parser.add_argument("file", metavar="FILE", help="JSON Lines of Klaviyo payloads; - for stdin")
+    parser.add_argument(
+        "--out", metavar="PATH", help="write the Redo events here (default: stdout)"
+    )
+    parser.add_argument(
+        "--default-region",
+        metavar="CC",
+        help="read national phone numbers in this region (ISO 3166-1, e.g. US)",
+    )
+    _add_klaviyo_options(parser, source=False)
+    parser.set_defaults(handler=_convert)
 
 
 # -- send ----------------------------------------------------------------------
@@ -908,6 +1095,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(commands)
     _add_send(commands)
     _add_validate(commands)
+    _add_convert(commands)
     _add_emulator(commands)
     _add_generate(commands)
     _add_outbox(commands)

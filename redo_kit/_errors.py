@@ -8,6 +8,8 @@
     │                             NaN) (also a ValueError)
     ├── QueueFullError            a batcher's queue is full and its overflow policy is "raise"
     ├── OutboxError               a durable outbox's file cannot be opened, read or written
+    ├── KlaviyoFormatError        a payload is none of Klaviyo's event shapes (also a ValueError;
+    │                             from redo_kit.klaviyo)
     ├── MockTransportExhausted    a MockTransport got more requests than scripted responses
     │                             (also an AssertionError, so a test fails; in redo_kit._transport)
     └── APIError                  something went wrong talking to the API
@@ -54,6 +56,7 @@ __all__ = [
     "ConversionError",
     "DeliveryTimeoutError",
     "InternalServerError",
+    "KlaviyoFormatError",
     "NotFoundError",
     "OutboxError",
     "PayloadTooLargeError",
@@ -175,6 +178,21 @@ class OutboxError(RedoError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class KlaviyoFormatError(RedoError, ValueError):
+    """A payload given to ``redo_kit.klaviyo`` is none of the Klaviyo shapes it reads.
+
+    The message says which shape was expected and what was found;
+    ``problems`` locates it (``$.data.type``). Only the envelope raises: a
+    field that cannot be converted inside a recognized payload is reported
+    on its event instead, so the other events of a bulk job still convert.
+    Also a ``ValueError``: the payload is a wrong value.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[Problem, ...] = tuple(problems)
 
 
 class APIError(RedoError):

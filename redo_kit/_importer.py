@@ -1,7 +1,8 @@
 """Backfill events from a file: stream, prepare, send in bulk, checkpoint, report.
 
 ``import_events`` reads records through a reader (one wire event per line of
-JSON Lines by default, or CSV rows through :mod:`redo_kit._csv_input`) and takes
+JSON Lines by default, CSV rows through :mod:`redo_kit._csv_input`, or
+Klaviyo payloads through ``redo_kit.klaviyo.KlaviyoReader``) and takes
 each through ``prepare_event`` (events without a ``uniqueId`` get a
 content-derived one, so a re-run sends the same ids and the API stores nothing
 twice). Valid events go out through the delivery engine (:mod:`redo_kit._delivery`)
@@ -441,7 +442,9 @@ Reader = Callable[[LineSource, Position], Iterator[Record]]
 """Reads records from a binary input already positioned at the given start.
 
 Positions must count the bytes read from the input, and a reader must not
-read past the record it yields: the importer hashes what is read.
+read past the record it yields: the importer hashes what is read. The one
+exception: records read from one line may all end where the line starts, but
+the last, which ends where it ends (a line that holds several events).
 """
 
 
@@ -586,12 +589,14 @@ def import_events(
             with run.lock:
                 run.lines, run.bytes_read = end.line, end.offset
             previous = mark
-            # The hash is known at a record's end only if the reader read no further.
-            mark = _Mark(
-                end=end,
-                rejected=run.rejected,
-                hashed=hashed.state() if hashed.offset == end.offset else None,
-            )
+            # The hash is known at a record's end only if the reader read no further,
+            # or if the record ends where the one before it did (several records
+            # of one line, as a Klaviyo bulk job gives).
+            if hashed.offset == end.offset:
+                known = hashed.state()
+            else:
+                known = previous.hashed if end == previous.end else None
+            mark = _Mark(end=end, rejected=run.rejected, hashed=known)
             if payload is None and not problems:
                 continue
             prepared = _prepare_record(payload, problems, line, options, run, on_reject)

@@ -2,7 +2,9 @@
 
 - ``redo_kit.testing.strategies``: hypothesis strategies for valid events and
   for invalid ones, each tagged with the rule it breaks.
+- ``redo_kit.testing.klaviyo``: hypothesis strategies for Klaviyo payloads (Track,
+  Create Event, bulk jobs), valid and not, for converters.
 - ``redo_kit.testing.plugin``: pytest fixtures, among them a running emulator.
 
-Both need the ``testing`` extra: ``pip install 'redo-kit[testing]'``.
+All need the ``testing`` extra: ``pip install 'redo-kit[testing]'``.
 """
