@@ -62,6 +62,7 @@ __all__ = [
     "bulk_body",
     "deliver",
     "pack",
+    "send",
 ]
 
 SINGLE = "events"
