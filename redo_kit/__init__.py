@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "APIError": "redo_kit._errors",
     "APIStatusError": "redo_kit._errors",
     "APITimeoutError": "redo_kit._errors",
+    "AsyncRedoClient": "redo_kit._async_client",
     "AuthenticationError": "redo_kit._errors",
     "BadRequestError": "redo_kit._errors",
     "Batcher": "redo_kit._batcher",
@@ -119,6 +120,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncRedoClient",
     "AuthenticationError",
     "BadRequestError",
     "Batcher",
@@ -205,6 +207,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from redo_kit._async_client import AsyncRedoClient
     from redo_kit._batcher import (
         Batcher,
         BatcherStats,
