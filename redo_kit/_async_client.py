@@ -11,9 +11,11 @@
 An :class:`AsyncRedoClient` is a :class:`~redo_kit._client.RedoClient`
 underneath (``client.sync``): the same settings and environment variables,
 the same preparation, pacing, retries, errors, redaction, results and
-delivery bookkeeping (:class:`~redo_kit._client.BulkRun`), none of it written
-twice. Events are prepared on the loop's thread (microseconds; an invalid
-one raises :class:`~redo_kit._errors.ValidationError` there, nothing sent).
+``send_bulk`` bookkeeping (:class:`~redo_kit._client.BulkRun`), and the
+delivery engine's packing and ordered, bounded delivery
+(:func:`~redo_kit._delivery.adeliver`), none of it written twice. Events
+are prepared on the loop's thread (microseconds; an invalid one raises
+:class:`~redo_kit._errors.ValidationError` there, nothing sent).
 Each request is then posted by the ``RedoClient`` on a thread of a bounded
 pool that this client owns: the HTTP round trip, the pacing waits, the
 backoff between retries and a 429's ``Retry-After`` all happen on that
@@ -45,8 +47,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections import deque
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -60,7 +61,7 @@ from redo_kit._client import (
     RedoClient,
     SendResult,
 )
-from redo_kit._delivery import BULK, SINGLE, Outcome, send
+from redo_kit._delivery import BULK, SINGLE, Batch, Job, Outcome, adeliver, send
 from redo_kit._errors import RedoError
 from redo_kit._signals import in_daemon, quiet_this_thread
 from redo_kit._transport import Transport
@@ -116,9 +117,11 @@ class AsyncRedoClient:
     - if a thread had it, a thread cannot be interrupted: the request
       completes in the background, retries included, within the retry
       policy's bounds, and its result is dropped (a failure is logged by
-      the client as any is, at INFO). :meth:`aclose` waits for it.
+      the client as any is, at INFO). :meth:`aclose` waits for it, and so
+      does the interpreter's exit.
 
-    Either way the event may have been stored. Send it again to be sure:
+    The caller cannot tell which happened: the event may have been stored.
+    Send it again to be sure:
     prepare it once (:meth:`prepare`) and send that
     :class:`~redo_kit._events.PreparedEvent`, or give it a ``unique_id``,
     and Redo keeps one copy, since it deduplicates by ``uniqueId``. A
@@ -141,8 +144,6 @@ class AsyncRedoClient:
         self._pool = pool
         self._owns_pool = owns_pool
         self._closed = False
-        # The event loop keeps only weak references to tasks: these keep send_bulk's alive.
-        self._tasks: set[asyncio.Task[Outcome]] = set()
 
     # -- configuration -------------------------------------------------------
 
@@ -318,66 +319,29 @@ class AsyncRedoClient:
             default_region=default_region,
             move_nested_to_extra=move_nested_to_extra,
         )
-        concurrency = client.settings.concurrency
-        window: deque[asyncio.Task[Outcome]] = deque()
-
-        def settle_finished() -> None:
-            while window and window[0].done():
-                run.settle(window.popleft().result())
-
-        def failed() -> bool:
-            return run.failed or any(t.done() and t.result().error is not None for t in window)
-
-        async def room() -> None:
-            # At most `concurrency` requests unfinished, and 2 x `concurrency` waiting to
-            # settle in order behind a slower one, as the delivery engine does.
-            while True:
-                settle_finished()
-                running = [t for t in window if not t.done()]
-                if len(running) < concurrency and len(window) < 2 * concurrency:
-                    return
-                if len(window) >= 2 * concurrency:
-                    await asyncio.wait([window[0]])
-                else:
-                    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-
-        async def send_ready() -> bool:
-            while run.ready:
-                await room()
-                if failed():
-                    return False
-                batch = run.take()
-                task = asyncio.ensure_future(
-                    self._in_thread(batch.endpoint, functools.partial(send, client, batch))
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-                window.append(task)
-            return not failed()
-
         read = _reader(events)
-        slice_ends = time.perf_counter() + _SLICE
-        try:
-            while True:
-                event = await read()
-                if event is _END:
-                    run.finish()
-                    await send_ready()
-                    break
+
+        async def jobs() -> AsyncIterator[Job[None]]:
+            slice_ends = time.perf_counter() + _SLICE
+            while (event := await read()) is not _END:
                 run.add(event)
-                if not await send_ready():
-                    break
+                while run.ready:
+                    yield Job(batch=run.take(), context=None)
                 if time.perf_counter() >= slice_ends:
                     await asyncio.sleep(0)
                     slice_ends = time.perf_counter() + _SLICE
-            while window:
-                await asyncio.wait([window[0]])
-                settle_finished()
-        except BaseException:
-            # Cancelled (or a bug): what waits for a thread is never sent; the rest ends alone.
-            for task in window:
-                task.cancel()
-            raise
+            run.finish()
+            while run.ready:
+                yield Job(batch=run.take(), context=None)
+
+        def post(batch: Batch) -> Awaitable[Outcome]:
+            return self._in_thread(batch.endpoint, functools.partial(send, client, batch))
+
+        def settle(job: Job[None], outcome: Outcome | None) -> None:
+            if outcome is not None:
+                run.settle(outcome)
+
+        await adeliver(jobs(), post, settle, concurrency=client.settings.concurrency)
         return run.result()
 
     # -- internals -----------------------------------------------------------
