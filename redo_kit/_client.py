@@ -296,11 +296,6 @@ class BulkRun:
         self._index_of: dict[str, int] = {}
 
     @property
-    def read(self) -> int:
-        """Input events taken by :meth:`add` so far."""
-        return self._read
-
-    @property
     def ready(self) -> bool:
         """Whether a packed request waits to be taken."""
         return bool(self._ready)
@@ -308,11 +303,6 @@ class BulkRun:
     def take(self) -> Batch:
         """The oldest packed request not yet taken; ``IndexError`` when none is ``ready``."""
         return self._ready.popleft()
-
-    @property
-    def failed(self) -> bool:
-        """Whether a request settled so far failed for good."""
-        return self._error is not None
 
     def add(self, event: Any) -> None:
         """Prepare and pack the next input event, or report why it cannot go."""

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from helpers import STORE, page_view
+from test_delivery import event
 
 from redo_kit import (
     AsyncRedoClient,
@@ -24,6 +25,7 @@ from redo_kit import (
     ValidationError,
 )
 from redo_kit import _signals as signals
+from redo_kit._rules import limits
 from redo_kit.emulator import Emulator
 from redo_kit.testing.plugin import EmulatorFactory
 
@@ -51,9 +53,9 @@ def emulator_async(emu: Emulator, **options: Any) -> AsyncRedoClient:
 
 
 async def each(events: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    for event in events:
+    for item in events:
         await asyncio.sleep(0)
-        yield event
+        yield item
 
 
 def test_send_and_send_bulk_store_every_event_once(emulator: Emulator) -> None:
@@ -224,6 +226,44 @@ def test_a_send_cancelled_while_it_waits_for_a_thread_is_never_sent(no_waits: No
 
     run(main)
     assert [r.json()["uniqueId"] for r in mock.requests] == ["first"]
+
+
+def test_a_send_waiting_for_a_thread_when_the_client_closes_is_refused(no_waits: None) -> None:
+    gate = Gate()
+    mock = MockTransport(gate)
+
+    async def main() -> None:
+        client = mock_async(mock, concurrency=1)
+        first = asyncio.ensure_future(client.send(page_view(1), unique_id="first"))
+        await gate.wait_entered()
+        second = asyncio.ensure_future(client.send(page_view(2), unique_id="second"))
+        await asyncio.sleep(0.01)
+        closing = asyncio.ensure_future(client.aclose())
+        await asyncio.sleep(0.01)
+        gate.opened.set()
+        assert (await first).unique_id == "first"
+        with pytest.raises(RedoError, match="closed"):
+            await second
+        await closing
+
+    run(main)
+    assert [r.json()["uniqueId"] for r in mock.requests] == ["first"]
+
+
+def test_a_request_packed_but_not_sent_when_one_failed_counts_as_failed(no_waits: None) -> None:
+    # Event 1 is too large to share a bulk body: adding it closes two requests at once.
+    huge = event(1, padding=limits().max_body_bytes - 648)
+    mock = MockTransport(responses=[Response(400)])
+
+    async def main() -> None:
+        async with mock_async(mock, concurrency=1) as client:
+            with pytest.raises(BadRequestError) as raised:
+                await client.send_bulk([event(0), huge, event(2)])
+        assert raised.value.result is not None
+        assert raised.value.result.failed == ("order-0", "order-1")
+
+    run(main)
+    assert len(mock.requests) == 1
 
 
 def test_a_send_cancelled_on_its_thread_completes_in_the_background(no_waits: None) -> None:
