@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -130,7 +129,6 @@ def test_the_loop_keeps_up_while_a_send_waits_out_retry_after() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     scenarios = {"sends_and_bulk": sends_and_bulk, "retry_after": retry_after}
     name, *arguments = sys.argv[1:]
     print(orjson.dumps(asyncio.run(scenarios[name](*arguments))).decode())
