@@ -32,14 +32,15 @@ ms at the default); the default transport keeps 10 connections per host.
 Why threads and not an async HTTP library, by measurement
 (``benchmarks/bench_async.py`` against the emulator in its own process at
 100 requests/s per endpoint, 2026-12-02, ``benchmarks/RESULTS.md``):
-``send_bulk`` delivers 0.999 of the 10,000 events/s ceiling, 1,000
-concurrent ``send()``s 0.996 to 1.000 of the single endpoint's 100
-requests/s with none lost, and the loop's p99 lag stays at 1.8 to 4.7 ms
-meanwhile (target 5). The rate limit, not the transport, bounds
-throughput: a few threads carry the at most 100 requests/s per endpoint and
-store, so urllib3 stays the one HTTP dependency, and an async HTTP library
-in an extra would add a second transport to keep in step for nothing the
-figures show.
+``send_bulk`` delivers 0.999 to 1.000 of the 10,000 events/s ceiling,
+1,000 concurrent ``send()``s 0.996 to 1.000 of the single endpoint's 100
+requests/s with none lost, and the loop's p99 lag stays at 1.1 to 4.7 ms
+meanwhile (target 5; the higher figures on a loaded machine), for about
+1 ms of CPU per request over the sync client's. The rate limit, not the
+transport, bounds throughput: a few threads carry the at most 100
+requests/s per endpoint and store, so urllib3 stays the one HTTP
+dependency, and an async HTTP library in an extra would add a second
+transport to keep in step for nothing the targets need.
 """
 
 from __future__ import annotations
