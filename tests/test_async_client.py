@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from helpers import STORE, page_view
+from helpers import STORE, mock_client, page_view
+from hypothesis import given
+from hypothesis import strategies as st
 from test_delivery import event
 
 from redo_kit import (
@@ -27,6 +29,7 @@ from redo_kit import (
 from redo_kit import _signals as signals
 from redo_kit._rules import limits
 from redo_kit.emulator import Emulator
+from redo_kit.testing import strategies as rs
 from redo_kit.testing.plugin import EmulatorFactory
 
 T = TypeVar("T")
@@ -371,3 +374,25 @@ def test_in_daemon_hands_back_results_and_errors_and_runs_inline_at_exit(
         )
 
     run(main)
+
+
+@given(
+    st.lists(
+        st.one_of(rs.valid_events(), rs.invalid_events().map(lambda case: case[0])), max_size=12
+    ),
+    st.lists(st.integers(min_value=0, max_value=11), max_size=4),
+)
+def test_send_bulk_reports_exactly_what_the_sync_send_bulk_reports(
+    drawn: list[dict[str, Any]], repeats: list[int]
+) -> None:
+    # Events without a uniqueId get a random one: fix them, so that both runs send the same.
+    events = [{"uniqueId": f"u-{n}", **e} for n, e in enumerate(drawn)]
+    events += [events[n] for n in repeats if n < len(events)]
+    with mock_client(MockTransport(), rate_limit=None, concurrency=2) as client:
+        expected = client.send_bulk(events)
+
+    async def main() -> Any:
+        async with mock_async(MockTransport(), rate_limit=None, concurrency=2) as client:
+            return await client.send_bulk(events)
+
+    assert run(main) == expected
