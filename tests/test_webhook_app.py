@@ -3,7 +3,7 @@
 A platform delivers each order webhook twice, drops some connections before
 the answer (and then delivers again, having seen none), and keeps
 delivering an order until it gets a 200, while the emulator fails, loses
-acknowledgements and answers slowly.
+acknowledgements, answers slowly and rate-limits.
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def test_every_order_is_stored_once_however_often_it_is_delivered(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emu = emulator_factory(
-        rate_limit=None, faults="503=0.1,lost-ack=0.1,delay=0.1", fault_delay=0.3, seed=16
+        rate_limit=None,
+        faults="503=0.1,429=0.02,lost-ack=0.1,delay=0.1",
+        fault_delay=0.3,
+        seed=16,
     )
     port = free_port()
     env = {
@@ -151,6 +154,8 @@ def test_every_order_is_stored_once_however_often_it_is_delivered(
     stored = [event["uniqueId"] for event in emu.events()]
     assert sorted(stored) == sorted(f"order-{1000 + n}" for n in range(ORDERS)), errors
     assert emu.stats()["deduplicated"] >= ORDERS
-    # Redo answered slowly (0.3 s) one attempt in ten: none of it held /health up.
+    # Redo answered slowly (0.3 s) one attempt in ten and asked for 1 s pauses (429, Retry-After)
+    # one in fifty: none of it held /health up.
+    assert emu.stats()["faults"].get("429", 0) > 0
     assert len(health) > 20
     assert max(health) < 0.25, max(health)
