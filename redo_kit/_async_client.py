@@ -28,6 +28,10 @@ endpoints' rates apart too). What waits for a thread waits on the loop, in
 order, at no cost to it. ``concurrency`` threads reach an endpoint's 100
 requests/s while a round trip takes under ``concurrency / 100`` seconds (40
 ms at the default); the default transport keeps 10 connections per host.
+A :mod:`concurrent.futures` pool serves here where the delivery engine
+keeps threads of its own: such a pool refuses work once the interpreter is
+shutting down, when an event loop no longer runs anyway; a batcher's last
+flush at exit goes through the engine's threads.
 
 Why threads and not an async HTTP library, by measurement
 (``benchmarks/bench_async.py`` against the emulator in its own process at

@@ -1,10 +1,10 @@
 """The delivery engine: prepared events packed into requests, sent with bounded concurrency.
 
-Every front end stands on this module: ``RedoClient.send_bulk``, the
-batcher's drain and the importer. They differ in where events come from (an
-iterable, an outbox, a file) and in what they do with each outcome; how
-events are packed into requests and how requests are delivered is written
-once, here.
+Every front end stands on this module: ``RedoClient.send_bulk``,
+``AsyncRedoClient.send_bulk``, the batcher's drain and the importer. They
+differ in where events come from (an iterable, an outbox, a file) and in
+what they do with each outcome; how events are packed into requests and how
+requests are delivered is written once, here.
 
 - **Packing.** :class:`Room` counts what one bulk request can still take
   (the spec's ``maxItems`` and body limit, 100 events and 5 MB in the shipped
