@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "APIError": "redo_kit._errors",
     "APIStatusError": "redo_kit._errors",
     "APITimeoutError": "redo_kit._errors",
+    "AsyncRedoClient": "redo_kit._async_client",
     "AuthenticationError": "redo_kit._errors",
     "BadRequestError": "redo_kit._errors",
     "Batcher": "redo_kit._batcher",
@@ -122,6 +123,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncRedoClient",
     "AuthenticationError",
     "BadRequestError",
     "Batcher",
@@ -209,6 +211,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from redo_kit._async_client import AsyncRedoClient
     from redo_kit._batcher import (
         Batcher,
         BatcherStats,

@@ -80,7 +80,7 @@ from redo_kit._outbox import (
     Outbox,
     Overflow,
 )
-from redo_kit._signals import flush_on_sigterm, start_daemon
+from redo_kit._signals import flush_on_sigterm, in_daemon, start_daemon
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
@@ -216,7 +216,12 @@ class Batcher:
     ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
     override those fields of ``options``; ``None`` (default) keeps them.
 
-    Thread-safe. Use it as a context manager or call :meth:`close`.
+    Thread-safe. Use it as a context manager or call :meth:`close`; from
+    asyncio code, ``async with`` or ``await`` :meth:`aclose` (and
+    :meth:`aflush`), which wait on a thread. ``track`` stays a plain call,
+    returning in microseconds, except that ``overflow="block"`` holds it up
+    to ``block_timeout`` when the outbox is full: on an event loop, prefer
+    another policy.
     """
 
     def __init__(
@@ -742,6 +747,26 @@ class Batcher:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def aflush(self, timeout: float = 30.0) -> FlushResult:
+        """:meth:`flush` for asyncio code: it waits on a thread, the loop goes on.
+
+        Cancelling the await does not stop the flush, which keeps its deadline.
+        """
+        return await in_daemon(lambda: self.flush(timeout), "redo-kit-batcher-flush")
+
+    async def aclose(self, timeout: float = 30.0) -> FlushResult:
+        """:meth:`close` for asyncio code: it waits on a thread, the loop goes on.
+
+        Cancelling the await does not stop the close, which keeps its deadline.
+        """
+        return await in_daemon(lambda: self.close(timeout), "redo-kit-batcher-close")
+
+    async def __aenter__(self) -> Batcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def __repr__(self) -> str:
         stats = self.stats()

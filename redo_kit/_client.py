@@ -29,6 +29,7 @@ import platform
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
@@ -86,6 +87,7 @@ __all__ = [
     "ENVELOPE_BYTES",
     "NOT_GIVEN",
     "BulkResult",
+    "BulkRun",
     "ClientOptions",
     "ClientSettings",
     "Duplicate",
@@ -247,6 +249,135 @@ class _Tally:
             retries=self.retries,
             rate_limited=self.rate_limited,
         )
+
+
+class BulkRun:
+    """The bookkeeping of one ``send_bulk`` call, whatever delivers its requests.
+
+    ``add(event)`` prepares the next input event (with ``options`` and the
+    keywords that override its fields) and packs it, or reports it as a
+    :class:`Rejection` or a :class:`Duplicate`; ``finish()`` closes the last
+    request once the input is read. While ``ready``, ``take()`` hands out
+    the next request to send, in input order. ``settle(outcome)`` counts how
+    each sent request ended: delivered, rejected by the server's per-event
+    report, or failed. ``result()`` is the :class:`BulkResult`, or raises
+    the first failure with it as ``error.result``; every event read but not
+    delivered (in a request that failed, never taken, or not yet packed) is
+    in its ``failed``. ``RedoClient.send_bulk`` and
+    ``AsyncRedoClient.send_bulk`` differ only in how they send the requests
+    in between.
+
+    Not thread-safe: call it from one thread (``deliver`` settles ordered
+    jobs on the calling thread).
+    """
+
+    def __init__(
+        self,
+        options: PrepareOptions,
+        *,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> None:
+        self._options = options
+        self._allow_unknown_keys = allow_unknown_keys
+        self._default_region = default_region
+        self._move_nested_to_extra = move_nested_to_extra
+        self._packer = Packer()
+        self._ready: deque[Batch] = deque()
+        self._read = 0
+        self._rejections: list[Rejection] = []
+        self._duplicates: list[Duplicate] = []
+        self._delivered: list[str] = []
+        self._failed: list[str] = []
+        self._tally = _Tally()
+        self._error: APIError | None = None
+        # Where each event came from in the input, for the server's per-event report.
+        self._index_of: dict[str, int] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Whether a packed request waits to be taken."""
+        return bool(self._ready)
+
+    def take(self) -> Batch:
+        """The oldest packed request not yet taken; ``IndexError`` when none is ``ready``."""
+        return self._ready.popleft()
+
+    def add(self, event: Any) -> None:
+        """Prepare and pack the next input event, or report why it cannot go."""
+        index = self._read
+        self._read += 1
+        try:
+            prepared = _prepare(
+                event,
+                self._options,
+                allow_unknown_keys=self._allow_unknown_keys,
+                default_region=self._default_region,
+                move_nested_to_extra=self._move_nested_to_extra,
+            )
+        except (ValidationError, ConversionError) as exc:
+            self._rejections.append(
+                Rejection(index=index, unique_id=_raw_unique_id(event), problems=exc.problems)
+            )
+            return
+        unique = prepared.unique_id
+        first = self._index_of.setdefault(unique, index)
+        if first != index:
+            self._duplicates.append(Duplicate(index=index, unique_id=unique, first_index=first))
+            return
+        self._ready.extend(self._packer.add(prepared))
+
+    def finish(self) -> None:
+        """Close the last, partly filled request: the input is read to its end."""
+        last = self._packer.finish()
+        if last is not None:
+            self._ready.append(last)
+
+    def settle(self, outcome: Outcome) -> None:
+        """Count how one request ended."""
+        sent = outcome.sent
+        self._tally.add(
+            requests=sent.requests, retries=sent.retries, rate_limited=sent.rate_limited
+        )
+        if outcome.error is not None:
+            self._failed.extend(p.unique_id for p in outcome.batch.events)
+            self._error = self._error or outcome.error
+            return
+        self._delivered.extend(p.unique_id for p in outcome.accepted)
+        for dropped in outcome.rejected:
+            unique = dropped.event.unique_id
+            self._rejections.append(
+                Rejection(
+                    index=self._index_of[unique], unique_id=unique, problems=(dropped.problem(),)
+                )
+            )
+
+    def result(self) -> BulkResult:
+        """What the call did; raises its first failure, with this as ``error.result``.
+
+        Events read but never sent (the input stopped at a failure) count as
+        ``failed``: not delivered, never forgotten.
+        """
+        error = self._error
+        failed = self._failed
+        if error is not None:
+            unsent = [p for batch in self._ready for p in batch.events]
+            failed = [*failed, *(p.unique_id for p in (*unsent, *self._packer.pending))]
+        tally = self._tally
+        result = BulkResult(
+            unique_ids=tuple(self._delivered),
+            rejections=tuple(sorted(self._rejections, key=lambda r: r.index)),
+            duplicates=tuple(self._duplicates),
+            failed=tuple(failed),
+            requests=tally.requests,
+            retries=tally.retries,
+            rate_limited=tally.rate_limited,
+        )
+        if error is not None:
+            error.result = result
+            raise error
+        return result
 
 
 # -- configuration ---------------------------------------------------------------
@@ -699,6 +830,34 @@ class RedoClient:
 
     # -- sending -------------------------------------------------------------
 
+    def prepare(
+        self,
+        event: Any,
+        *,
+        unique_id: str | None = None,
+        options: PrepareOptions | None = None,
+        allow_unknown_keys: bool | None = None,
+        default_region: str | None = None,
+        move_nested_to_extra: bool | None = None,
+    ) -> PreparedEvent:
+        """``event`` exactly as :meth:`send` would put it on the wire; nothing is sent.
+
+        Built, cleaned, validated and serialized with this client's
+        ``settings.prepare`` (or ``options``, and the keywords that override
+        its fields), its ``uniqueId`` fixed. A prepared event is returned as
+        it is (a different ``unique_id`` prepares its payload again). Sending
+        the result twice, after a timeout for instance, stores it once.
+        Raises :class:`~redo_kit._errors.ValidationError` when it is invalid.
+        """
+        return _prepare(
+            event,
+            self._config.prepare if options is None else options,
+            unique_id=unique_id,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
+
     def send(
         self,
         event: Any,
@@ -720,10 +879,10 @@ class RedoClient:
         the event is invalid, and an :class:`~redo_kit._errors.APIError`
         subclass when the API refuses it or retries run out.
         """
-        prepared = _prepare(
+        prepared = self.prepare(
             event,
-            self._config.prepare if options is None else options,
             unique_id=unique_id,
+            options=options,
             allow_unknown_keys=allow_unknown_keys,
             default_region=default_region,
             move_nested_to_extra=move_nested_to_extra,
@@ -834,86 +993,28 @@ class RedoClient:
         ``failed`` lists every ``uniqueId`` read but not delivered. Events not
         yet read from ``events`` stay in the iterator.
         """
-        chosen = self._config.prepare if options is None else options
-        rejections: list[Rejection] = []
-        duplicates: list[Duplicate] = []
-        delivered: list[str] = []
-        failed: list[str] = []
-        seen: dict[str, int] = {}
-        tally = _Tally()
-        error: APIError | None = None
-        packer = Packer()
-        # Where each event came from in the input, for the server's per-event report.
-        index_of: dict[str, int] = {}
+        run = BulkRun(
+            self._config.prepare if options is None else options,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+        )
 
         def jobs() -> Iterator[Job[None]]:
-            for index, event in enumerate(events):
-                try:
-                    prepared = _prepare(
-                        event,
-                        chosen,
-                        allow_unknown_keys=allow_unknown_keys,
-                        default_region=default_region,
-                        move_nested_to_extra=move_nested_to_extra,
-                    )
-                except (ValidationError, ConversionError) as exc:
-                    rejections.append(
-                        Rejection(
-                            index=index, unique_id=_raw_unique_id(event), problems=exc.problems
-                        )
-                    )
-                    continue
-                first = seen.setdefault(prepared.unique_id, index)
-                if first != index:
-                    duplicates.append(
-                        Duplicate(index=index, unique_id=prepared.unique_id, first_index=first)
-                    )
-                    continue
-                index_of[prepared.unique_id] = index
-                for batch in packer.add(prepared):
-                    yield Job(batch=batch, context=None)
-            last = packer.finish()
-            if last is not None:
-                yield Job(batch=last, context=None)
+            for event in events:
+                run.add(event)
+                while run.ready:
+                    yield Job(batch=run.take(), context=None)
+            run.finish()
+            while run.ready:
+                yield Job(batch=run.take(), context=None)
 
         def settle(job: Job[None], outcome: Outcome | None) -> None:
-            nonlocal error
-            if outcome is None:
-                return
-            sent = outcome.sent
-            tally.add(requests=sent.requests, retries=sent.retries, rate_limited=sent.rate_limited)
-            if outcome.error is not None:
-                failed.extend(p.unique_id for p in outcome.batch.events)
-                error = error or outcome.error
-                return
-            delivered.extend(p.unique_id for p in outcome.accepted)
-            for dropped in outcome.rejected:
-                unique = dropped.event.unique_id
-                rejections.append(
-                    Rejection(
-                        index=index_of[unique],
-                        unique_id=unique,
-                        problems=(dropped.problem(),),
-                    )
-                )
+            if outcome is not None:
+                run.settle(outcome)
 
         deliver(jobs(), self, settle, concurrency=self._config.concurrency)
-        if error is not None:
-            # Read from the input but not yet in a request: not delivered, never forgotten.
-            failed.extend(p.unique_id for p in packer.pending)
-        result = BulkResult(
-            unique_ids=tuple(delivered),
-            rejections=tuple(sorted(rejections, key=lambda r: r.index)),
-            duplicates=tuple(duplicates),
-            failed=tuple(failed),
-            requests=tally.requests,
-            retries=tally.retries,
-            rate_limited=tally.rate_limited,
-        )
-        if error is not None:
-            error.result = result
-            raise error
-        return result
+        return run.result()
 
     # -- internals -----------------------------------------------------------
 

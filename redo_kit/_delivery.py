@@ -1,10 +1,10 @@
 """The delivery engine: prepared events packed into requests, sent with bounded concurrency.
 
-Every front end stands on this module: ``RedoClient.send_bulk``, the
-batcher's drain and the importer. They differ in where events come from (an
-iterable, an outbox, a file) and in what they do with each outcome; how
-events are packed into requests and how requests are delivered is written
-once, here.
+Every front end stands on this module: ``RedoClient.send_bulk``,
+``AsyncRedoClient.send_bulk``, the batcher's drain and the importer. They
+differ in where events come from (an iterable, an outbox, a file) and in
+what they do with each outcome; how events are packed into requests and how
+requests are delivered is written once, here.
 
 - **Packing.** :class:`Room` counts what one bulk request can still take
   (the spec's ``maxItems`` and body limit, 100 events and 5 MB in the shipped
@@ -18,6 +18,10 @@ once, here.
   (``send_bulk``, the importer: a watermark moves only over settled lines), or
   as each finishes (the batcher). With ``stop_on_failure`` no job is read
   after a request failed for good; requests in flight still finish.
+- **Delivering from asyncio.** :func:`adeliver` does the same on an event
+  loop: up to ``concurrency`` requests awaited at once (each posted on a
+  thread by ``AsyncRedoClient``), settled in input order, nothing read
+  after a failure.
 - **Accounting.** An :class:`Outcome` says what happened to each event of a
   request: accepted, rejected by the server (when a 2xx bulk answer carries
   Redo's per-event report), or undelivered with the typed error.
@@ -33,7 +37,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, wait
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -59,9 +63,11 @@ __all__ = [
     "Sender",
     "Sent",
     "ServerRejection",
+    "adeliver",
     "bulk_body",
     "deliver",
     "pack",
+    "send",
 ]
 
 SINGLE = "events"
@@ -425,6 +431,93 @@ def deliver(
 
 
 _END: Any = object()
+
+
+async def adeliver(
+    jobs: AsyncIterator[Job[T]],
+    post: Callable[[Batch], Awaitable[Outcome]],
+    settle: Callable[[Job[T], Outcome | None], object],
+    *,
+    concurrency: int,
+) -> bool:
+    """:func:`deliver` for asyncio: up to ``concurrency`` requests at once, settled in order.
+
+    ``post(batch)`` sends one request and says how it ended (raising
+    nothing but bugs, as :func:`send` does), typically on a thread.
+    ``settle`` gets every job read from ``jobs`` in input order, on the
+    loop: with its outcome, or ``None`` for a job without a request; at
+    most ``2 x concurrency`` finished jobs wait behind a slower one. The
+    next job is read only when a request may start, and none after a
+    request failed for good; the requests in flight still finish and are
+    settled. Returns whether every request read was accepted. ``jobs`` is
+    closed when delivery ends.
+
+    Cancelled (or on a bug), it cancels its requests and raises: a
+    ``post`` that has not handed its request over yet sends nothing, one
+    that has lets it finish on its own; none of them is settled.
+    """
+    import asyncio
+
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    window: deque[tuple[Job[T], asyncio.Future[Outcome] | None]] = deque()
+    # The loop holds tasks weakly: this set holds every request until it has ended.
+    alive: set[asyncio.Future[Outcome]] = set()
+    failed = False
+
+    def settle_finished() -> None:
+        nonlocal failed
+        while window and (window[0][1] is None or window[0][1].done()):
+            job, request = window.popleft()
+            outcome = None if request is None else request.result()
+            failed = failed or (outcome is not None and outcome.error is not None)
+            settle(job, outcome)
+
+    def unfinished() -> list[asyncio.Future[Outcome]]:
+        return [r for _, r in window if r is not None and not r.done()]
+
+    def any_failed() -> bool:
+        return failed or any(
+            r is not None and r.done() and r.result().error is not None for _, r in window
+        )
+
+    try:
+        while True:
+            settle_finished()
+            running = unfinished()
+            if len(window) >= 2 * concurrency:
+                await asyncio.wait(running[:1])  # the head: the oldest unfinished
+                continue
+            if len(running) >= concurrency:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            if any_failed():
+                break
+            job = await anext(jobs, _END)
+            if job is _END:
+                break
+            if job.batch is None:
+                window.append((job, None))
+                continue
+            started = asyncio.ensure_future(post(job.batch))
+            alive.add(started)
+            started.add_done_callback(alive.discard)
+            window.append((job, started))
+        while window:
+            running = unfinished()
+            if running:
+                await asyncio.wait(running[:1])
+            settle_finished()
+    except BaseException:
+        for _, request in window:
+            if request is not None:
+                request.cancel()
+        raise
+    finally:
+        close = getattr(jobs, "aclose", None)
+        if close is not None:
+            await close()
+    return not failed
 
 
 class _Workers:

@@ -27,6 +27,8 @@ installed by a later registration from the main thread.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import signal
 import threading
@@ -34,11 +36,13 @@ import time
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from redo_kit._logging import logger
 
-__all__ = ["flush_on_sigterm", "start_daemon"]
+__all__ = ["flush_on_sigterm", "in_daemon", "quiet_this_thread", "start_daemon"]
+
+T = TypeVar("T")
 
 Flush = Callable[[float], object]
 """Called with a deadline, in :func:`time.monotonic` seconds, that it must keep."""
@@ -84,6 +88,52 @@ def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | 
         if mask is not None and previous is not None:
             mask(signal.SIG_SETMASK, previous)
     return thread
+
+
+def quiet_this_thread() -> None:
+    """Block the process's signals on the calling thread, as :func:`start_daemon` does.
+
+    For threads redo-kit does not start itself: the ``initializer`` of a
+    :class:`concurrent.futures.ThreadPoolExecutor`, which runs first on each
+    of its threads. A no-op where ``pthread_sigmask`` does not exist.
+    """
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is not None:
+        mask(signal.SIG_BLOCK, _QUIET)
+
+
+async def in_daemon(target: Callable[[], T], name: str) -> T:
+    """``target()`` run on a :func:`start_daemon` thread, awaited without blocking the loop.
+
+    For blocking calls that have a deadline of their own (a batcher's
+    ``flush``, an executor's shutdown). Cancelling the await does not stop
+    the thread: ``target`` runs to its end and its result is dropped. When
+    no thread can start (the interpreter is exiting), ``target`` runs here.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def apply(settle: Callable[[], None]) -> None:
+        if not future.done():  # not cancelled meanwhile
+            settle()
+
+    def run() -> None:
+        settle: Callable[[], None]
+        try:
+            value = target()
+        except BaseException as exc:
+            settle = functools.partial(future.set_exception, exc)
+        else:
+            settle = functools.partial(future.set_result, value)
+        # The loop closed meanwhile: nobody waits for the outcome.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(apply, settle)
+
+    if start_daemon(run, name) is None:
+        return target()
+    return await future
 
 
 def flush_on_sigterm(flush: Flush, timeout: float) -> None:

@@ -93,6 +93,16 @@ def test_an_event_too_large_for_a_bulk_body_closes_the_request_before_it() -> No
     assert Batch.of([huge]).endpoint == SINGLE
 
 
+def test_a_request_packed_but_not_sent_when_one_failed_counts_as_failed(no_waits: None) -> None:
+    huge = event(1, padding=limits().max_body_bytes - 648)  # closes two requests at once
+    transport = MockTransport(responses=[Response(400)])
+    with mock_client(transport, concurrency=1) as client, pytest.raises(BadRequestError) as raised:
+        client.send_bulk([event(0), huge, event(2)])
+    assert raised.value.result is not None
+    assert raised.value.result.failed == ("order-0", "order-1")
+    assert len(transport.requests) == 1
+
+
 def test_a_room_always_takes_the_first_event_and_counts_commas() -> None:
     room = Room()
     assert room.take(limits().max_body_bytes * 2)
