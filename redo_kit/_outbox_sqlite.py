@@ -57,6 +57,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Literal
 
+import attrs
+
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
 from redo_kit._events import PreparedEvent
@@ -156,9 +158,7 @@ _DUE = (
     "ORDER BY seq LIMIT ?"
 )
 _NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE lease IS NULL AND retry_at > 0"
-_TAKE = (
-    "UPDATE events SET lease = ? WHERE seq BETWEEN ? AND ? AND lease IS NULL AND retry_at = 0"
-)
+_TAKE = "UPDATE events SET lease = ? WHERE seq BETWEEN ? AND ? AND lease IS NULL AND retry_at = 0"
 _TAKEN = "SELECT unique_id, body FROM events WHERE lease = ? ORDER BY seq"
 _RETURN_ALL = (
     "UPDATE events SET lease = NULL, retry_at = 0, attempts = attempts + 1 WHERE lease IS NOT NULL"
@@ -302,6 +302,15 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return state not in ([b"Z"], [b"X"])
+
+
+@attrs.frozen
+class _Taken:
+    """The rows a lease took, read in its transaction; made into a Lease after it."""
+
+    token: int
+    rows: list[tuple[int, int, float, int]]
+    stored: list[tuple[str, bytes]]
 
 
 class SqliteOutbox:
@@ -670,11 +679,11 @@ class SqliteOutbox:
             try:
                 while not self._closed:
                     found = self._try_lease(room, linger, urgent_through)
-                    if isinstance(found, Lease):
+                    if isinstance(found, _Taken):
                         self._woken = False
                         if self._blocked:
-                            self._room.notify(len(found.events))
-                        return found
+                            self._room.notify(len(found.rows))
+                        break
                     if self._woken:
                         self._woken = False
                         return None
@@ -684,11 +693,23 @@ class SqliteOutbox:
                     pause = min(found, remaining, self._poll)
                     if pause > 0:
                         self._ready.wait(pause)
-                return None
+                else:
+                    return None
             finally:
                 self._watch = None
+        # Parsed outside the lock: a put does not wait for 100 events to be read.
+        rows, stored = found.rows, found.stored
+        return Lease(
+            events=tuple(
+                self._event(row[0], unique_id, body)
+                for row, (unique_id, body) in zip(rows, stored, strict=True)
+            ),
+            enqueued_at=min(row[2] for row in rows),
+            attempts=max(row[3] for row in rows),
+            token=found.token,
+        )
 
-    def _try_lease(self, room: Room, linger: float, urgent_through: int) -> Lease | float:
+    def _try_lease(self, room: Room, linger: float, urgent_through: int) -> _Taken | float:
         """A lease if events are ready, else seconds until they may be. Lock held.
 
         Also records what was seen in ``_watch`` for :meth:`_woke_by`.
@@ -730,15 +751,7 @@ class SqliteOutbox:
             stored = conn.execute(_TAKEN, (token,)).fetchall()
             self._renew(conn, now, token, force=True)
         self._wrote()
-        return Lease(
-            events=tuple(
-                self._event(row[0], unique_id, body)
-                for row, (unique_id, body) in zip(taken, stored, strict=True)
-            ),
-            enqueued_at=min(row[2] for row in taken),
-            attempts=max(row[3] for row in taken),
-            token=token,
-        )
+        return _Taken(token=token, rows=taken, stored=stored)
 
     def _may_take(self) -> bool:
         """Whether the drain lease is free, ours, or its holder gone: read, nothing written."""
