@@ -415,7 +415,7 @@ class SqliteOutbox:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._to_wal(conn)
             if str(mode).lower() != "wal":
                 raise OutboxError(
                     f"{self._path} cannot be an outbox: SQLite keeps it in {mode!r} "
@@ -441,6 +441,22 @@ class SqliteOutbox:
                 "of its own: a new file is created there",
                 path=self._path,
             ) from error
+
+    def _to_wal(self, conn: sqlite3.Connection) -> str:
+        """Put the file in WAL mode; the mode it is in then.
+
+        Switching takes the file for a moment, and SQLite answers "locked" at
+        once, without its busy handler, while another process is creating the
+        same new outbox: try again until ``busy_timeout`` has passed.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         tables = {
