@@ -88,6 +88,7 @@ class Script:
             text=True,
         )
         assert self.process.stdout is not None
+        self._stderr: str | None = None
         self.before_ready: list[str] = []
         for line in self.process.stdout:
             if line == "ready\n":
@@ -101,11 +102,16 @@ class Script:
         self.process.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float = 20) -> int:
-        return self.process.wait(timeout)
+        # Reading the pipes while waiting: a script that writes more than a
+        # pipe holds (64 KiB of warnings) would otherwise block, never exit.
+        _, self._stderr = self.process.communicate(timeout=timeout)
+        return self.process.returncode
 
     def stderr(self) -> str:
-        assert self.process.stderr is not None
-        return self.process.stderr.read()
+        if self._stderr is None:
+            assert self.process.stderr is not None
+            self._stderr = self.process.stderr.read()
+        return self._stderr
 
     def stop(self) -> None:
         if self.process.poll() is None:
