@@ -40,7 +40,6 @@ from redo_kit import _logging, _retry
 from redo_kit import _pacing as pacing
 from redo_kit._delivery import (
     BULK,
-    ENVELOPE_BYTES,
     SINGLE,
     Batch,
     Job,
@@ -84,7 +83,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "ENVELOPE_BYTES",
     "NOT_GIVEN",
     "BulkResult",
     "BulkRun",
@@ -887,17 +885,12 @@ class RedoClient:
             default_region=default_region,
             move_nested_to_extra=move_nested_to_extra,
         )
-        tally = _Tally()
-        try:
-            self._post(SINGLE, prepared.body, tally, events=1)
-        except APIError as exc:
-            exc.result = tally.failed_result()
-            raise
+        sent = self.send_batch(Batch(endpoint=SINGLE, events=(prepared,), body=prepared.body))
         return SendResult(
             unique_ids=(prepared.unique_id,),
-            requests=tally.requests,
-            retries=tally.retries,
-            rate_limited=tally.rate_limited,
+            requests=sent.requests,
+            retries=sent.retries,
+            rate_limited=sent.rate_limited,
             warnings=tuple(prepared.warnings),
         )
 

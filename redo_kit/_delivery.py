@@ -105,16 +105,6 @@ class Room:
         self._events = 0
         self._bytes = ENVELOPE_BYTES
 
-    @property
-    def events(self) -> int:
-        """Events taken so far."""
-        return self._events
-
-    @property
-    def full(self) -> bool:
-        """Whether no further event can be taken (the event count is reached)."""
-        return self._events >= self._max_events
-
     def fits(self, size: int) -> bool:
         """Whether an event of ``size`` body bytes would be taken; counts nothing."""
         if self._events == 0:
