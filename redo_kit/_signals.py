@@ -182,6 +182,12 @@ def _on_sigterm(signum: int, frame: types.FrameType | None) -> None:
     except Exception:  # a handler that raises would replace the signal by a traceback
         logger.exception("redo-kit could not flush its batchers on SIGTERM")
     signal.signal(signal.SIGTERM, previous)
+    # The handler may run inside start_daemon's window, where this thread
+    # blocks SIGTERM too: raised (by us or by a handler that re-raises) while
+    # every thread blocks it, it would stay pending, and the process alive.
+    unblock = getattr(signal, "pthread_sigmask", None)
+    if unblock is not None:
+        unblock(signal.SIG_UNBLOCK, {signum})
     if callable(previous):
         previous(signum, frame)
     else:
