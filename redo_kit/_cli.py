@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Position,
         Reader,
     )
+    from redo_kit._plan import TrackingPlan
     from redo_kit.emulator import Emulator
     from redo_kit.klaviyo import KlaviyoOptions
 
@@ -304,6 +305,25 @@ class _RejectsReport:
             self._file.close()
 
 
+def _add_plan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        type=_load_plan,
+        help="a tracking plan (YAML or JSON) every event must also follow",
+    )
+
+
+def _load_plan(path: str) -> TrackingPlan:
+    from redo_kit._plan import TrackingPlan
+
+    try:
+        return TrackingPlan.load(path)
+    except ConfigurationError as exc:
+        # argparse shows the text of this error type as it is, with the option's name.
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
@@ -327,6 +347,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="CC",
         help="read national phone numbers in this region (ISO 3166-1, e.g. US)",
     )
+    _add_plan_option(parser)
     _add_klaviyo_options(parser)
     table = parser.add_argument_group(
         "CSV input",
@@ -587,6 +608,7 @@ def _import_from(
                 content_ids=args.content_ids,
                 allow_unknown_keys=args.allow_unknown_keys,
                 default_region=args.default_region,
+                plan=args.plan,
                 concurrency=args.concurrency,
                 reader=reader,
                 rejected_before=rejected_before,
@@ -660,6 +682,7 @@ def _validate(args: argparse.Namespace) -> int:
             content_ids=args.content_ids,
             allow_unknown_keys=args.allow_unknown_keys,
             default_region=args.default_region,
+            plan=args.plan,
             on_reject=report,
         )
     finally:
@@ -831,7 +854,9 @@ def _send(args: argparse.Namespace) -> int:
     event = _event_from_args(args)
     try:
         options = PrepareOptions(
-            allow_unknown_keys=args.allow_unknown_keys, default_region=args.default_region
+            allow_unknown_keys=args.allow_unknown_keys,
+            default_region=args.default_region,
+            plan=args.plan,
         )
         prepared = prepare_event(event, options=options)
     except ValidationError as exc:
@@ -962,6 +987,7 @@ def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--extra", action="append", metavar="KEY=VALUE", help="a $extra entry")
     parser.add_argument("--allow-unknown-keys", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--default-region", metavar="CC", help="region for national phone numbers")
+    _add_plan_option(parser)
     _add_target_options(parser)
     parser.set_defaults(handler=_send)
 

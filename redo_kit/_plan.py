@@ -596,7 +596,7 @@ def _build(data: Any, source: str, lines: _Lines | None) -> TrackingPlan:
                 continue
             keyword = str(error.schema_path[-1]) if error.schema_path else ""
             hint = _META_HINTS.get(keyword, "see the plan format in the README")
-            if keyword == "pattern" and path == ["version"]:
+            if path == ["version"]:
                 hint = "write a SemVer version such as '1.0.0', quoted"
             problems.append(_located(path, lines, error.message, hint))
     if problems:

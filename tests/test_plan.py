@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from helpers import mock_client
 from hypothesis import given
@@ -82,7 +87,7 @@ def test_a_plan_reads_and_writes_back_the_same(plan: TrackingPlan) -> None:
     assert TrackingPlan.from_dict(plan.to_dict()) == plan
 
 
-def test_a_plan_loads_from_a_file(tmp_path: Any, plan: TrackingPlan) -> None:
+def test_a_plan_loads_from_a_file(tmp_path: Path, plan: TrackingPlan) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text(PLAN, encoding="utf-8")
     assert TrackingPlan.load(path) == plan
@@ -350,3 +355,48 @@ def test_a_value_the_plan_accepts_is_indexed_by_redo_as_planned(kind: Any, value
     else:
         as_planned = indexed == kind
     assert accepted == as_planned
+
+
+# -- the command line ----------------------------------------------------------
+
+
+def _cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "redo_kit", *args],
+        capture_output=True, text=True, check=False, env=env, cwd=cwd,
+    )  # fmt: skip
+
+
+def test_validate_and_import_follow_the_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    lines = [_order(), _order(Channel="wbe"), {**_order(), "eventName": "Order Placd"}]
+    for line in lines:
+        del line["uniqueId"]
+    events.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+
+    done = _cli("validate", str(events), "--plan", str(plan))
+    assert done.returncode == 1, done.stderr
+    assert "line 2: $.data.Channel" in done.stdout
+    assert "[plan-enum]" in done.stdout
+    assert "did you mean 'Order Placed'?" in done.stdout
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REDO_")}
+    # No API key: the embedded emulator, whose file goes in the working directory.
+    done = _cli("import", str(events), "--plan", str(plan), env=env, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "1 events delivered" in done.stdout
+    assert "2 lines rejected" in done.stdout
+
+
+def test_a_bad_plan_stops_the_command_with_every_fault(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\n", encoding="utf-8")
+    done = _cli("validate", "-", "--plan", str(plan))
+    assert done.returncode == 2
+    assert '"events" is a required property' in done.stderr
+    assert "line 1:" in done.stderr
+    assert "'1.0.0'" in done.stderr
