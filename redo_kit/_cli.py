@@ -69,8 +69,18 @@ def _generate(args: argparse.Namespace) -> int:
     from redo_kit import _codegen as codegen
 
     package = codegen.check_package_name(args.package)
-    spec = Path(args.spec) if args.spec else codegen.spec_path()
-    files = codegen.render(spec, package=package, command="redo-kit generate")
+    if args.plan is not None:
+        from redo_kit._codegen.plan import render_plan
+        from redo_kit._plan import TrackingPlan
+
+        if args.spec:
+            raise ConfigurationError("give --plan or --spec, not both")
+        spec = Path(args.plan)
+        plan = TrackingPlan.load(spec)
+        files = render_plan(plan, package=package, label=spec.name)
+    else:
+        spec = Path(args.spec) if args.spec else codegen.spec_path()
+        files = codegen.render(spec, package=package, command="redo-kit generate")
     out = Path(args.out) / package
     if args.check:
         stale = codegen.check(out, files)
@@ -94,11 +104,17 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "examples:\n"
         "  redo-kit generate --out src --package shop_events   # src/shop_events/\n"
         "  redo-kit generate --out src --package shop_events --spec their-spec.yaml\n"
-        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n",
+        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n"
+        "  redo-kit generate --plan plan.yaml --out src --package shop_events  # typed events\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="directory that receives the package")
     parser.add_argument("--spec", help="OpenAPI file (default: the spec shipped with redo-kit)")
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="a tracking plan: write one typed class per planned event instead of spec models",
+    )
     parser.add_argument(
         "--package",
         required=True,
