@@ -307,34 +307,44 @@ def _canonical(value: Any, renames: Mapping[str, str] | None = None, *, docs: bo
     """``value`` as sorted-key JSON bytes, for equality: two values are equal when these are.
 
     ``renames`` maps old component names to new ones in ``$ref``s; without
-    ``docs``, documentation keys of schemas are left out.
+    ``docs``, documentation keys of schemas are left out. Written piece by
+    piece rather than by orjson, whose encoder stops at 255 levels of nesting.
     """
-    root: list[Any] = [None]
-    stack: list[tuple[Any, Any, Any, bool]] = [(value, root, 0, False)]
+    out: list[bytes] = []
+    stack: list[Any] = [(value, False)]
     while stack:
-        node, parent, key, names = stack.pop()
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out.append(item)
+            continue
+        node, names = item
+        pending: list[Any] = []
         if isinstance(node, dict):
-            copy: dict[str, Any] = {}
-            parent[key] = copy
-            for k, v in node.items():
-                if not names and not docs and k in _DOC_KEYS:
-                    continue
-                if not names and k == "$ref" and isinstance(v, str) and renames:
-                    v = _renamed(v, renames)
-                stack.append((v, copy, k, not names and k in _SCHEMA_MAPS))
+            out.append(b"{")
+            keys = sorted(k for k in node if names or docs or k not in _DOC_KEYS)
+            for index, key in enumerate(keys):
+                inner = node[key]
+                if not names and key == "$ref" and isinstance(inner, str) and renames:
+                    inner = _renamed(inner, renames)
+                pending.append((b"," if index else b"") + orjson.dumps(key) + b":")
+                pending.append((inner, not names and key in _SCHEMA_MAPS))
+            pending.append(b"}")
         elif isinstance(node, list):
-            listed: list[Any] = [None] * len(node)
-            parent[key] = listed
-            stack.extend((v, listed, i, False) for i, v in enumerate(node))
-        elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
-            # Beyond orjson's integers; the text keeps it distinct from every other value.
-            parent[key] = f"integer {node}"
+            out.append(b"[")
+            for index, inner in enumerate(node):
+                pending.extend([b","] if index else [])
+                pending.append((inner, False))
+            pending.append(b"]")
+        elif isinstance(node, int) and not isinstance(node, bool):
+            # Any size: orjson writes integers of 64 bits only.
+            out.append(str(node).encode())
         elif node is _MISSING:
-            # A key no spec writes: absent stays apart from null and from every value.
-            parent[key] = {"\u0000absent": True}
+            # Not JSON: an absent value stays apart from null and from every value.
+            out.append(b"<absent>")
         else:
-            parent[key] = node
-    return orjson.dumps(root[0], option=orjson.OPT_SORT_KEYS)
+            out.append(orjson.dumps(node))
+        stack.extend(reversed(pending))
+    return b"".join(out)
 
 
 def _renamed(ref: str, renames: Mapping[str, str]) -> str:
@@ -435,10 +445,7 @@ def _number(value: Any) -> bool:
 def _show(value: Any) -> str:
     if value is _MISSING:
         return "none"
-    try:
-        text = orjson.dumps(value).decode()
-    except TypeError:  # an integer beyond 64 bits
-        text = str(value)
+    text = _canonical(value).decode()
     return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
 
 
@@ -1068,7 +1075,7 @@ class _Differ:
         if old == new:
             return
         at = _at(location, "format")
-        shown = f"format {_show(old)} -> {_show(new)}"
+        shown = f"format {_show(old or _MISSING)} -> {_show(new or _MISSING)}"
         if old is None:
             self.add(at, "format-added", _Effect.NARROWS, shown, directions)
         elif new is None:
