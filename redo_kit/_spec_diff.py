@@ -1342,7 +1342,7 @@ class _Differ:
                     inner = _at(at, part)
                     if part in before and part in after:
                         stack.append((before[part], after[part], inner, part))
-                    elif _all_prose(before.get(part, after.get(part))):
+                    elif _all_prose({part: before.get(part, after.get(part))}):
                         self.add(
                             inner,
                             "x-redo-text-changed",

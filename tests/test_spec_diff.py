@@ -710,3 +710,413 @@ def test_the_python_api_is_public() -> None:
     diff = redo_kit.spec_diff(SPEC, _mutated(_rename_customer))
     assert isinstance(diff, redo_kit.SpecDiff)
     assert all(isinstance(change, redo_kit.SpecChange) for change in diff.changes)
+
+
+# -- the rest of OpenAPI, on a small document --------------------------------------
+
+
+def _small() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {"title": "Small", "version": "1", "x-redo-sources": ["A guide."]},
+        "servers": [{"url": "https://api.example.com"}],
+        "security": [{"key": []}],
+        "paths": {
+            "/things/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True}],
+                "post": {
+                    "operationId": "makeThing",
+                    "parameters": [
+                        {"name": "mode", "in": "query", "schema": {"type": "string"}},
+                        {"$ref": "#/components/parameters/Trace"},
+                    ],
+                    "requestBody": {
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}
+                        }
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Made.",
+                            "headers": {"Retry-After": {"schema": {"type": "string"}}},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Answer"}
+                                }
+                            },
+                        }
+                    },
+                },
+            }
+        },
+        "components": {
+            "parameters": {"Trace": {"name": "trace", "in": "header", "schema": {}}},
+            "securitySchemes": {"key": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Thing": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"const": "thing"},
+                        "size": {"type": "integer", "format": "int32", "default": 1},
+                        "shape": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "link": {"$ref": "#/components/schemas/Thing"},
+                    },
+                    "allOf": [{"required": ["kind"]}],
+                    "patternProperties": {"^x-": {"type": "string"}},
+                    "x-redo-limits": {"max": 10, "unit": "items"},
+                },
+                "Answer": {"type": "object", "properties": {"id": {"type": "string"}}},
+            },
+        },
+    }
+
+
+def _op(spec: dict[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = spec["paths"]["/things/{id}"]["post"]
+    return operation
+
+
+def _thing(spec: dict[str, Any]) -> dict[str, Any]:
+    thing: dict[str, Any] = spec["components"]["schemas"]["Thing"]
+    return thing
+
+
+SMALL: list[tuple[str, Mutation, bool, set[str]]] = [
+    ("openapi 3.1.1", lambda s: s.update(openapi="3.1.1"), False, {"openapi-version-changed"}),
+    ("dialect", lambda s: s.update(jsonSchemaDialect="x"), True, {"dialect-changed"}),
+    (
+        "sources",
+        lambda s: s["info"].update({"x-redo-sources": ["B."]}),
+        False,
+        {"x-redo-text-changed"},
+    ),
+    (
+        "server gone",
+        lambda s: s.update(servers=[{"url": "https://b"}]),
+        True,
+        {"server-removed", "server-added"},
+    ),
+    (
+        "server described",
+        lambda s: s["servers"][0].update(description="Prod."),
+        False,
+        {"doc-changed"},
+    ),
+    ("security", lambda s: s.update(security=[]), True, {"security-changed"}),
+    (
+        "scheme",
+        lambda s: s["components"]["securitySchemes"]["key"].update(scheme="basic"),
+        True,
+        {"security-scheme-changed"},
+    ),
+    (
+        "scheme gone",
+        lambda s: s["components"]["securitySchemes"].update(
+            other=s["components"]["securitySchemes"].pop("key")
+        ),
+        True,
+        {"security-scheme-removed", "security-scheme-added"},
+    ),
+    ("path added", lambda s: s["paths"].update({"/other": {}}), False, {"path-added"}),
+    (
+        "path summary",
+        lambda s: s["paths"]["/things/{id}"].update(summary="Things."),
+        False,
+        {"doc-changed"},
+    ),
+    (
+        "operation deprecated",
+        lambda s: _op(s).update(deprecated=True),
+        False,
+        {"operation-deprecated"},
+    ),
+    ("operation security", lambda s: _op(s).update(security=[]), True, {"security-changed"}),
+    ("operation callbacks", lambda s: _op(s).update(callbacks={}), True, {"field-changed"}),
+    (
+        "operation extension",
+        lambda s: _op(s).update({"x-internal": True}),
+        False,
+        {"extension-changed"},
+    ),
+    (
+        "x-redo rule added",
+        lambda s: _op(s).update({"x-redo-quota": 5}),
+        True,
+        {"x-redo-rule-added"},
+    ),
+    (
+        "x-redo prose added",
+        lambda s: _op(s).update({"x-redo-note": "Read this."}),
+        False,
+        {"x-redo-text-changed"},
+    ),
+    (
+        "x-redo key removed",
+        lambda s: _thing(s)["x-redo-limits"].pop("unit"),
+        True,
+        {"x-redo-rule-changed"},
+    ),
+    (
+        "x-redo key prose",
+        lambda s: _thing(s)["x-redo-limits"].update(description="More."),
+        False,
+        {"x-redo-text-changed"},
+    ),
+    (
+        "x-redo reshaped",
+        lambda s: _thing(s).update({"x-redo-limits": [10]}),
+        True,
+        {"x-redo-rule-changed"},
+    ),
+    ("query parameter gone", lambda s: _op(s)["parameters"].pop(0), True, {"parameter-removed"}),
+    (
+        "optional parameter",
+        lambda s: _op(s)["parameters"].append({"name": "q", "in": "query"}),
+        False,
+        {"parameter-added"},
+    ),
+    (
+        "required parameter",
+        lambda s: _op(s)["parameters"].append({"name": "q", "in": "query", "required": True}),
+        True,
+        {"required-parameter-added"},
+    ),
+    (
+        "parameter required",
+        lambda s: _op(s)["parameters"][0].update(required=True),
+        True,
+        {"parameter-became-required"},
+    ),
+    (
+        "parameter optional",
+        lambda s: s["paths"]["/things/{id}"]["parameters"][0].update(required=False),
+        False,
+        {"parameter-became-optional"},
+    ),
+    (
+        "parameter style",
+        lambda s: s["components"]["parameters"]["Trace"].update(style="simple"),
+        True,
+        {"parameter-changed"},
+    ),
+    (
+        "parameter enum",
+        lambda s: _op(s)["parameters"][0]["schema"].update(enum=["a"]),
+        True,
+        {"enum-added"},
+    ),
+    (
+        "body required",
+        lambda s: _op(s)["requestBody"].update(required=True),
+        True,
+        {"request-body-became-required"},
+    ),
+    (
+        "body media",
+        lambda s: _op(s)["requestBody"]["content"].update({"text/csv": {}}),
+        False,
+        {"media-type-added"},
+    ),
+    (
+        "body media gone",
+        lambda s: _op(s)["requestBody"].update(content={}),
+        True,
+        {"media-type-removed"},
+    ),
+    (
+        "body example",
+        lambda s: _op(s)["requestBody"]["content"]["application/json"].update(example={}),
+        False,
+        {"doc-changed"},
+    ),
+    (
+        "response added",
+        lambda s: _op(s)["responses"].update({"404": {"description": "No."}}),
+        False,
+        {"response-added"},
+    ),
+    (
+        "header gone",
+        lambda s: _op(s)["responses"]["200"].update(headers={}),
+        True,
+        {"response-header-removed"},
+    ),
+    (
+        "header added",
+        lambda s: _op(s)["responses"]["200"]["headers"].update(Link={}),
+        False,
+        {"response-header-added"},
+    ),
+    (
+        "header pattern",
+        lambda s: _op(s)["responses"]["200"]["headers"]["Retry-After"]["schema"].update(
+            pattern="^[0-9]+$"
+        ),
+        False,
+        {"pattern-added"},
+    ),
+    (
+        "response links",
+        lambda s: _op(s)["responses"]["200"].update(links={}),
+        True,
+        {"field-changed"},
+    ),
+    (
+        "received type widened",
+        lambda s: s["components"]["schemas"]["Answer"]["properties"]["id"].update(
+            type=["string", "integer"]
+        ),
+        True,
+        {"type-widened"},
+    ),
+    (
+        "received type any",
+        lambda s: s["components"]["schemas"]["Answer"]["properties"]["id"].pop("type"),
+        True,
+        {"type-widened"},
+    ),
+    (
+        "received enum dropped",
+        lambda s: s["components"]["schemas"]["Answer"].update(enum=[{}]),
+        False,
+        {"enum-added"},
+    ),
+    (
+        "received pattern dropped",
+        lambda s: s["components"]["schemas"]["Answer"]["properties"]["id"].update(format="uuid"),
+        False,
+        {"format-added"},
+    ),
+    (
+        "const changed",
+        lambda s: _thing(s)["properties"]["kind"].update(const="other"),
+        True,
+        {"const-changed"},
+    ),
+    (
+        "const removed",
+        lambda s: _thing(s)["properties"]["kind"].pop("const"),
+        False,
+        {"const-removed"},
+    ),
+    (
+        "int32 -> int64",
+        lambda s: _thing(s)["properties"]["size"].update(format="int64"),
+        False,
+        {"format-widened"},
+    ),
+    (
+        "format removed",
+        lambda s: _thing(s)["properties"]["size"].pop("format"),
+        False,
+        {"format-removed"},
+    ),
+    (
+        "default",
+        lambda s: _thing(s)["properties"]["size"].update(default=2),
+        False,
+        {"default-changed"},
+    ),
+    (
+        "size limit added",
+        lambda s: _thing(s)["properties"]["size"].update(maximum=9),
+        True,
+        {"maximum-added"},
+    ),
+    (
+        "oneOf branch added",
+        lambda s: _thing(s)["properties"]["shape"]["oneOf"].append({"type": "null"}),
+        False,
+        {"one-of-branch-added"},
+    ),
+    (
+        "oneOf branch narrowed",
+        lambda s: _thing(s)["properties"]["shape"]["oneOf"][0].update(maxLength=3),
+        True,
+        {"max-length-added"},
+    ),
+    (
+        "oneOf gone",
+        lambda s: _thing(s)["properties"]["shape"].pop("oneOf"),
+        False,
+        {"one-of-removed"},
+    ),
+    (
+        "anyOf added",
+        lambda s: _thing(s)["properties"]["shape"].update(anyOf=[{"type": "string"}]),
+        True,
+        {"any-of-added"},
+    ),
+    (
+        "allOf branch added",
+        lambda s: _thing(s)["allOf"].append({"required": ["size"]}),
+        True,
+        {"all-of-branch-added"},
+    ),
+    ("allOf branch removed", lambda s: _thing(s).pop("allOf"), False, {"all-of-branch-removed"}),
+    (
+        "items closed",
+        lambda s: _thing(s)["properties"]["tags"].update(items=False),
+        True,
+        {"schema-closed"},
+    ),
+    (
+        "pattern property",
+        lambda s: _thing(s)["patternProperties"].update({"^y-": {}}),
+        True,
+        {"pattern-property-added"},
+    ),
+    (
+        "pattern property narrowed",
+        lambda s: _thing(s)["patternProperties"]["^x-"].update(minLength=1),
+        True,
+        {"min-length-added"},
+    ),
+    ("if", lambda s: _thing(s).update({"if": {"required": ["size"]}}), True, {"condition-changed"}),
+    (
+        "unknown keyword",
+        lambda s: _thing(s).update(uniqueItems=True),
+        True,
+        {"schema-keyword-changed"},
+    ),
+    (
+        "schema extension",
+        lambda s: _thing(s).update({"x-go-type": "T"}),
+        False,
+        {"extension-changed"},
+    ),
+    (
+        "deprecated property",
+        lambda s: _thing(s)["properties"]["size"].update(deprecated=True),
+        False,
+        {"deprecated-changed"},
+    ),
+    (
+        "unresolvable ref",
+        lambda s: _thing(s)["properties"].update(link={"$ref": "other.yaml#/T"}),
+        True,
+        {"ref-changed"},
+    ),
+    (
+        "schema removed",
+        lambda s: s["components"]["schemas"].update(Extra={"type": "object"}),
+        False,
+        {"schema-added"},
+    ),
+    ("paths as a list", lambda s: s.update(paths=[]), True, {"field-changed"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "breaking", "kinds"), [pytest.param(*row[1:], id=row[0]) for row in SMALL]
+)
+def test_each_change_of_a_small_spec_is_classified(
+    mutate: Mutation, breaking: bool, kinds: set[str]
+) -> None:
+    base = _small()
+    assert spec_diff(base, copy.deepcopy(base)).changes == ()
+    diff = spec_diff(base, _mutated(mutate, base))
+    assert diff.kinds() == kinds, [c.to_dict() for c in diff.changes]
+    assert diff.is_breaking is breaking, [c.to_dict() for c in diff.changes]
