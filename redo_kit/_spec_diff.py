@@ -37,6 +37,17 @@ an added operation, path, response or schema, and documentation
 (``description``, ``summary``, ``title``, ``examples``, ``info.version``)
 never break.
 
+Formats follow the generators: ``double`` and ``int64`` are what a JSON number
+is read as anyway, so stating one on a bare ``number`` or ``integer`` admits the
+same values and widens the generated type (non-breaking), while dropping one
+lets a generator pick its narrower default (Go's: ``float32``), which breaks
+every regenerated client. ``double`` to ``float`` and ``int64`` to ``int32``
+narrow; any other format added narrows. A property removed from the
+``properties`` of a schema or of an ``allOf`` branch takes a generated field
+away and always breaks; under ``if``/``then``/``else``/``not`` no generator
+makes a field, so there the removal only widens what validates (or narrows,
+when that subschema refuses other keys).
+
 ``x-redo-*`` extensions hold Redo's rules, and redo-kit itself reads them at
 run time. Every number in them is a ceiling (bytes, depth, requests per second,
 the largest integer): down is breaking (``x-redo-limit-decreased``), up is not.
@@ -110,6 +121,10 @@ _SUBSCHEMAS = (
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
 # (narrower, wider) formats of one type: a value of the first always fits the second.
 _WIDER_FORMAT = frozenset({("float", "double"), ("int32", "int64")})
+# The widest format of number and of integer: what a JSON number is read as
+# anyway, so stating it admits the same values. Without it a generator picks its
+# own default, which may be narrower (Go's openapi-generator: float32).
+_WIDEST_FORMATS = frozenset({"double", "int64"})
 _PROSE_RULES = frozenset({"x-redo-sources", "x-redo-assumption"})
 _GENERATED_MARK = "x-generated-from"
 # A YAML document whose aliases expand beyond this many values is refused rather
@@ -1076,7 +1091,19 @@ class _Differ:
             return
         at = _at(location, "format")
         shown = f"format {_show(old or _MISSING)} -> {_show(new or _MISSING)}"
-        if old is None:
+        if old is None and new in _WIDEST_FORMATS:
+            self.add(
+                at, "format-added", _Effect.NEVER, f"{shown}: generated types widen", directions
+            )
+        elif new is None and old in _WIDEST_FORMATS:
+            self.add(
+                at,
+                "format-removed",
+                _Effect.ALWAYS,
+                f"{shown}: a generator may pick a narrower type (32 bits)",
+                directions,
+            )
+        elif old is None:
             self.add(at, "format-added", _Effect.NARROWS, shown, directions)
         elif new is None:
             self.add(at, "format-removed", _Effect.WIDENS, shown, directions)
@@ -1206,7 +1233,7 @@ class _Differ:
                     self.add(
                         at,
                         "property-removed",
-                        _Effect.ALWAYS,
+                        self.removal(location, after_closed=new.get("additionalProperties")),
                         f"property {name} removed",
                         directions,
                     )
@@ -1238,6 +1265,19 @@ class _Differ:
                     f"{name} is no longer required",
                     directions,
                 )
+
+    @staticmethod
+    def removal(location: str, *, after_closed: Any) -> _Effect:
+        """Whom a removed property breaks.
+
+        Generators make fields of the properties of a schema and of its allOf
+        branches, so removing one breaks every generated client. Under an
+        if/then/else or not, no generator makes a field: the removal only
+        changes what validates, which widens unless other keys are refused.
+        """
+        if not _conditional(location):
+            return _Effect.ALWAYS
+        return _Effect.NARROWS if after_closed is False else _Effect.WIDENS
 
     def branches(
         self, keyword: str, old: Any, new: Any, location: str, directions: frozenset[str]
@@ -1375,6 +1415,20 @@ class _Differ:
                     _Effect.ALWAYS,
                     f"{name}: {_show(before)} -> {_show(after)}",
                 )
+
+
+def _conditional(location: str) -> bool:
+    """True when ``location`` lies under an ``if``, ``then``, ``else`` or ``not`` of a schema."""
+    name = False
+    for part in location.split("/"):
+        if name:
+            name = False
+        elif part in _SCHEMA_MAPS:
+            # The next part names a property, whatever it spells.
+            name = True
+        elif part in ("if", "then", "else", "not"):
+            return True
+    return False
 
 
 def _types(value: Any) -> Any:

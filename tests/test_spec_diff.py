@@ -400,6 +400,54 @@ def test_identity_diff_is_empty() -> None:
     assert spec_diff("shipped", spec_path()).changes == ()
 
 
+def _unformatted_numbers(spec: dict[str, Any]) -> None:
+    # The spec as it was before every number carried format double or int64.
+    stack: list[Any] = [spec["components"]["schemas"]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("format") in ("double", "int64"):
+                del node["format"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _extra_under_then(spec: dict[str, Any]) -> None:
+    data = _schemas(spec)["EventData"]
+    data["then"].setdefault("properties", {})["$extra"] = data.pop("properties")["$extra"]
+
+
+def test_the_widest_number_formats_may_be_stated_but_not_dropped() -> None:
+    bare = _mutated(_unformatted_numbers)
+    stated = spec_diff(bare, SPEC)
+    assert stated.kinds() == {"format-added"}
+    assert not stated.is_breaking
+    dropped = spec_diff(SPEC, bare)
+    assert dropped.kinds() == {"format-removed"}
+    assert all(change.breaking for change in dropped.changes)
+    assert "#/components/schemas/Event/properties/value/format" in {
+        change.location for change in dropped.changes
+    }
+    # Any other format stated narrows what a sender may send.
+    email = spec_diff(
+        SPEC,
+        _mutated(lambda s: _schemas(s)["Location"]["properties"]["city"].update(format="email")),
+    )
+    assert [(c.kind, c.breaking) for c in email.changes] == [("format-added", True)]
+
+
+def test_a_property_under_then_makes_no_field_so_moving_it_out_adds_one() -> None:
+    under_then = _mutated(_extra_under_then)
+    moved_out = spec_diff(under_then, SPEC)
+    assert moved_out.kinds() == {"property-removed", "property-added"}
+    assert not moved_out.is_breaking
+    moved_in = spec_diff(SPEC, under_then)
+    removed = [c for c in moved_in.changes if c.kind == "property-removed"]
+    assert [c.location for c in removed] == ["#/components/schemas/EventData/properties/$extra"]
+    assert moved_in.is_breaking
+
+
 def test_a_rename_also_renames_the_references_to_it() -> None:
     diff = spec_diff(SPEC, _mutated(_rename_customer))
     assert [c.kind for c in diff.changes] == ["schema-renamed"]
