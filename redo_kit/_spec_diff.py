@@ -649,16 +649,18 @@ class _Differ:
         if not isinstance(old, list) or not isinstance(new, list):
             self.objects(old, new, location, "field-changed")
             return
-        before = {_mapping(s).get("url"): s for s in old}
-        after = {_mapping(s).get("url"): s for s in new}
+        before = {_canonical(_mapping(s).get("url")): s for s in old}
+        after = {_canonical(_mapping(s).get("url")): s for s in new}
         for url, server in before.items():
+            shown = _show(_mapping(server).get("url"))
             if url not in after:
-                self.add(location, "server-removed", _Effect.ALWAYS, f"server {_show(url)} removed")
+                self.add(location, "server-removed", _Effect.ALWAYS, f"server {shown} removed")
             elif not self.same(server, after[url]):
-                self.add(location, "doc-changed", _Effect.NEVER, f"server {_show(url)} changed")
-        for url in after:
+                self.add(location, "doc-changed", _Effect.NEVER, f"server {shown} changed")
+        for url, server in after.items():
             if url not in before:
-                self.add(location, "server-added", _Effect.NEVER, f"server {_show(url)} added")
+                shown = _show(_mapping(server).get("url"))
+                self.add(location, "server-added", _Effect.NEVER, f"server {shown} added")
 
     def security_schemes(self, old: Any, new: Any) -> None:
         location = "#/components/securitySchemes"
@@ -991,8 +993,11 @@ class _Differ:
                 if pair in self.seen:
                     return
                 self.seen.add(pair)
+                as_written = old, new
                 old, new = self.inline(self.old, old), self.inline(self.new, new)
                 if old is _MISSING or new is _MISSING:
+                    if self.same(*as_written):
+                        return
                     self.add(
                         location,
                         "ref-changed",
@@ -1090,6 +1095,9 @@ class _Differ:
         if old == new:
             return
         at = _at(location, "format")
+        if not all(value is None or isinstance(value, str) for value in (old, new)):
+            self.objects(old, new, at, "schema-keyword-changed")
+            return
         shown = f"format {_show(old or _MISSING)} -> {_show(new or _MISSING)}"
         if old is None and new in _WIDEST_FORMATS:
             self.add(

@@ -1168,3 +1168,47 @@ def test_each_change_of_a_small_spec_is_classified(
     diff = spec_diff(base, _mutated(mutate, base))
     assert diff.kinds() == kinds, [c.to_dict() for c in diff.changes]
     assert diff.is_breaking is breaking, [c.to_dict() for c in diff.changes]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+def _places(document: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key) of ``document``: the places a value can be replaced."""
+    found: list[tuple[Any, Any]] = []
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        for key, value in items:
+            found.append((node, key))
+            stack.append(value)
+    return found
+
+
+@settings(max_examples=120)
+@given(data=st.data())
+def test_any_shape_in_any_place_is_compared_without_an_exception(data: st.DataObject) -> None:
+    """A spec in any shape diffs: with itself to nothing, and the same way round both ways."""
+    base = data.draw(st.sampled_from([_small(), SPEC]))
+    odd = copy.deepcopy(base)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        container, key = data.draw(st.sampled_from(_places(odd)))
+        container[key] = data.draw(_JSON)
+    odd["openapi"] = "3.1.0"
+    assert spec_diff(odd, copy.deepcopy(odd)).changes == ()
+    forward, backward = spec_diff(base, odd), spec_diff(odd, base)
+    assert bool(forward.changes) == bool(backward.changes)
+    assert all(change.location.startswith("#") for change in forward.changes)
