@@ -93,11 +93,13 @@ __all__ = ["SHIPPED", "SpecChange", "SpecDiff", "load_spec", "spec_diff"]
 SHIPPED = "shipped"
 """The name that stands for the spec installed with redo-kit, wherever a file is expected."""
 
-REQUEST = "request"
-RESPONSE = "response"
-_SENT = frozenset({REQUEST})
-_RECEIVED = frozenset({RESPONSE})
-_EITHER = frozenset({REQUEST, RESPONSE})
+_REQUEST = "request"
+_RESPONSE = "response"
+_SENT = frozenset({_REQUEST})
+_RECEIVED = frozenset({_RESPONSE})
+_EITHER = frozenset({_REQUEST, _RESPONSE})
+# Said after a change whose verdict depends on who writes the data.
+_WHO = {_SENT: "clients send it", _RECEIVED: "clients receive it", _EITHER: "sent and received"}
 
 _SCHEMAS = "#/components/schemas/"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -527,9 +529,11 @@ class _Differ:
     ) -> None:
         breaking = (
             effect is _Effect.ALWAYS
-            or (effect is _Effect.NARROWS and REQUEST in directions)
-            or (effect is _Effect.WIDENS and RESPONSE in directions)
+            or (effect is _Effect.NARROWS and _REQUEST in directions)
+            or (effect is _Effect.WIDENS and _RESPONSE in directions)
         )
+        if effect in (_Effect.NARROWS, _Effect.WIDENS):
+            message = f"{message} ({_WHO.get(directions, 'sent and received')})"
         self.changes.append(
             SpecChange(location=location, kind=kind, breaking=breaking, message=message)
         )

@@ -1212,3 +1212,20 @@ def test_any_shape_in_any_place_is_compared_without_an_exception(data: st.DataOb
     forward, backward = spec_diff(base, odd), spec_diff(odd, base)
     assert bool(forward.changes) == bool(backward.changes)
     assert all(change.location.startswith("#") for change in forward.changes)
+
+
+def test_a_verdict_that_depends_on_the_direction_says_which() -> None:
+    def new_values(spec: dict[str, Any]) -> None:
+        _schemas(spec)["CurrencyCode"]["enum"].append("XAU")
+        _schemas(spec)["BulkEventReportItem"]["properties"]["status"]["enum"].append("held")
+        _schemas(spec)["ProblemDetails"]["properties"]["status"]["maximum"] = 699
+
+    messages = {
+        c.location.split("/")[3]: (c.breaking, c.message)
+        for c in spec_diff(SPEC, _mutated(new_values)).changes
+    }
+    assert messages == {
+        "CurrencyCode": (False, 'enum value "XAU" added (clients send it)'),
+        "BulkEventReportItem": (True, 'enum value "held" added (sent and received)'),
+        "ProblemDetails": (True, "maximum 599 -> 699: more values fit (clients receive it)"),
+    }
