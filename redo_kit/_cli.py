@@ -5,7 +5,7 @@
     redo-kit validate FILE [--rejects PATH]                  check a file, no network
     redo-kit convert --from klaviyo FILE [--out PATH]        Klaviyo payloads as Redo JSON Lines
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
-    redo-kit generate --out DIR [--spec PATH] [--package NAME]
+    redo-kit generate --out DIR --package NAME [--spec PATH] [--check]
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
@@ -67,9 +67,10 @@ _Command = Callable[[argparse.Namespace], int]
 def _generate(args: argparse.Namespace) -> int:
     from redo_kit import _codegen as codegen
 
+    package = codegen.check_package_name(args.package)
     spec = Path(args.spec) if args.spec else codegen.spec_path()
-    files = codegen.render(spec, package=args.package)
-    out = Path(args.out) / args.package
+    files = codegen.render(spec, package=package, command="redo-kit generate")
+    out = Path(args.out) / package
     if args.check:
         stale = codegen.check(out, files)
         for diff in stale:
@@ -87,15 +88,21 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="generate attrs models from the Redo events spec (or another spec)",
         description="Write attrs models for an OpenAPI spec into DIR/PACKAGE, with the same "
         "pinned generator and template redo-kit uses for itself.",
-        epilog="examples:\n"
-        "  redo-kit generate --out src                      # src/redo_kit_models/\n"
-        "  redo-kit generate --out src --package redo_events\n"
-        "  redo-kit generate --out src --check              # exit 1 if src is stale\n",
+        epilog="The package ships the spec it was generated from (openapi.json): redo-kit "
+        "checks the package's events against it.\n\n"
+        "examples:\n"
+        "  redo-kit generate --out src --package shop_events   # src/shop_events/\n"
+        "  redo-kit generate --out src --package shop_events --spec their-spec.yaml\n"
+        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="directory that receives the package")
     parser.add_argument("--spec", help="OpenAPI file (default: the spec shipped with redo-kit)")
-    parser.add_argument("--package", default="redo_kit_models", help="package name to write")
+    parser.add_argument(
+        "--package",
+        required=True,
+        help="package name to write, such as shop_events (never redo_kit_models, redo-kit's own)",
+    )
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.set_defaults(handler=_generate)
 

@@ -1,7 +1,9 @@
 """Building events, and the one path every event takes before it is sent.
 
 ``prepare_event`` is that path: the client, the batcher and the CLI all call
-it, for wire dicts and for ``redo_kit_models.Event`` alike. In order it
+it, for wire dicts and for ``redo_kit_models.Event`` alike (and for the
+models of a package ``redo-kit generate`` wrote, checked against that
+package's own spec). In order it
 
 1. turns a typed model into its wire dict (``redo_kit._converter``);
 2. writes datetimes as RFC 3339 ``Z`` and Decimals as JSON numbers;
@@ -37,6 +39,7 @@ from redo_kit._identity import normalize_wire_customer
 from redo_kit._json import walk
 from redo_kit._properties import clean_wire_data
 from redo_kit._rules import EXTRA, ignored_value
+from redo_kit._spec import package_document, within
 from redo_kit._validation import check_wire, follows_from
 
 __all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
@@ -139,8 +142,20 @@ def prepare_event(
             content_unique_ids=chosen.content_unique_ids,
         )
     problems: list[Problem] = []
-    wire, json_ready = _wire(payload, problems)
-    return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+    own_spec = _own_spec(payload)
+    if own_spec is None:
+        wire, json_ready = _wire(payload, problems)
+        return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+    with within(own_spec):
+        wire, json_ready = _wire(payload, problems)
+        return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+
+
+def _own_spec(payload: Any) -> dict[str, Any] | None:
+    """The spec of the package that generated ``payload``'s class, when not redo-kit's own."""
+    if type(payload) is dict or not _is_model(payload):
+        return None
+    return package_document(type(payload).__module__)
 
 
 def build_event(
