@@ -80,6 +80,7 @@ import enum
 import os
 import re
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +219,11 @@ def load_spec(source: str | os.PathLike[str]) -> dict[str, Any]:
     cannot be read or parsed, or is not an OpenAPI 3.1 document.
     """
     if isinstance(source, str) and source == SHIPPED:
-        from redo_kit._spec import document
-
-        shipped = {key: value for key, value in document().items() if key != _GENERATED_MARK}
+        # redo-kit's own document, never the one a `within` or `using` block
+        # put in its place: "shipped" names the installed file.
+        raw = resources.files("redo_kit_models").joinpath("openapi.json").read_bytes()
+        loaded = orjson.loads(raw)
+        shipped = {key: value for key, value in loaded.items() if key != _GENERATED_MARK}
         return _checked(_plain(shipped, "the shipped spec"), "the shipped spec")
     path = Path(source)
     try:

@@ -448,6 +448,15 @@ def test_a_property_under_then_makes_no_field_so_moving_it_out_adds_one() -> Non
     assert moved_in.is_breaking
 
 
+def test_shipped_is_the_installed_spec_even_while_another_is_in_use() -> None:
+    from redo_kit import _spec
+
+    other = _mutated(lambda s: _schemas(s)["Event"]["properties"].pop("uniqueId"))
+    with _spec.using(other):
+        assert spec_diff("shipped", spec_path()).changes == ()
+        assert spec_diff("shipped", other).kinds() == {"property-removed"}
+
+
 def test_a_rename_also_renames_the_references_to_it() -> None:
     diff = spec_diff(SPEC, _mutated(_rename_customer))
     assert [c.kind for c in diff.changes] == ["schema-renamed"]
