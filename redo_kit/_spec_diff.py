@@ -607,20 +607,12 @@ class _Differ:
         if not self.same(old.get("security"), new.get("security")):
             self.add(_at(root, "security"), "security-changed", _Effect.ALWAYS, "security changed")
         self.paths(old.get("paths", {}), new.get("paths", {}))
-        components = (
-            "components",
-            _mapping(old.get("components")),
-            _mapping(new.get("components")),
-        )
-        self.security_schemes(
-            components[1].get("securitySchemes", {}), components[2].get("securitySchemes", {})
-        )
-        # Schemas are compared on their own; parameters, responses and request
-        # bodies where the operations use them.
-        used = {"schemas", "securitySchemes", "parameters", "responses", "requestBodies", "headers"}
-        self.rest(
-            components[1], components[2], "#/components", {*used, "examples"}, "field-changed"
-        )
+        before, after = _mapping(old.get("components")), _mapping(new.get("components"))
+        self.security_schemes(before.get("securitySchemes", {}), after.get("securitySchemes", {}))
+        # Schemas are compared on their own; parameters, responses, request
+        # bodies, headers and examples where the operations use them.
+        used = {"schemas", "securitySchemes", "parameters", "responses", "requestBodies"}
+        self.rest(before, after, "#/components", {*used, "headers", "examples"}, "field-changed")
         done = {
             "openapi",
             "jsonSchemaDialect",
