@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Position,
         Reader,
     )
+    from redo_kit._plan import TrackingPlan
     from redo_kit.emulator import Emulator
     from redo_kit.klaviyo import KlaviyoOptions
 
@@ -68,8 +69,18 @@ def _generate(args: argparse.Namespace) -> int:
     from redo_kit import _codegen as codegen
 
     package = codegen.check_package_name(args.package)
-    spec = Path(args.spec) if args.spec else codegen.spec_path()
-    files = codegen.render(spec, package=package, command="redo-kit generate")
+    if args.plan is not None:
+        from redo_kit._codegen.plan import render_plan
+        from redo_kit._plan import TrackingPlan
+
+        if args.spec:
+            raise ConfigurationError("give --plan or --spec, not both")
+        spec = Path(args.plan)
+        plan = TrackingPlan.load(spec)
+        files = render_plan(plan, package=package, label=spec.name)
+    else:
+        spec = Path(args.spec) if args.spec else codegen.spec_path()
+        files = codegen.render(spec, package=package, command="redo-kit generate")
     out = Path(args.out) / package
     if args.check:
         stale = codegen.check(out, files)
@@ -93,11 +104,17 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         "examples:\n"
         "  redo-kit generate --out src --package shop_events   # src/shop_events/\n"
         "  redo-kit generate --out src --package shop_events --spec their-spec.yaml\n"
-        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n",
+        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n"
+        "  redo-kit generate --plan plan.yaml --out src --package shop_events  # typed events\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="directory that receives the package")
     parser.add_argument("--spec", help="OpenAPI file (default: the spec shipped with redo-kit)")
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="a tracking plan: write one typed class per planned event instead of spec models",
+    )
     parser.add_argument(
         "--package",
         required=True,
@@ -383,6 +400,25 @@ class _RejectsReport:
             self._file.close()
 
 
+def _add_plan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        type=_load_plan,
+        help="a tracking plan (YAML or JSON) every event must also follow",
+    )
+
+
+def _load_plan(path: str) -> TrackingPlan:
+    from redo_kit._plan import TrackingPlan
+
+    try:
+        return TrackingPlan.load(path)
+    except ConfigurationError as exc:
+        # argparse shows the text of this error type as it is, with the option's name.
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
@@ -406,6 +442,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="CC",
         help="read national phone numbers in this region (ISO 3166-1, e.g. US)",
     )
+    _add_plan_option(parser)
     _add_klaviyo_options(parser)
     table = parser.add_argument_group(
         "CSV input",
@@ -666,6 +703,7 @@ def _import_from(
                 content_ids=args.content_ids,
                 allow_unknown_keys=args.allow_unknown_keys,
                 default_region=args.default_region,
+                plan=args.plan,
                 concurrency=args.concurrency,
                 reader=reader,
                 rejected_before=rejected_before,
@@ -739,6 +777,7 @@ def _validate(args: argparse.Namespace) -> int:
             content_ids=args.content_ids,
             allow_unknown_keys=args.allow_unknown_keys,
             default_region=args.default_region,
+            plan=args.plan,
             on_reject=report,
         )
     finally:
@@ -910,7 +949,9 @@ def _send(args: argparse.Namespace) -> int:
     event = _event_from_args(args)
     try:
         options = PrepareOptions(
-            allow_unknown_keys=args.allow_unknown_keys, default_region=args.default_region
+            allow_unknown_keys=args.allow_unknown_keys,
+            default_region=args.default_region,
+            plan=args.plan,
         )
         prepared = prepare_event(event, options=options)
     except ValidationError as exc:
@@ -1041,6 +1082,7 @@ def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--extra", action="append", metavar="KEY=VALUE", help="a $extra entry")
     parser.add_argument("--allow-unknown-keys", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--default-region", metavar="CC", help="region for national phone numbers")
+    _add_plan_option(parser)
     _add_target_options(parser)
     parser.set_defaults(handler=_send)
 
