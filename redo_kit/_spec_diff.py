@@ -64,7 +64,8 @@ once, at its own location; a reference that now points elsewhere is compared
 with its new target inline, each pair of references once, so that cyclic
 schemas end. A schema that disappears while another with the same structure
 (documentation aside) appears is reported as ``schema-renamed``, not as a
-removal and an addition, as are the references to it. Component parameters,
+removal and an addition, and a reference to the old name is the same reference
+as one to the new. Component parameters,
 responses and request bodies are compared where the operations use them.
 
 The constructs compared are those of OpenAPI 3.1 and of JSON Schema 2020-12
