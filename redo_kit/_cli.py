@@ -2,10 +2,11 @@
 
     redo-kit import FILE [--rejects PATH] [--restart]       backfill a JSONL or CSV file
     redo-kit send --event-name NAME --email ADDRESS ...      send one event
-    redo-kit validate FILE [--rejects PATH]                  check a file, no network
+    redo-kit validate FILE [--rejects PATH] [--plan PLAN]    check a file, no network
     redo-kit convert --from klaviyo FILE [--out PATH]        Klaviyo payloads as Redo JSON Lines
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
-    redo-kit generate --out DIR --package NAME [--spec PATH] [--check]
+    redo-kit generate --out DIR --package NAME [--spec PATH | --plan PLAN] [--check]
+    redo-kit spec diff OLD NEW | path | show                 what a new spec breaks
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
