@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redo_kit import is_ignored
+from redo_kit import is_ignored, validate_event
 from redo_kit._spec import request_examples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +78,17 @@ def test_the_suite_cases_carry_the_numbers_a_float32_changes_and_a_null() -> Non
     # Each of them is a number a float32 cannot hold.
     for number in (123456789, 2**53 - 1, 12345678.91):
         assert _float32(number) != number
+
+
+def test_each_probe_breaks_one_rule_of_an_event_that_is_valid_without_it() -> None:
+    document = conformance.load_spec(conformance.SPEC)
+    probes = conformance.probe_cases(document)
+    assert len(probes) == len(conformance.PROBES)
+    base = conformance.spec_cases(document)[0]["body"]
+    assert [p for p in validate_event(base) if p.severity == "error"] == []
+    for probe in probes:
+        errors = [p for p in validate_event(probe["body"]) if p.severity == "error"]
+        assert len(errors) == 1, (probe["name"], errors)
 
 
 def test_the_expectation_strips_ignored_values_at_the_top_only_and_keeps_false() -> None:
@@ -177,7 +188,10 @@ def test_a_difference_names_its_wire_path() -> None:
 def _control(cases_path: Path) -> Any:
     lanes = {lane.name: lane for lane in conformance.LANES}
     project_bin = Path(sys.executable).parent
-    ctx = conformance.Context(ROOT / "spec", project_bin, project_bin, ROOT, cases_path)
+    probes_path = cases_path.with_name("probes.json")
+    ctx = conformance.Context(
+        ROOT / "spec", project_bin, project_bin, ROOT, cases_path, probes_path
+    )
     return lanes["plain-http"], ctx, project_bin
 
 
@@ -296,3 +310,24 @@ def test_an_unknown_lane_is_refused_before_anything_runs(bin_dir: Path) -> None:
     done = _run_script(bin_dir, "--only", "plain-http,swagger-codegen")
     assert done.returncode == 2
     assert "unknown lane(s) swagger-codegen" in done.stderr
+
+
+def test_a_probe_is_refused_sent_or_changed_as_its_driver_line_says() -> None:
+    lanes = {lane.name: lane for lane in conformance.LANES}
+    probes = [{"name": f"probe/{name}"} for name in ("a", "b", "c", "d")]
+    lines = [
+        {"case": "probe/a", "error": "ValueError: 'usd' is not a valid CurrencyCode"},
+        {"case": "probe/b", "status": 400},
+        {"case": "probe/c", "status": 202},
+    ]
+    stdout = "\n".join(json.dumps(line) for line in lines)
+    generated = conformance.Outcome(lanes["openapi-python-client"], last_stdout=stdout)
+    conformance._judge_probes(generated, probes)
+    assert (generated.refused, generated.left_to_api, generated.changed) == (["a"], ["b"], ["c"])
+    assert generated.problems == [
+        "probe 'd': no report, neither refused by the client nor answered 400"
+    ]
+    # Without a generator, a stored probe is the emulator's fault or the suite's.
+    control = conformance.Outcome(lanes["plain-http"], last_stdout=stdout)
+    conformance._judge_probes(control, probes[2:3])
+    assert control.problems == ["probe 'c': 202, neither refused by the client nor answered 400"]
