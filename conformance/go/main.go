@@ -2,7 +2,8 @@
 // sent through its EventsAPI.
 //
 // Run as `driver BASE_URL STORE_ID API_KEY CASES_JSON`; prints one JSON line
-// per case, {"case", "status"} or {"case", "error"}. Decoding into redo.Event
+// per case: {"case", "status"} with the API's answer, or {"case", "error"}
+// when none came (the generated types refused the case). Decoding into redo.Event
 // and redo.BulkEventsRequest is what a Go service does with the data it
 // builds, so a field type that cannot hold a value the spec allows shows here:
 // a float32 turns 123456789 into 123456792, a dropped null branch cannot be

@@ -3,9 +3,11 @@
 A driver is run as ``python send_X.py BASE_URL STORE_ID API_KEY CASES_JSON``:
 it sends each case of CASES_JSON (a list of ``{"name", "operation", "body"}``,
 the operation an ``operationId`` of the spec) through one generated client and
-prints one JSON line per case, ``{"case": name, "status": 202}`` or
-``{"case": name, "error": "..."}``. It judges nothing itself: scripts/conformance
-reads what the emulator stored and compares it with what was sent.
+prints one JSON line per case: ``{"case": name, "status": 202}`` with the
+status the API answered (a 400 too), or ``{"case": name, "error": "..."}`` when
+no answer came, as when the generated client refused the case before sending.
+It judges nothing itself: scripts/conformance reads what the emulator stored
+and compares it with what was sent.
 """
 
 from __future__ import annotations

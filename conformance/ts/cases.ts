@@ -1,7 +1,8 @@
 // What both TypeScript drivers share: run as `node send_X.js BASE_URL STORE_ID
 // API_KEY CASES_JSON`, a driver sends each case (`{name, operation, body}`,
 // the operation an operationId of the spec) through one generated client and
-// prints one JSON line per case: `{"case", "status"}` or `{"case", "error"}`.
+// prints one JSON line per case: `{"case", "status"}` with the status the API
+// answered, or `{"case", "error"}` when no answer came (the client refused).
 // scripts/conformance compares what the emulator stored with what was sent.
 import { readFileSync } from "node:fs";
 
