@@ -69,6 +69,7 @@ def test_bulk_requests_as_models(body: redo_kit.BulkEventsRequest) -> None:
     assert validate_bulk(redo_kit.unstructure(body))[0] == []
 
 
+@settings(max_examples=30)
 @given(rs.invalid_events())
 def test_each_invalid_event_breaks_exactly_its_rule(case: tuple[dict[str, Any], str, str]) -> None:
     event, rule, path = case
@@ -182,7 +183,7 @@ def _changed_spec() -> dict[str, Any]:
 CHANGED = _changed_spec()
 
 
-@settings(max_examples=100)
+@settings(max_examples=40)
 @given(rs.valid_events(spec=CHANGED))
 def test_a_shorter_unique_id_limit_moves_valid_events(event: dict[str, Any]) -> None:
     assert len(event.get("uniqueId", "")) <= 8
@@ -192,7 +193,7 @@ def test_a_shorter_unique_id_limit_moves_valid_events(event: dict[str, Any]) -> 
         assert _errors(event) == set()
 
 
-def _drawn(strategy: Any, count: int = 60) -> list[Any]:
+def _drawn(strategy: Any, count: int = 40) -> list[Any]:
     """``count`` examples of ``strategy``, as the test profile draws them (derandomized)."""
     found: list[Any] = []
 

@@ -25,7 +25,7 @@ property tests stay fast and shrink to small events.
 
 The testing package is part of redo-kit: like every redo-kit module it reads
 the spec through the public names of ``redo_kit._spec`` and
-``redo_kit._rules`` (``component``, ``document``, ``using``, ``limits``),
+``redo_kit._rules`` (``document``, ``within``, ``derived``, ``limits``),
 never through their underscore names. Needs the ``testing`` extra.
 """
 
@@ -42,7 +42,7 @@ import orjson
 from hypothesis import strategies as st
 
 from redo_kit._rules import EVENT_RULES, EXTRA, Limits, is_ignored, limits
-from redo_kit._spec import derived, document, using, wire_path
+from redo_kit._spec import derived, document, wire_path, within
 
 __all__ = [
     "INVALID_CASES",
@@ -110,8 +110,11 @@ class _Shapes:
 
     @classmethod
     def read(cls, spec: Spec) -> _Shapes:
-        with using(dict(spec)):
-            return cls(doc=spec, limits=limits())
+        # within(), not using(): this thread only, and the shipped document's
+        # compiled values stay cached.
+        document = spec if isinstance(spec, dict) else dict(spec)
+        with within(document):
+            return cls(doc=document, limits=limits())
 
     def schema(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self.doc["components"]["schemas"][name]
