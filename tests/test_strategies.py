@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import phonenumbers
 import pytest
-from hypothesis import Phase, find, given, settings
+from hypothesis import Phase, find, given, settings, target
 
 import redo_kit
 from redo_kit._identity import is_email, is_object_id, normalize_phone
@@ -193,14 +193,16 @@ def test_a_shorter_unique_id_limit_moves_valid_events(event: dict[str, Any]) -> 
         assert _errors(event) == set()
 
 
-def _drawn(strategy: Any, count: int = 40) -> list[Any]:
-    """``count`` examples of ``strategy``, as the test profile draws them (derandomized)."""
+def _drawn(strategy: Any, count: int = 60) -> list[Any]:
+    """``count`` examples of ``strategy`` (derandomized), steered toward long uniqueIds."""
     found: list[Any] = []
 
-    @settings(max_examples=count, phases=[Phase.generate])
+    @settings(max_examples=count, phases=[Phase.generate, Phase.target])
     @given(strategy)
     def collect(value: Any) -> None:
         found.append(value)
+        if isinstance(value, dict):
+            target(float(len(value.get("uniqueId", ""))))
 
     collect()
     return found
