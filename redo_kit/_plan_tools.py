@@ -447,10 +447,12 @@ def _printable(ch: str) -> bool:
     # What YAML reads as itself inside double quotes: no control characters, no
     # byte order mark, and none of the characters YAML takes for a line break.
     code = ord(ch)
+    if code in (0xFEFF, 0x2028, 0x2029):
+        return False
     return (
         0x20 <= code <= 0x7E
         or 0xA0 <= code <= 0xD7FF
-        or (0xE000 <= code <= 0xFFFD and code not in (0xFEFF, 0x2028, 0x2029))
+        or 0xE000 <= code <= 0xFFFD
         or code >= 0x10000
     )
 
