@@ -644,16 +644,56 @@ def test_check_prints_one_line_about_the_plan(
 # -- the example plan --------------------------------------------------------------
 
 
-def test_the_example_plan_loads_and_its_events_follow_it_but_the_listed_ones() -> None:
+_ORDER_DATA = {
+    ("plan-required", "$.data['Order Id']"),
+    ("plan-required", "$.data['Order Total']"),
+    ("plan-required", "$.data['Item Count']"),
+    ("plan-required", "$.data.Gift"),
+    ("plan-extra", "$.data['$extra']"),
+}
+_VALUE = {("plan-required", "$.value"), ("plan-required", "$.valueCurrency")}
+# The plan problems of each line of examples/events.jsonl, as examples/plan.yaml lists them.
+_EXAMPLE_PLAN_PROBLEMS = {
+    134: _ORDER_DATA | _VALUE,
+    402: _ORDER_DATA | _VALUE,
+    536: {("plan-event", "$.eventName")},
+    670: _ORDER_DATA,
+    804: _ORDER_DATA | _VALUE,
+    1072: {("plan-required", "$.data.Page")},
+}
+_REDO_REFUSES = [134, 268, 536, 670, 804, 938, 1072]
+
+
+@pytest.mark.parametrize("unknown_keys", [False, True])
+def test_validate_with_the_example_plan_rejects_exactly_the_listed_lines(
+    tmp_path: Path, unknown_keys: bool
+) -> None:
+    rejects = tmp_path / "rejects.jsonl"
     done = _cli(
-        "validate", str(ROOT / "examples/events.jsonl"), "--plan", str(ROOT / "examples/plan.yaml")
+        "validate",
+        str(ROOT / "examples/events.jsonl"),
+        "--plan",
+        str(ROOT / "examples/plan.yaml"),
+        "--rejects",
+        str(rejects),
+        *(["--allow-unknown-keys"] if unknown_keys else []),
     )
     assert done.returncode == 1, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "1,208 lines: 1,198 valid events, 10 rejected. Nothing was sent."
-    rejected = [line.split(":")[0].strip() for line in lines if line.startswith("  line ")]
-    # The eight lines Redo refuses, and the two the plan's own comment lists.
-    assert rejected == [f"line {n}" for n in (134, 268, 402, 536, 670, 804, 938, 1072)] + []
+    assert done.stdout.splitlines()[0] == (
+        "1,208 lines: 1,200 valid events, 8 rejected. Nothing was sent."
+    )
+    found = {}
+    for line in rejects.read_bytes().splitlines():
+        item = orjson.loads(line)
+        found[item["line"]] = {
+            (p["rule"], p["path"]) for p in item["problems"] if p["rule"].startswith("plan-")
+        }
+    assert sorted(found) == sorted([*_REDO_REFUSES, 402])
+    assert {n: rules for n, rules in found.items() if rules} == _EXAMPLE_PLAN_PROBLEMS
+    # Line 402 is Redo's to refuse only for its unknown key; allowed, only the plan refuses it.
+    second = orjson.loads(rejects.read_bytes().splitlines()[2])
+    assert second["line"] == 402
+    assert any(p["rule"] == "unknown-key" for p in second["problems"]) is not unknown_keys
 
 
 def test_the_example_plan_is_the_inferred_one_edited(tmp_path: Path) -> None:
@@ -663,7 +703,9 @@ def test_the_example_plan_is_the_inferred_one_edited(tmp_path: Path) -> None:
         if line.startswith(b"{") and line.endswith(b"}") and _parses(line)
     )
     plan = TrackingPlan.load(ROOT / "examples/plan.yaml")
-    assert set(plan.events) == {e.name for e in inferred.events}
+    # One event more: Order Refunded is planned before anything sends it.
+    assert set(plan.events) == {e.name for e in inferred.events} | {"Order Refunded"}
+    assert plan.events["Order Refunded"].unique_id == ("refund", "Refund Id")
     for event in inferred.events:
         planned = plan.events[event.name]
         assert {p.name for p in event.properties} == set(planned.properties)
