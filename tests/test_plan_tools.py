@@ -56,7 +56,8 @@ def _prop(inference: Inference, event: str, name: str, *, custom: bool = False) 
 
 
 def _yaml_line(inference: Inference, start: str) -> str:
-    return next(line for line in inference.to_yaml().splitlines() if line.lstrip().startswith(start))
+    lines = inference.to_yaml().splitlines()
+    return next(line for line in lines if line.lstrip().startswith(start))
 
 
 # -- infer: what each rule decides ---------------------------------------------------
@@ -568,8 +569,7 @@ def test_the_json_report_names_each_change_and_the_version_to_use() -> None:
             }
         ],
         "safe": [],
-        "versionAdvice": "breaking changes call for version 2.0.0 or later, not 1.4.0 "
-        "(from 1.4.0)",
+        "versionAdvice": "breaking changes call for version 2.0.0 or later, not 1.4.0 (from 1.4.0)",
     }
 
 
