@@ -62,7 +62,7 @@ import orjson
 
 from redo_kit._errors import ConfigurationError, PlanError, Problem
 from redo_kit._idempotency import unique_id
-from redo_kit._properties import detect_type
+from redo_kit._properties import detect_type, is_date
 from redo_kit._rules import EXTRA, is_ignored, limits
 from redo_kit._spec import as_written, component, wire_path
 
@@ -92,6 +92,8 @@ PLAN_RULES = (
 
 _SCHEMA_FILE = "tracking-plan.schema.json"
 _DATE_EXAMPLE = "2026-04-02T12:00:00Z"
+_DATE_LENGTH = len("2026-04-02T12:00:00Z")
+"""The shortest string Redo reads as a date."""
 
 
 def meta_schema() -> dict[str, Any]:
@@ -131,6 +133,43 @@ class PlanProperty:
         repr=False,
         eq=False,
     )
+
+    _enum_set: frozenset[str | int | float] | None = attrs.field(
+        default=attrs.Factory(
+            lambda self: None if self.enum is None else frozenset(self.enum), takes_self=True
+        ),
+        init=False,
+        repr=False,
+        eq=False,
+    )
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (a JSON value of a prepared event) follows this property, quickly.
+
+        The check every event takes; :meth:`problems` says why when it does not.
+        """
+        cls = type(value)
+        kind = self.type
+        if kind == "string":
+            if cls is not str or (len(value) >= _DATE_LENGTH and is_date(value)):
+                return False
+        elif kind == "number":
+            if cls is not int and cls is not float:
+                return False
+        elif kind == "integer":
+            if cls is not int and not (cls is float and value.is_integer()):
+                return False
+        elif kind == "boolean":
+            return cls is bool
+        elif cls is not str or not is_date(value):
+            return False
+        if self._enum_set is not None and value not in self._enum_set:
+            return False
+        if self._compiled is not None and not self._compiled.search(value):
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
 
     def problems(self, value: Any, path: str) -> list[Problem]:
         """What ``value``, sent for this property at ``path``, breaks (not its absence)."""
@@ -240,6 +279,24 @@ class PlanEvent:
     currency_required: bool = False
     unique_id: tuple[str, ...] | None = None
     """The recipe: a literal prefix, then the names of required properties."""
+    _required: tuple[str, ...] = attrs.field(
+        default=attrs.Factory(
+            lambda self: tuple(p.name for p in self.properties.values() if p.required),
+            takes_self=True,
+        ),
+        init=False,
+        repr=False,
+        eq=False,
+    )
+    _required_fields: tuple[str, ...] = attrs.field(
+        default=attrs.Factory(
+            lambda self: tuple(p.name for p in self.custom_fields.values() if p.required),
+            takes_self=True,
+        ),
+        init=False,
+        repr=False,
+        eq=False,
+    )
     _extra_validator: jsonschema_rs.Draft202012Validator | None = attrs.field(
         default=attrs.Factory(
             lambda self: (
@@ -269,52 +326,60 @@ class PlanEvent:
 
     def problems(self, payload: Mapping[str, Any], closed: bool, root: str = "$") -> list[Problem]:
         """What ``payload`` (a wire event of this name) breaks in the plan."""
+        # Runs for every event: paths and messages are made only for a problem.
         found: list[Problem] = []
         data = payload.get("data")
         if type(data) is not dict:
             data = {}
-        for prop in self.properties.values():
-            if prop.required and is_ignored(data.get(prop.name)):
-                found.append(_missing(prop.name, wire_path(["data", prop.name], root), data))
+        properties = self.properties
+        for name in self._required:
+            if is_ignored(data.get(name)):
+                found.append(_missing(name, wire_path(["data", name], root), data, dropped=True))
         for key, value in data.items():
-            if key == EXTRA:
-                continue
-            path = wire_path(["data", key], root)
-            planned = self.properties.get(key)
+            planned = properties.get(key)
             if planned is None:
-                found.append(
-                    _unknown_property(key, "data", self.name, self.properties, closed, path)
-                )
-            elif not is_ignored(value):
-                found.extend(planned.problems(value, path))
+                if key != EXTRA:
+                    found.append(
+                        _unknown_property(
+                            key,
+                            "data",
+                            self.name,
+                            properties,
+                            closed,
+                            wire_path(["data", key], root),
+                        )
+                    )
+            elif not planned.accepts(value) and not is_ignored(value):
+                found.extend(planned.problems(value, wire_path(["data", key], root)))
         if self._extra_validator is not None:
             found.extend(self._extra_problems(self._extra_validator, data.get(EXTRA), root))
-        found.extend(self._custom_field_problems(payload.get("customer"), closed, root))
-        for key, needed in (
-            ("value", self.value_required),
-            ("valueCurrency", self.currency_required),
-        ):
-            if needed and payload.get(key) is None:
+        if self.custom_fields or closed:
+            found.extend(self._custom_field_problems(payload.get("customer"), closed, root))
+        if self.value_required and payload.get("value") is None:
+            found.append(self._required_top("value", root))
+        if self.currency_required and payload.get("valueCurrency") is None:
+            found.append(self._required_top("valueCurrency", root))
+        if self.unique_id is not None:
+            expected = self.unique_id_for(data)
+            if expected is not None and payload.get("uniqueId") != expected:
                 found.append(
                     Problem(
-                        path=wire_path([key], root),
-                        rule="plan-required",
-                        message=f"the plan requires {key} on {self.name!r}",
-                        hint=f"send {key} with every {self.name!r} event",
+                        path=wire_path(["uniqueId"], root),
+                        rule="plan-unique-id",
+                        message=f"the uniqueId is {payload.get('uniqueId')!r}; "
+                        f"the plan's recipe {list(self.unique_id)} gives {expected!r}",
+                        hint=f"leave uniqueId out and redo-kit sets {expected!r}, or send that",
                     )
                 )
-        expected = self.unique_id_for(data)
-        if expected is not None and payload.get("uniqueId") != expected:
-            found.append(
-                Problem(
-                    path=wire_path(["uniqueId"], root),
-                    rule="plan-unique-id",
-                    message=f"the uniqueId is {payload.get('uniqueId')!r}; "
-                    f"the plan's recipe {list(self.unique_id or ())} gives {expected!r}",
-                    hint=f"leave uniqueId out and redo-kit sets {expected!r}, or send that",
-                )
-            )
         return found
+
+    def _required_top(self, key: str, root: str) -> Problem:
+        return Problem(
+            path=wire_path([key], root),
+            rule="plan-required",
+            message=f"the plan requires {key} on {self.name!r}",
+            hint=f"send {key} with every {self.name!r} event",
+        )
 
     def _extra_problems(
         self, check: jsonschema_rs.Draft202012Validator, extra: Any, root: str
@@ -333,35 +398,30 @@ class PlanEvent:
         ]
 
     def _custom_field_problems(self, customer: Any, closed: bool, root: str) -> list[Problem]:
-        if not self.custom_fields and not closed:
-            return []
         fields = customer.get("customFields") if type(customer) is dict else None
         if type(fields) is not dict:
             fields = {}
         found: list[Problem] = []
-        for prop in self.custom_fields.values():
-            if prop.required and fields.get(prop.name) is None:
-                found.append(
-                    _missing(
-                        prop.name, wire_path(["customer", "customFields", prop.name], root), fields
-                    )
-                )
+        planned_fields = self.custom_fields
+        for name in self._required_fields:
+            if fields.get(name) is None:
+                where = wire_path(["customer", "customFields", name], root)
+                found.append(_missing(name, where, fields, dropped=False))
         for key, value in fields.items():
-            path = wire_path(["customer", "customFields", key], root)
-            planned = self.custom_fields.get(key)
+            planned = planned_fields.get(key)
             if planned is None:
+                where = wire_path(["customer", "customFields", key], root)
                 found.append(
-                    _unknown_property(
-                        key, "custom field", self.name, self.custom_fields, closed, path
-                    )
+                    _unknown_property(key, "custom field", self.name, planned_fields, closed, where)
                 )
-            elif value is not None:
-                found.extend(planned.problems(value, path))
+            elif value is not None and not planned.accepts(value):
+                where = wire_path(["customer", "customFields", key], root)
+                found.extend(planned.problems(value, where))
         return found
 
 
-def _missing(name: str, path: str, data: Mapping[str, Any]) -> Problem:
-    if name in data:
+def _missing(name: str, path: str, data: Mapping[str, Any], *, dropped: bool) -> Problem:
+    if dropped and name in data:
         return Problem(
             path=path,
             rule="plan-required",

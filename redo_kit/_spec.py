@@ -60,9 +60,9 @@ _DERIVED: list[Any] = []
 _local: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "redo_kit_spec_document", default=None
 )
-# Values derived from documents given to within(), by the document's id. Those
-# documents are kept alive by _packages (or by the caller), and are few.
-_local_values: dict[int, dict[tuple[Any, ...], Any]] = {}
+# Values derived from documents given to within(), by the document's id. Each
+# entry holds its document, so that the id cannot be reused while it is there.
+_local_values: dict[int, tuple[dict[str, Any], dict[tuple[Any, ...], Any]]] = {}
 
 
 def derived(function: F) -> F:
@@ -79,7 +79,10 @@ def derived(function: F) -> F:
         local = _local.get()
         if local is None:
             return cached(*args)
-        values = _local_values.setdefault(id(local), {})
+        entry = _local_values.get(id(local))
+        if entry is None or entry[0] is not local:
+            entry = _local_values[id(local)] = (local, {})
+        values = entry[1]
         key = (function, *args)
         try:
             return values[key]

@@ -220,3 +220,24 @@ def test_generate_has_no_default_package(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "--package" in done.stderr
+
+
+def test_a_package_s_spec_is_in_use_in_its_own_thread_only(svc: ModuleType) -> None:
+    import threading
+
+    from redo_kit._spec import component, package_document, within
+
+    theirs = package_document(svc.Event.__module__)
+    assert theirs is not None
+    seen: list[bool] = []
+    with within(theirs):
+        assert "channel" in component("Event")["properties"]
+        # Found by its place (Event.customer), whatever the package named it.
+        assert component("Customer") is theirs["components"]["schemas"]["Person"]
+        worker = threading.Thread(
+            target=lambda: seen.append("channel" in component("Event")["properties"])
+        )
+        worker.start()
+        worker.join()
+    assert seen == [False]
+    assert "channel" not in component("Event")["properties"]
