@@ -149,7 +149,8 @@ def _plan_infer(args: argparse.Namespace) -> int:
             Path(args.out).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"cannot write the plan {args.out}: {exc}") from exc
-        print(f"wrote {args.out}: {len(inference.events):,} events", file=sys.stderr)
+        names = len(inference.events)
+        print(f"wrote {args.out}: {names:,} event{'' if names == 1 else 's'}", file=sys.stderr)
     if not inference.events:
         print("redo-kit: no event Redo would store was read: the plan names none", file=sys.stderr)
         return 1

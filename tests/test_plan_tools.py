@@ -356,7 +356,7 @@ def test_infer_reads_gzip_and_stdin_alike(tmp_path: Path) -> None:
     out = tmp_path / "plan.yaml"
     from_file = _cli("plan", "infer", str(packed), "--out", str(out))
     assert from_file.returncode == 0, from_file.stderr
-    assert from_file.stderr.strip() == f"wrote {out}: 1 events"
+    assert from_file.stderr.splitlines()[-1] == f"wrote {out}: 1 event"
     from_stdin = _cli("plan", "infer", "-", stdin=body)
     assert from_stdin.returncode == 0, from_stdin.stderr
     written = out.read_text()
