@@ -23,8 +23,13 @@ import time
 from pathlib import Path
 
 import _emulator
+import orjson
 import urllib3
-from bench_emulator import KEY, STORE, TARGET, _bodies
+
+TARGET = 15_000
+"""The emulator's own target (``bench_emulator.py``), in events per second."""
+STORE = "64e5a8a1af49a89df37e4ee7"
+KEY = "sk_bench"
 
 _PLAN = """\
 version: '1.0.0'
@@ -39,6 +44,32 @@ events:
     value: required
     valueCurrency: required
 """
+
+
+def _bodies(thread: int, requests: int) -> list[bytes]:
+    """Bulk bodies of 100 distinct events each, as ``bench_emulator.py`` sends them."""
+    bodies = []
+    for request in range(requests):
+        events = [
+            {
+                "eventName": "Order Placed",
+                "customer": {"email": f"customer{(request * 100 + item) % 5000}@example.com"},
+                "uniqueId": f"t{thread}-r{request}-e{item}",
+                "eventTimestamp": "2026-04-02T12:00:00Z",
+                "value": 59.99,
+                "valueCurrency": "USD",
+                "data": {
+                    "Order Total": 59.99,
+                    "Item Count": 3,
+                    "Channel": "web",
+                    "Placed At": "2026-04-02T12:00:00Z",
+                    "$extra": {"Line Items": [1, 2, 3]},
+                },
+            }
+            for item in range(100)
+        ]
+        bodies.append(orjson.dumps({"events": events}))
+    return bodies
 
 
 def _run(bodies: list[list[bytes]], extra: list[str]) -> float:
@@ -76,7 +107,7 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each kind (default 2)")
     args = parser.parse_args()
-    bodies = [_bodies(t, args.requests, 100) for t in range(args.threads)]
+    bodies = [_bodies(t, args.requests) for t in range(args.threads)]
     with tempfile.TemporaryDirectory() as folder:
         follows, breaks = Path(folder, "follows.yaml"), Path(folder, "breaks.yaml")
         follows.write_text(_PLAN.format(channels="web, pos"))

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -777,7 +777,7 @@ def _property_changes(
 
 
 def _enum_changes(
-    label: str, old: PlanProperty, new: PlanProperty, change: Any
+    label: str, old: PlanProperty, new: PlanProperty, change: Callable[[str, str], PlanChange]
 ) -> Iterator[PlanChange]:
     if old.enum == new.enum:
         return
@@ -802,7 +802,9 @@ def _enum_set(values: Sequence[str | int | float]) -> set[tuple[bool, str | int 
     return {(isinstance(v, str), v) for v in values}
 
 
-def _bound_change(old: float | None, new: float | None, *, tighter: Any) -> bool | None:
+def _bound_change(
+    old: float | None, new: float | None, *, tighter: Callable[[float, float], bool]
+) -> bool | None:
     """``True`` tightened, ``False`` widened, ``None`` unchanged."""
     if old == new:
         return None
