@@ -221,7 +221,9 @@ class PlanInferrer:
         self._events: dict[str, _EventTally] = {}
         self._skipped: Counter[str] = Counter()
         self.lines = 0
+        """Lines of input read, for the plan's header comment (the reader sets it)."""
         self.unreadable = 0
+        """Lines or values that were not a JSON object."""
         self._max_property = limits().max_property_name
 
     def add(self, payload: Any) -> None:
@@ -295,8 +297,8 @@ class PlanInferrer:
         return InferredEvent(
             name=name,
             count=tally.count,
-            properties=self._props(tally.properties, tally.count, custom=False),
-            custom_fields=self._props(tally.custom_fields, tally.count, custom=True),
+            properties=self._props(tally.properties, tally.count),
+            custom_fields=self._props(tally.custom_fields, tally.count),
             value_required=tally.with_value == tally.count,
             currency_required=tally.with_currency == tally.count,
             with_value=tally.with_value,
@@ -310,14 +312,10 @@ class PlanInferrer:
             skipped_more=tally.skipped_more,
         )
 
-    def _props(
-        self, tallies: Mapping[str, _Tally], count: int, *, custom: bool
-    ) -> tuple[InferredProperty, ...]:
-        return tuple(
-            self._prop(key, tallies[key], count, custom) for key in sorted(tallies, key=_order)
-        )
+    def _props(self, tallies: Mapping[str, _Tally], count: int) -> tuple[InferredProperty, ...]:
+        return tuple(self._prop(key, tallies[key], count) for key in sorted(tallies, key=_order))
 
-    def _prop(self, name: str, tally: _Tally, count: int, custom: bool) -> InferredProperty:
+    def _prop(self, name: str, tally: _Tally, count: int) -> InferredProperty:
         kinds = tally.kinds
         # integer and fraction are one type to Redo (number): they are counted together.
         by_type = Counter(
@@ -340,7 +338,6 @@ class PlanInferrer:
         return InferredProperty(
             name=name,
             type=chosen,
-            # A custom field is required when every event carries it typed.
             required=chosen is not None and tally.present == count,
             enum=enum,
             present=tally.present,
