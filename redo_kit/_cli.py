@@ -232,7 +232,12 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     diff.add_argument("old", help="the plan as it was")
     diff.add_argument("new", help="the plan as proposed")
-    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or one JSON object: old, new, breaking, safe, versionAdvice",
+    )
     diff.set_defaults(handler=_plan_diff)
     check = actions.add_parser("check", help="check a plan file and print a one-line summary")
     check.add_argument("plan", help="the plan file (YAML or JSON)")
