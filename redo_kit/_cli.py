@@ -125,6 +125,127 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(handler=_generate)
 
 
+# -- plan: infer, diff, check --------------------------------------------------
+
+
+def _plan_infer(args: argparse.Namespace) -> int:
+    from redo_kit._plan_tools import infer_plan
+
+    source, _, _ = _open_input(args.file)
+    try:
+        inference = infer_plan(
+            source,
+            label="stdin" if args.file == "-" else Path(args.file).name,
+            enum_max=args.enum_max,
+            enum_min_events=args.enum_min_events,
+        )
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    text = inference.to_yaml()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write the plan {args.out}: {exc}") from exc
+        names = len(inference.events)
+        print(f"wrote {args.out}: {names:,} event{'' if names == 1 else 's'}", file=sys.stderr)
+    if not inference.events:
+        print("redo-kit: no event Redo would store was read: the plan names none", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _plan_diff(args: argparse.Namespace) -> int:
+    from redo_kit._plan import TrackingPlan
+    from redo_kit._plan_tools import diff_report, diff_text
+
+    report = diff_report(TrackingPlan.load(args.old), TrackingPlan.load(args.new))
+    if args.format == "json":
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(diff_text(report))
+    return 1 if report["breaking"] else 0
+
+
+def _plan_check(args: argparse.Namespace) -> int:
+    from redo_kit._plan import TrackingPlan
+    from redo_kit._plan_tools import plan_summary
+
+    print(plan_summary(TrackingPlan.load(args.plan)))
+    return 0
+
+
+def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from redo_kit._plan_tools import ENUM_MAX_VALUES, ENUM_MIN_EVENTS
+
+    parser = commands.add_parser(
+        "plan",
+        help="tracking plans: infer one from sent events, diff two versions, check one",
+        description="Start a tracking plan from the events a shop already sends, and see "
+        "what a new version of it breaks.",
+        epilog="examples:\n"
+        "  redo-kit plan infer history.jsonl > plan.yaml\n"
+        "  redo-kit plan infer history.jsonl.gz --out plan.yaml\n"
+        "  redo-kit plan diff plan-1.2.0.yaml plan.yaml          # exit 1 if it breaks\n"
+        "  redo-kit plan diff old.yaml new.yaml --format json\n"
+        "  redo-kit plan check plan.yaml\n"
+        "exit codes: 0 fine, 1 breaking changes (diff) or no event read (infer), "
+        "2 an unusable plan or input\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION")
+    infer = actions.add_parser(
+        "infer",
+        help="write the plan that a file of wire events follows",
+        description="Read JSON Lines of wire events (gzip too) and write a closed plan, version "
+        "0.1.0: per event name, each property's type as Redo indexes it, required when every "
+        "event carried it, enums for strings with few values, counts as comments. Events Redo "
+        "refuses are left out.",
+    )
+    infer.add_argument("file", help="JSON Lines of wire events, gzip-compressed too; - for stdin")
+    infer.add_argument("--out", metavar="PATH", help="write the plan here (default: stdout)")
+    infer.add_argument(
+        "--enum-max",
+        type=int,
+        default=ENUM_MAX_VALUES,
+        metavar="N",
+        help=f"most distinct values of a string property that get an enum "
+        f"(default {ENUM_MAX_VALUES})",
+    )
+    infer.add_argument(
+        "--enum-min-events",
+        type=int,
+        default=ENUM_MIN_EVENTS,
+        metavar="N",
+        help=f"fewest events carrying the property for an enum (default {ENUM_MIN_EVENTS})",
+    )
+    infer.set_defaults(handler=_plan_infer)
+    diff = actions.add_parser(
+        "diff",
+        help="list the changes from one plan to another, breaking ones first",
+        description="Breaking: an event that followed OLD may break NEW (an event or property "
+        "removed, a type changed, a property newly required, an enum narrowed, a pattern added "
+        "or changed, a range tightened, the plan closed, a uniqueId recipe changed). Exit 1 "
+        "when something breaks.",
+    )
+    diff.add_argument("old", help="the plan as it was")
+    diff.add_argument("new", help="the plan as proposed")
+    diff.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or one JSON object: old, new, breaking, safe, versionAdvice",
+    )
+    diff.set_defaults(handler=_plan_diff)
+    check = actions.add_parser("check", help="check a plan file and print a one-line summary")
+    check.add_argument("plan", help="the plan file (YAML or JSON)")
+    check.set_defaults(handler=_plan_check)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+
+
 def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from redo_kit.emulator import _cli as emulator_cli
 
@@ -1227,6 +1348,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_emulator(commands)
     _add_generate(commands)
+    _add_plan(commands)
     _add_spec(commands)
     _add_outbox(commands)
     return parser

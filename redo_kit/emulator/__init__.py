@@ -7,6 +7,7 @@ plus the emulator's own inspection API under ``/_emulator``::
     GET    /_emulator/stores/{storeId}/events      {"events": [...], "next": cursor}
     GET    /_emulator/stores/{storeId}/customers   {"customers": [...], "next": cursor}
     GET    /_emulator/stores/{storeId}/rejected    {"rejected": [...], "next": cursor}
+    GET    /_emulator/stores/{storeId}/violations  {"violations": [...], "next": cursor}
     GET    /_emulator/stores/{storeId}/summary     counts and the top properties
     GET    /_emulator/stats                        the key's store's counters since start
     DELETE /_emulator/stores/{storeId}             empty the store (write scope)
@@ -16,6 +17,12 @@ previous page's ``next``). Inspection takes the same Bearer keys as the API,
 and a store the key does not belong to answers as an unknown one does. Start
 it in-process with ``with Emulator() as emu:`` or from a shell with
 ``redo-kit emulator``.
+
+Given a tracking plan (``Emulator(plan=...)``, ``redo-kit emulator --plan``),
+the emulator still stores exactly what Redo stores, and records each stored
+event's plan problems under ``violations`` (its ``uniqueId``, ``eventName``
+and ``problems``), counted in the summary as ``violations`` and
+``violationsByRule``: a service in any language sees plan drift in its CI.
 """
 
 from __future__ import annotations

@@ -78,6 +78,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="answer each bulk request with the spec's per-event report "
         "(BulkEventsReport) instead of Redo's published 202 with no body",
     )
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="a tracking plan (YAML or JSON): events are still accepted as Redo accepts them, "
+        "and each stored event's plan problems are listed under "
+        "/_emulator/stores/{id}/violations and counted in the summary",
+    )
 
 
 _NOT_SHOWN = "(the value is not shown: it may hold an API key)"
@@ -134,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         fault_delay=args.fault_delay,
         seed=args.seed,
         bulk_report=args.bulk_report,
+        plan=args.plan,
     )
     try:
         emulator.start()
@@ -151,6 +159,13 @@ def run(args: argparse.Namespace) -> int:
             if stores is None:
                 print(f"demo store {emulator.store_id} with API key {emulator.api_key}")
             print(f"inspection API under {emulator.url}/_emulator", flush=True)
+            if emulator.plan is not None:
+                plan = emulator.plan
+                print(
+                    f"recording violations of the tracking plan {plan.source} ({plan.version}) "
+                    f"under {emulator.url}/_emulator/stores/{{id}}/violations",
+                    flush=True,
+                )
             # A bounded wait keeps the main thread responsive to signals everywhere.
             while not stop.wait(0.5):
                 pass

@@ -11,6 +11,7 @@ from typing import Any
 
 from redo_kit._client import NOT_GIVEN, NotGiven
 from redo_kit._errors import ConfigurationError
+from redo_kit._plan import TrackingPlan
 from redo_kit._rules import BULK, SINGLE, limits
 from redo_kit._signals import start_daemon
 from redo_kit.emulator._auth import DEMO_API_KEY, DEMO_STORE_ID, Keyring, StoresArg, keys_of
@@ -38,7 +39,11 @@ class Emulator:
     and ``seed`` makes fault draws repeatable. ``bulk_report=True`` answers
     each bulk request with the spec's per-event report (``BulkEventsReport``,
     its ``x-redo-bulk-report``) rather than the published 202 with no body,
-    to test a client's handling of it.
+    to test a client's handling of it. ``plan`` is a
+    :class:`~redo_kit.TrackingPlan` (or the path of a plan file) that every
+    stored event is checked against: verdicts stay Redo's, and each stored
+    event's plan problems are kept, read with :meth:`violations` or ``GET
+    /_emulator/stores/{id}/violations``.
 
     Use it as a context manager; ``base_url`` ends in ``/v2.2``::
 
@@ -59,6 +64,7 @@ class Emulator:
         fault_delay: float = 1.0,
         seed: int | None = None,
         bulk_report: bool = False,
+        plan: TrackingPlan | str | os.PathLike[str] | None = None,
     ) -> None:
         if stores is None:
             stores = {DEMO_STORE_ID: DEMO_API_KEY}
@@ -68,6 +74,10 @@ class Emulator:
             raise ConfigurationError(f"fault_delay must be >= 0 seconds, not {fault_delay}")
         if db is not None:
             check_database_path(db)
+        if plan is not None and not isinstance(plan, TrackingPlan):
+            plan = TrackingPlan.load(os.fspath(plan))
+        self.plan: TrackingPlan | None = plan
+        """The tracking plan stored events are checked against, if any."""
         keyring = Keyring(stores)
         first_store, first_keys = next(iter(stores.items()))
         self.store_id: str = first_store
@@ -107,6 +117,7 @@ class Emulator:
             faults=self._faults,
             fault_delay=self._fault_delay,
             bulk_report=self._bulk_report,
+            plan=self.plan,
         )
         try:
             server = EmulatorServer((self._host, self._port), app)
@@ -208,9 +219,21 @@ class Emulator:
         """Counts for ``store_id`` (default: the first store), without reading every event.
 
         ``{"events": N, "customers": N, "rejected": N, "properties": [{"key", "type",
-        "events"}, ...]}``, the ``top`` properties by the number of events carrying them.
+        "events"}, ...]}``, the ``top`` properties by the number of events carrying them;
+        with a plan also ``"violations": N`` (stored events that broke it) and
+        ``"violationsByRule": {rule: N}``.
         """
-        return self._running()[1].store.summary(store_id or self.store_id, top)
+        return self._running()[1].store.summary(
+            store_id or self.store_id, top, violations=self.plan is not None
+        )
+
+    def violations(self, store_id: str | None = None) -> list[dict[str, Any]]:
+        """The plan violations of the stored events of ``store_id`` (default: the first store).
+
+        Oldest first; each ``{"receivedAt", "eventId", "uniqueId", "eventName",
+        "problems"}``. Empty without a plan.
+        """
+        return self._running()[1].store.violations(store_id or self.store_id)
 
     def rejected(self, store_id: str | None = None) -> list[dict[str, Any]]:
         """The bulk items dropped for ``store_id`` (default: the first store), with problems."""

@@ -50,6 +50,7 @@ import orjson
 
 from redo_kit._errors import Problem
 from redo_kit._json import loads_exact
+from redo_kit._plan import TrackingPlan
 from redo_kit._rules import BULK, SINGLE, limits
 from redo_kit._version import __version__
 from redo_kit.emulator._auth import WRITE_SCOPE, ApiKey, Keyring, bearer_secret
@@ -94,7 +95,9 @@ def __getattr__(name: str) -> int:
 _log = logging.getLogger("redo_kit.emulator")
 
 _EVENTS = re.compile(r"^/v2\.2/stores/([^/]+)/events(/bulk)?/?$")
-_INSPECT = re.compile(r"^/_emulator/stores/([^/]+)(?:/(events|customers|rejected|summary))?/?$")
+_INSPECT = re.compile(
+    r"^/_emulator/stores/([^/]+)(?:/(events|customers|rejected|violations|summary))?/?$"
+)
 _URI_SAFE = "/%:@!$&'()*+,;=-._~"
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]+")
@@ -172,10 +175,21 @@ class App:
     fault_delay: float
     bulk_report: bool = False
     """Answer bulk requests with the per-event report (``x-redo-bulk-report``)."""
+    plan: TrackingPlan | None = None
+    """A tracking plan each stored event is checked against; its problems are recorded,
+    never refused."""
     stats: Stats = attrs.field(factory=Stats)
     stopping: threading.Event = attrs.field(factory=threading.Event)
     cursor_key: bytes = attrs.field(factory=lambda: os.urandom(16), repr=False)
     """Seals the inspection API's page cursors, so that one shows no row id (fresh per start)."""
+
+
+def _violations(app: App, events: Sequence[Any]) -> list[list[Problem]] | None:
+    """Each event's tracking-plan problems, or ``None`` (no work at all) without a plan."""
+    plan = app.plan
+    if plan is None:
+        return None
+    return [plan.problems(event) for event in events]
 
 
 def _bulk_report(events: list[Any], rejected: list[Rejection]) -> dict[str, Any]:
@@ -583,7 +597,7 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             noun = "problem" if len(errors) == 1 else "problems"
             return self._problem(400, f"the event has {len(errors)} {noun}", errors=errors)
-        outcome = app.store.ingest(store_id, [payload])
+        outcome = app.store.ingest(store_id, [payload], violations=_violations(app, [payload]))
         app.stats.ingested(outcome.stored, outcome.deduplicated, outcome.rejected)
         return _Response(202)
 
@@ -601,7 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
                 rejected.append(Rejection(position, event, errors))
             else:
                 accepted.append(event)
-        outcome = app.store.ingest(store_id, accepted, rejected)
+        outcome = app.store.ingest(store_id, accepted, rejected, _violations(app, accepted))
         app.stats.ingested(outcome.stored, outcome.deduplicated, outcome.rejected)
         if not app.bulk_report:
             return _Response(202)
@@ -689,7 +703,7 @@ class _Handler(BaseHTTPRequestHandler):
             app.store.clear(store_id)
             return _Response(204)
         if view == "summary":
-            return _json_response(app.store.summary(store_id))
+            return _json_response(app.store.summary(store_id, violations=app.plan is not None))
         seal = _Seal(app.cursor_key, f"{store_id}/{view}")
         page = _page_request(urlsplit(self.path).query, seal)
         if isinstance(page, Problem):
@@ -698,6 +712,7 @@ class _Handler(BaseHTTPRequestHandler):
             "events": app.store.events_page,
             "customers": app.store.customers_page,
             "rejected": app.store.rejected_page,
+            "violations": app.store.violations_page,
         }
         items, after = readers[view](store_id, *page)
         return _json_response({view: items, "next": None if after is None else seal.close(after)})

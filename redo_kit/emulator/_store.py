@@ -1,4 +1,4 @@
-"""SQLite storage: customers, events, unique ids and property types, per store.
+"""SQLite storage: customers, events, unique ids, property types and plan violations, per store.
 
 One connection, one writer at a time: each request's events are written in one
 transaction, committed before the request is answered. A file database runs in
@@ -115,6 +115,26 @@ CREATE TABLE IF NOT EXISTS rejected (
 CREATE INDEX IF NOT EXISTS rejected_by_store ON rejected (store_id, seq);
 """
 
+_VIOLATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS violations (
+    seq INTEGER PRIMARY KEY,
+    store_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    unique_id TEXT,
+    problems TEXT NOT NULL,
+    -- The distinct rule ids of the problems, sorted, as a JSON list: few
+    -- distinct texts, so the summary counts by rule without reading problems.
+    rules TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS violations_by_store ON violations (store_id, seq)
+"""
+"""Tracking-plan violations of stored events; a table added beside any layout, when missing.
+
+It changes nothing an older redo-kit reads, so it needs no new layout number.
+"""
+
 _CUSTOMER = (
     "SELECT id, email, phone_number, first_name, last_name, location, custom_fields "
     "FROM customers WHERE store_id = ? AND "
@@ -126,6 +146,7 @@ _CLEAR = (
     "DELETE FROM events WHERE store_id = ?",
     "DELETE FROM customers WHERE store_id = ?",
     "DELETE FROM rejected WHERE store_id = ?",
+    "DELETE FROM violations WHERE store_id = ?",
 )
 _INT64 = range(-(2**63), 2**63)
 
@@ -324,6 +345,8 @@ class EventStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             _prepare_layout(self._db)
+            for statement in _VIOLATIONS_SCHEMA.split(";"):
+                self._db.execute(statement)
         except sqlite3.Error as exc:
             self._db.close()
             raise _unusable(self.path, exc) from exc
@@ -341,18 +364,24 @@ class EventStore:
         store_id: str,
         events: Sequence[Mapping[str, Any]],
         rejected: Iterable[Rejection] = (),
+        violations: Sequence[Sequence[Problem]] | None = None,
     ) -> Outcome:
         """Store valid ``events`` in order and record ``rejected`` items, in one transaction.
 
         Every event must already be valid against the spec. Returns how many
         were stored and how many were duplicates of a stored ``uniqueId``.
+        ``violations`` (one list per event, when a tracking plan is checked)
+        holds each event's plan problems; those of the events stored are
+        recorded, a duplicate's are not (it stores nothing).
         """
         received_at = now_rfc3339()
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                stored, deduplicated = self._insert_events(db, store_id, events, received_at)
+                stored, deduplicated = self._insert_events(
+                    db, store_id, events, received_at, violations
+                )
                 rows = [
                     (
                         store_id,
@@ -381,6 +410,7 @@ class EventStore:
         store_id: str,
         events: Sequence[Mapping[str, Any]],
         received_at: str,
+        violations: Sequence[Sequence[Problem]] | None = None,
     ) -> tuple[int, int]:
         """Write ``events`` inside the open transaction: ``(stored, deduplicated)``."""
         # One query finds which uniqueIds the store already holds; the set then
@@ -398,8 +428,9 @@ class EventStore:
                 )
             }
         event_rows: list[tuple[Any, ...]] = []
+        violation_rows: list[tuple[Any, ...]] = []
         deduplicated = 0
-        for event in events:
+        for position, event in enumerate(events):
             unique_id = event.get("uniqueId")
             if unique_id is not None:
                 if unique_id in seen:
@@ -422,10 +453,23 @@ class EventStore:
             value = event.get("value")
             if isinstance(value, int) and value not in _INT64:
                 value = float(value)
+            event_id = self._ids.next()
+            if violations is not None and violations[position]:
+                violation_rows.append(
+                    (
+                        store_id,
+                        received_at,
+                        event_id,
+                        event["eventName"],
+                        unique_id,
+                        _json([p.to_dict() for p in violations[position]]),
+                        _json(sorted({p.rule for p in violations[position]})),
+                    )
+                )
             event_rows.append(
                 (
                     store_id,
-                    self._ids.next(),
+                    event_id,
                     event["eventName"],
                     customer_id,
                     event.get("eventTimestamp") or received_at,
@@ -443,6 +487,12 @@ class EventStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event_rows,
         )
+        if violation_rows:
+            db.executemany(
+                "INSERT INTO violations (store_id, received_at, event_id, event_name, unique_id, "
+                "problems, rules) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                violation_rows,
+            )
         return len(event_rows), deduplicated
 
     def _resolve_customer(
@@ -606,12 +656,15 @@ class EventStore:
         del rows[limit:]
         return rows, int(rows[-1][0])
 
-    def summary(self, store_id: str, top: int = 10) -> dict[str, Any]:
+    def summary(self, store_id: str, top: int = 10, *, violations: bool = False) -> dict[str, Any]:
         """Counts for ``store_id`` without reading every event into memory.
 
         ``events``, ``customers`` and ``rejected`` (bulk items dropped), and
         ``properties``: the ``top`` (key, type) pairs by the number of events
-        carrying them, most frequent first.
+        carrying them, most frequent first. With ``violations=True`` (the
+        emulator checks a tracking plan) also ``violations``: the stored events
+        that broke the plan, and ``violationsByRule``: how many of them broke
+        each rule, by rule id.
         """
         with self._lock:
             db = self._db
@@ -620,8 +673,17 @@ class EventStore:
                     f"SELECT count(*) FROM {table} WHERE store_id = ?",  # noqa: S608 - fixed names
                     (store_id,),
                 ).fetchone()[0]
-                for table in ("events", "customers", "rejected")
+                for table in ("events", "customers", "rejected", "violations")
             ]
+            by_rule: Counter[str] = Counter()
+            if violations:
+                # A rule counts once per event, however many of its properties break it.
+                for text, events in db.execute(
+                    "SELECT rules, count(*) FROM violations WHERE store_id = ? GROUP BY rules",
+                    (store_id,),
+                ):
+                    for rule in orjson.loads(text):
+                        by_rule[rule] += events
             # Events of one kind share their set of types: few distinct texts to read.
             shapes = db.execute(
                 "SELECT types, count(*) FROM events WHERE store_id = ? GROUP BY types",
@@ -632,7 +694,7 @@ class EventStore:
             for pair in orjson.loads(text).items():
                 carried[pair] += events
         ranked = sorted(carried.items(), key=lambda item: (-item[1], item[0]))[:top]
-        return {
+        out: dict[str, Any] = {
             "events": counts[0],
             "customers": counts[1],
             "rejected": counts[2],
@@ -640,6 +702,10 @@ class EventStore:
                 {"key": key, "type": kind, "events": events} for (key, kind), events in ranked
             ],
         }
+        if violations:
+            out["violations"] = counts[3]
+            out["violationsByRule"] = dict(sorted(by_rule.items()))
+        return out
 
     def rejected(self, store_id: str) -> list[dict[str, Any]]:
         """Every bulk item dropped for ``store_id``, oldest first, with its problems."""
@@ -667,8 +733,40 @@ class EventStore:
         ]
         return items, cursor
 
+    def violations(self, store_id: str) -> list[dict[str, Any]]:
+        """Every plan violation of ``store_id``'s stored events, oldest first."""
+        return _every(self.violations_page, store_id)
+
+    def violations_page(
+        self, store_id: str, limit: int = PAGE_LIMIT, after: int | None = None
+    ) -> Page:
+        """Up to ``limit`` plan violations of ``store_id`` after the cursor ``after``.
+
+        Each: ``receivedAt``, ``eventId`` (as the events view shows it),
+        ``uniqueId``, ``eventName`` and ``problems`` (``Problem.to_dict()``
+        each, paths into the event).
+        """
+        rows, cursor = self._page(
+            "SELECT seq, received_at, event_id, event_name, unique_id, problems FROM violations "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            store_id,
+            limit,
+            after,
+        )
+        items = [
+            {
+                "receivedAt": received_at,
+                "eventId": event_id,
+                "uniqueId": unique_id,
+                "eventName": name,
+                "problems": orjson.loads(problems),
+            }
+            for _, received_at, event_id, name, unique_id, problems in rows
+        ]
+        return items, cursor
+
     def clear(self, store_id: str) -> None:
-        """Forget every event, customer, unique id and rejected item of ``store_id``."""
+        """Forget every event, customer, unique id, rejected item and violation of ``store_id``."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
