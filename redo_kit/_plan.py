@@ -143,12 +143,16 @@ class PlanProperty:
         eq=False,
     )
 
-    def accepts(self, value: Any) -> bool:
+    def accepts(self, value: Any, *, as_sent: bool = False) -> bool:
         """Whether ``value`` (a JSON value of a prepared event) follows this property, quickly.
 
         The check every event takes; :meth:`problems` says why when it does not.
+        ``as_sent``: the value is stored as sent, as custom fields are, so that
+        ``0`` is a number and ``""`` a string (in data Redo drops both).
         """
         cls = type(value)
+        if as_sent and (value == "" or (value == 0 and cls is not bool)):
+            return self._accepts_kept(value)
         kind = self.type
         if kind == "string":
             if cls is not str or (len(value) >= _DATE_LENGTH and is_date(value)):
@@ -171,10 +175,28 @@ class PlanProperty:
             return False
         return self.maximum is None or value <= self.maximum
 
-    def problems(self, value: Any, path: str) -> list[Problem]:
-        """What ``value``, sent for this property at ``path``, breaks (not its absence)."""
+    def _accepts_kept(self, value: Any) -> bool:
+        # 0 or "" where Redo keeps them: of the planned type, within its rules.
+        kind = "string" if isinstance(value, str) else "number"
+        if not (self.type == kind or (kind == "number" and self.type == "integer")):
+            return False
+        if self._enum_set is not None and value not in self._enum_set:
+            return False
+        if self._compiled is not None and not self._compiled.search(value):
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
+
+    def problems(self, value: Any, path: str, *, as_sent: bool = False) -> list[Problem]:
+        """What ``value``, sent for this property at ``path``, breaks (not its absence).
+
+        ``as_sent`` as for :meth:`accepts`.
+        """
         found: list[Problem] = []
         stored = detect_type(value)
+        if as_sent and stored is None and (value == "" or (value == 0 and type(value) is not bool)):
+            stored = "string" if isinstance(value, str) else "number"
         if not self._indexed_as_planned(value, stored):
             found.append(self._wrong_type(value, stored, path))
             return found
@@ -338,7 +360,8 @@ class PlanEvent:
         for key, value in data.items():
             planned = properties.get(key)
             if planned is None:
-                if key != EXTRA:
+                # Redo stores neither $extra's keys nor a value it drops.
+                if key != EXTRA and not is_ignored(value):
                     found.append(
                         _unknown_property(
                             key,
@@ -414,9 +437,9 @@ class PlanEvent:
                 found.append(
                     _unknown_property(key, "custom field", self.name, planned_fields, closed, where)
                 )
-            elif value is not None and not planned.accepts(value):
+            elif value is not None and not planned.accepts(value, as_sent=True):
                 where = wire_path(["customer", "customFields", key], root)
-                found.extend(planned.problems(value, where))
+                found.extend(planned.problems(value, where, as_sent=True))
         return found
 
 

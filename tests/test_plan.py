@@ -400,3 +400,36 @@ def test_a_bad_plan_stops_the_command_with_every_fault(tmp_path: Path) -> None:
     assert '"events" is a required property' in done.stderr
     assert "line 1:" in done.stderr
     assert "'1.0.0'" in done.stderr
+
+
+def test_custom_fields_are_stored_as_sent_so_zero_and_empty_text_are_values() -> None:
+    plan = TrackingPlan.from_dict(
+        {
+            "version": "1.0.0",
+            "events": {
+                "Signed Up": {
+                    "customFields": {
+                        "Score": {"type": "integer", "minimum": 0},
+                        "Nickname": {"type": "string"},
+                        "Tier": {"type": "string", "enum": ["Gold"]},
+                    }
+                }
+            },
+        }
+    )
+    event: dict[str, Any] = {
+        "eventName": "Signed Up",
+        "customer": {"email": "a@example.com", "customFields": {"Score": 0, "Nickname": ""}},
+    }
+    assert plan.problems(event) == []
+    event["customer"]["customFields"] = {"Tier": "", "Score": ""}
+    assert sorted((p.path, p.rule) for p in plan.problems(event)) == [
+        ("$.customer.customFields.Score", "plan-type"),
+        ("$.customer.customFields.Tier", "plan-enum"),
+    ]
+
+
+def test_an_unplanned_key_redo_drops_is_not_an_unplanned_property(plan: TrackingPlan) -> None:
+    event = _order(Coupon="", Note=None, Discount=0)
+    assert plan.problems(event) == []
+    assert {p.rule for p in validate_event(event, plan=plan)} == {"ignored-value"}
