@@ -7,6 +7,7 @@
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
     redo-kit generate --out DIR --package NAME [--spec PATH | --plan PLAN] [--check]
     redo-kit spec diff OLD NEW | path | show                 what a new spec breaks
+    redo-kit plan infer FILE | diff OLD NEW | check PLAN     tracking plans
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
