@@ -69,7 +69,7 @@ from redo_kit._errors import (
     RateLimitError,
     ValidationError,
 )
-from redo_kit._events import PreparedEvent, PrepareOptions, prepare_event
+from redo_kit._events import PreparedEvent, PrepareOptions, overridden, prepare_event
 from redo_kit._logging import logger
 from redo_kit._outbox import (
     OVERFLOWS,
@@ -298,18 +298,12 @@ class Batcher:
         self._senders = senders
         self._exit_timeout = float(exit_timeout)
         # Merged once here rather than by prepare_event on every track(): the hot path.
-        overrides: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("allow_unknown_keys", allow_unknown_keys),
-                ("default_region", default_region),
-                ("move_nested_to_extra", move_nested_to_extra),
-                ("plan", plan),
-            )
-            if value is not None
-        }
-        self._options = attrs.evolve(
-            client.settings.prepare if options is None else options, **overrides
+        self._options = overridden(
+            client.settings.prepare if options is None else options,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+            plan=plan,
         )
         self._outbox = _open_outbox(
             outbox,

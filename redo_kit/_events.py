@@ -43,7 +43,7 @@ from redo_kit._rules import EXTRA, ignored_value
 from redo_kit._spec import package_document, within
 from redo_kit._validation import check_wire, follows_from
 
-__all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
+__all__ = ["PrepareOptions", "PreparedEvent", "build_event", "overridden", "prepare_event"]
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -99,6 +99,12 @@ class PrepareOptions:
 DEFAULT_OPTIONS = PrepareOptions()
 
 
+def overridden(options: PrepareOptions, **fields: Any) -> PrepareOptions:
+    """``options`` with each field of ``fields`` that is not ``None`` put in its place."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    return attrs.evolve(options, **given) if given else options
+
+
 @attrs.frozen(kw_only=True)
 class PreparedEvent:
     """An event ready to send: normalized, cleaned, validated and serialized once.
@@ -139,19 +145,13 @@ def prepare_event(
     derives it from the content with ``content_unique_id``; any other string is
     used as it is); an event that already has a different one is an error.
     """
-    chosen = options or DEFAULT_OPTIONS
-    overrides: dict[str, Any] = {
-        name: value
-        for name, value in (
-            ("allow_unknown_keys", allow_unknown_keys),
-            ("default_region", default_region),
-            ("move_nested_to_extra", move_nested_to_extra),
-            ("plan", plan),
-        )
-        if value is not None
-    }
-    if overrides:
-        chosen = attrs.evolve(chosen, **overrides)
+    chosen = overridden(
+        options or DEFAULT_OPTIONS,
+        allow_unknown_keys=allow_unknown_keys,
+        default_region=default_region,
+        move_nested_to_extra=move_nested_to_extra,
+        plan=plan,
+    )
     problems: list[Problem] = []
     own_spec = _own_spec(payload)
     if own_spec is None:

@@ -151,10 +151,13 @@ class PlanProperty:
         ``0`` is a number and ``""`` a string (in data Redo drops both).
         """
         cls = type(value)
-        if as_sent and (value == "" or (value == 0 and cls is not bool)):
-            return self._accepts_kept(value)
         kind = self.type
-        if kind == "string":
+        if as_sent and (value == "" or (value == 0 and cls is not bool)):
+            # 0 or "" where Redo keeps them: a number and a string.
+            kept = "string" if cls is str else "number"
+            if not (kind == kept or (kept == "number" and kind == "integer")):
+                return False
+        elif kind == "string":
             if cls is not str or (len(value) >= _DATE_LENGTH and is_date(value)):
                 return False
         elif kind == "number":
@@ -166,19 +169,6 @@ class PlanProperty:
         elif kind == "boolean":
             return cls is bool
         elif cls is not str or not is_date(value):
-            return False
-        if self._enum_set is not None and value not in self._enum_set:
-            return False
-        if self._compiled is not None and not self._compiled.search(value):
-            return False
-        if self.minimum is not None and value < self.minimum:
-            return False
-        return self.maximum is None or value <= self.maximum
-
-    def _accepts_kept(self, value: Any) -> bool:
-        # 0 or "" where Redo keeps them: of the planned type, within its rules.
-        kind = "string" if isinstance(value, str) else "number"
-        if not (self.type == kind or (kind == "number" and self.type == "integer")):
             return False
         if self._enum_set is not None and value not in self._enum_set:
             return False
