@@ -53,6 +53,11 @@ RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 NEVER_RETRIED_STATUSES: frozenset[int] = frozenset({400, 401, 403, 404, 413, 422})
 """Statuses that say the request itself is wrong: the same bytes would fail again."""
 
+# Jitter draws from a generator of its own, never from the random module's
+# shared one: a batcher retrying in the background must not move the state a
+# caller seeded, nor trip hypothesis, which refuses generation that touches it.
+_JITTER = random.Random()  # noqa: S311  # jitter, not a secret
+
 
 def _at_least(minimum: float) -> Callable[[object, Any, Any], None]:
     def check(instance: object, attribute: Any, value: Any) -> None:
@@ -113,7 +118,7 @@ class RetryPolicy:
         """Whether a failure with no HTTP answer is worth another attempt."""
         return self.retry_connection_errors and isinstance(error, APIConnectionError)
 
-    def backoff(self, retry: int, *, draw: Callable[[], float] = random.random) -> float:
+    def backoff(self, retry: int, *, draw: Callable[[], float] = _JITTER.random) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first): full jitter."""
         ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, retry - 1))
         return ceiling * draw()
@@ -124,7 +129,7 @@ class RetryPolicy:
         attempts_made: int,
         elapsed: float,
         retry_after: float | None = None,
-        draw: Callable[[], float] = random.random,
+        draw: Callable[[], float] = _JITTER.random,
     ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up.
 

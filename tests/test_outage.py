@@ -21,26 +21,27 @@ def test_a_20_second_outage_loses_nothing_with_default_settings(tmp_path: Path) 
     port = emu.port
     client = RedoClient(store_id=STORE, api_key=KEY, base_url=emu.base_url)
     batcher = client.batcher()
-    tracked = [batcher.track(page_view(n)) for n in range(500)]
-    assert batcher.flush(30).completed
-    # Down: every connection is refused for 20 s while the service keeps tracking.
-    emu.close()
-    down_at = time.monotonic()
-    n = 500
-    while time.monotonic() - down_at < 20:
-        tracked.extend(batcher.track(page_view(i)) for i in range(n, n + 100))
-        n += 100
-        time.sleep(1)
-    assert n == 2500
-    assert batcher.stats().failed == 0
-    emu = Emulator({STORE: KEY}, port=port, db=db).start()
     try:
-        tracked.extend(batcher.track(page_view(i)) for i in range(n, n + 500))
+        tracked = [batcher.track(page_view(n)) for n in range(500)]
+        assert batcher.flush(30).completed
+        # Down: every connection is refused for 20 s while the service keeps
+        # tracking, 100 events a second.
+        emu.close()
+        down_at = time.monotonic()
+        for n in range(500, 2500, 100):
+            tracked.extend(batcher.track(page_view(i)) for i in range(n, n + 100))
+            time.sleep(1)
+        assert time.monotonic() - down_at >= 20
+        assert batcher.stats().failed == 0
+        emu = Emulator({STORE: KEY}, port=port, db=db).start()
+        tracked.extend(batcher.track(page_view(i)) for i in range(2500, 3000))
         result = batcher.close(60)
         stats = batcher.stats()
         stored = [event["uniqueId"] for event in emu.iter_events()]
         deduplicated = emu.stats()["deduplicated"]
     finally:
+        # A batcher left running would retry for 600 s beside the next tests.
+        batcher.close(0)
         emu.close()
         client.close()
     assert result.completed, result

@@ -157,3 +157,14 @@ def test_sleep_waits_when_testing_is_off() -> None:
     started = time.monotonic()
     retry.sleep(0.02)
     assert time.monotonic() - started >= 0.02
+
+
+def test_backoff_jitter_leaves_the_random_module_s_state_alone() -> None:
+    import random
+
+    from redo_kit._retry import RetryPolicy
+
+    state = random.getstate()
+    waits = {RetryPolicy().backoff(3) for _ in range(50)}
+    assert len(waits) > 1  # jittered
+    assert random.getstate() == state
