@@ -234,21 +234,20 @@ for _, item in ipairs(again) do
     end
   end
 end
-if fits(0) and count < max_events then
-  local got = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', max_events - count,
-    'STREAMS', stream, '>')
-  if got and got[1] then
-    for _, entry in ipairs(got[1][2]) do
-      local size = string.len(entry[2][4])
-      if fits(size) then
-        take(entry, size)
-        leased, leased_bytes = leased + 1, leased_bytes + size
-      else
-        redis.call('ZADD', later, now, entry[1])
-        later_bytes = later_bytes + size
-      end
-      read = tostring(seq_of(entry[1]))
-    end
+if count < max_events then
+  -- Looked at first, so that only the entries that fit are handed to this consumer.
+  local fit = 0
+  local peek = redis.call('XRANGE', stream, '(' .. read .. '-0', '+', 'COUNT', max_events - count)
+  for _, entry in ipairs(peek) do
+    if not fits(string.len(entry[2][4])) then break end
+    fit = fit + 1
+    take(entry, string.len(entry[2][4]))
+    leased, leased_bytes = leased + 1, leased_bytes + string.len(entry[2][4])
+  end
+  if fit > 0 then
+    local got = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', fit,
+      'STREAMS', stream, '>')
+    read = tostring(seq_of(got[1][2][#got[1][2]][1]))
     redis.call('HSET', meta, 'read', read)
   end
 end
