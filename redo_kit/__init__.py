@@ -67,6 +67,9 @@ _EXPORTS: dict[str, str] = {
     "OutboxError": "redo_kit._errors",
     "PayloadTooLargeError": "redo_kit._errors",
     "PermissionDeniedError": "redo_kit._errors",
+    "PlanError": "redo_kit._errors",
+    "PlanEvent": "redo_kit._plan",
+    "PlanProperty": "redo_kit._plan",
     "PrepareOptions": "redo_kit._events",
     "PreparedEvent": "redo_kit._events",
     "Problem": "redo_kit._errors",
@@ -86,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "RetryPolicy": "redo_kit._retry",
     "SendResult": "redo_kit._client",
     "Timeout": "redo_kit._transport",
+    "TrackingPlan": "redo_kit._plan",
     "Transport": "redo_kit._transport",
     "UnexpectedResponseError": "redo_kit._errors",
     "UnprocessableEntityError": "redo_kit._errors",
@@ -164,6 +168,9 @@ __all__ = [
     "OutboxError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PlanError",
+    "PlanEvent",
+    "PlanProperty",
     "PrepareOptions",
     "PreparedEvent",
     "Problem",
@@ -183,6 +190,7 @@ __all__ = [
     "RetryPolicy",
     "SendResult",
     "Timeout",
+    "TrackingPlan",
     "Transport",
     "UnexpectedResponseError",
     "UnprocessableEntityError",
@@ -256,6 +264,7 @@ if TYPE_CHECKING:
         OutboxError,
         PayloadTooLargeError,
         PermissionDeniedError,
+        PlanError,
         Problem,
         QueueFullError,
         RateLimitError,
@@ -291,6 +300,7 @@ if TYPE_CHECKING:
         import_events,
     )
     from redo_kit._outbox_redis import RedisOutbox
+    from redo_kit._plan import PlanEvent, PlanProperty, TrackingPlan
     from redo_kit._properties import (
         clean_data,
         detect_type,

@@ -85,6 +85,7 @@ from redo_kit._signals import flush_on_sigterm, in_daemon, start_daemon
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
+    from redo_kit._plan import TrackingPlan
 
 __all__ = [
     "Batcher",
@@ -223,8 +224,9 @@ class Batcher:
     default ``True``.
     ``options``: the :class:`~redo_kit._events.PrepareOptions` every tracked
     event is prepared with; default the client's ``settings.prepare``.
-    ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``:
-    override those fields of ``options``; ``None`` (default) keeps them.
+    ``allow_unknown_keys``, ``default_region``, ``move_nested_to_extra``,
+    ``plan``: override those fields of ``options``; ``None`` (default) keeps
+    them.
 
     Thread-safe. Use it as a context manager or call :meth:`close`; from
     asyncio code, ``async with`` or ``await`` :meth:`aclose` (and
@@ -256,6 +258,7 @@ class Batcher:
         allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
         move_nested_to_extra: bool | None = None,
+        plan: TrackingPlan | None = None,
     ) -> None:
         if overflow not in OVERFLOWS:
             raise ConfigurationError(
@@ -312,6 +315,7 @@ class Batcher:
                 ("allow_unknown_keys", allow_unknown_keys),
                 ("default_region", default_region),
                 ("move_nested_to_extra", move_nested_to_extra),
+                ("plan", plan),
             )
             if value is not None
         }

@@ -5,7 +5,7 @@
     redo-kit validate FILE [--rejects PATH]                  check a file, no network
     redo-kit convert --from klaviyo FILE [--out PATH]        Klaviyo payloads as Redo JSON Lines
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
-    redo-kit generate --out DIR [--spec PATH] [--package NAME]
+    redo-kit generate --out DIR --package NAME [--spec PATH] [--check]
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Position,
         Reader,
     )
+    from redo_kit._plan import TrackingPlan
     from redo_kit.emulator import Emulator
     from redo_kit.klaviyo import KlaviyoOptions
 
@@ -67,9 +68,20 @@ _Command = Callable[[argparse.Namespace], int]
 def _generate(args: argparse.Namespace) -> int:
     from redo_kit import _codegen as codegen
 
-    spec = Path(args.spec) if args.spec else codegen.spec_path()
-    files = codegen.render(spec, package=args.package)
-    out = Path(args.out) / args.package
+    package = codegen.check_package_name(args.package)
+    if args.plan is not None:
+        from redo_kit._codegen.plan import render_plan
+        from redo_kit._plan import TrackingPlan
+
+        if args.spec:
+            raise ConfigurationError("give --plan or --spec, not both")
+        spec = Path(args.plan)
+        plan = TrackingPlan.load(spec)
+        files = render_plan(plan, package=package, label=spec.name)
+    else:
+        spec = Path(args.spec) if args.spec else codegen.spec_path()
+        files = codegen.render(spec, package=package, command="redo-kit generate")
+    out = Path(args.out) / package
     if args.check:
         stale = codegen.check(out, files)
         for diff in stale:
@@ -87,15 +99,27 @@ def _add_generate(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="generate attrs models from the Redo events spec (or another spec)",
         description="Write attrs models for an OpenAPI spec into DIR/PACKAGE, with the same "
         "pinned generator and template redo-kit uses for itself.",
-        epilog="examples:\n"
-        "  redo-kit generate --out src                      # src/redo_kit_models/\n"
-        "  redo-kit generate --out src --package redo_events\n"
-        "  redo-kit generate --out src --check              # exit 1 if src is stale\n",
+        epilog="The package ships the spec it was generated from (openapi.json): redo-kit "
+        "checks the package's events against it.\n\n"
+        "examples:\n"
+        "  redo-kit generate --out src --package shop_events   # src/shop_events/\n"
+        "  redo-kit generate --out src --package shop_events --spec their-spec.yaml\n"
+        "  redo-kit generate --out src --package shop_events --check  # exit 1 if stale\n"
+        "  redo-kit generate --plan plan.yaml --out src --package shop_events  # typed events\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="directory that receives the package")
     parser.add_argument("--spec", help="OpenAPI file (default: the spec shipped with redo-kit)")
-    parser.add_argument("--package", default="redo_kit_models", help="package name to write")
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="a tracking plan: write one typed class per planned event instead of spec models",
+    )
+    parser.add_argument(
+        "--package",
+        required=True,
+        help="package name to write, such as shop_events (never redo_kit_models, redo-kit's own)",
+    )
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.set_defaults(handler=_generate)
 
@@ -297,6 +321,25 @@ class _RejectsReport:
             self._file.close()
 
 
+def _add_plan_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN",
+        type=_load_plan,
+        help="a tracking plan (YAML or JSON) every event must also follow",
+    )
+
+
+def _load_plan(path: str) -> TrackingPlan:
+    from redo_kit._plan import TrackingPlan
+
+    try:
+        return TrackingPlan.load(path)
+    except ConfigurationError as exc:
+        # argparse shows the text of this error type as it is, with the option's name.
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
@@ -320,6 +363,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="CC",
         help="read national phone numbers in this region (ISO 3166-1, e.g. US)",
     )
+    _add_plan_option(parser)
     _add_klaviyo_options(parser)
     table = parser.add_argument_group(
         "CSV input",
@@ -580,6 +624,7 @@ def _import_from(
                 content_ids=args.content_ids,
                 allow_unknown_keys=args.allow_unknown_keys,
                 default_region=args.default_region,
+                plan=args.plan,
                 concurrency=args.concurrency,
                 reader=reader,
                 rejected_before=rejected_before,
@@ -653,6 +698,7 @@ def _validate(args: argparse.Namespace) -> int:
             content_ids=args.content_ids,
             allow_unknown_keys=args.allow_unknown_keys,
             default_region=args.default_region,
+            plan=args.plan,
             on_reject=report,
         )
     finally:
@@ -824,7 +870,9 @@ def _send(args: argparse.Namespace) -> int:
     event = _event_from_args(args)
     try:
         options = PrepareOptions(
-            allow_unknown_keys=args.allow_unknown_keys, default_region=args.default_region
+            allow_unknown_keys=args.allow_unknown_keys,
+            default_region=args.default_region,
+            plan=args.plan,
         )
         prepared = prepare_event(event, options=options)
     except ValidationError as exc:
@@ -955,6 +1003,7 @@ def _add_send(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.add_argument("--extra", action="append", metavar="KEY=VALUE", help="a $extra entry")
     parser.add_argument("--allow-unknown-keys", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--default-region", metavar="CC", help="region for national phone numbers")
+    _add_plan_option(parser)
     _add_target_options(parser)
     parser.set_defaults(handler=_send)
 

@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from redo_kit._batcher import Batcher, OnDrop, OnError
     from redo_kit._events import PreparedEvent, PrepareOptions
     from redo_kit._outbox import Outbox, Overflow
+    from redo_kit._plan import TrackingPlan
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -655,6 +656,7 @@ class RedoClient:
         *,
         settings: ClientSettings | None = None,
         transport: Transport | NotGiven = NOT_GIVEN,
+        plan: TrackingPlan | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         _logging.configure_from_env()
@@ -666,6 +668,9 @@ class RedoClient:
             )
         else:
             settings = _evolve(settings, options)
+        if plan is not None:
+            # A shortcut for prepare=PrepareOptions(plan=plan): the plan travels there.
+            settings = attrs.evolve(settings, prepare=attrs.evolve(settings.prepare, plan=plan))
         if isinstance(transport, NotGiven):
             self._init(settings, Urllib3Transport(verify=settings.verify), owns_transport=True)
         else:
@@ -797,6 +802,7 @@ class RedoClient:
         allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
         move_nested_to_extra: bool | None = None,
+        plan: TrackingPlan | None = None,
     ) -> Batcher:
         """A background :class:`~redo_kit._batcher.Batcher` sending through this client.
 
@@ -826,6 +832,7 @@ class RedoClient:
             allow_unknown_keys=allow_unknown_keys,
             default_region=default_region,
             move_nested_to_extra=move_nested_to_extra,
+            plan=plan,
         )
 
     # -- sending -------------------------------------------------------------

@@ -8,7 +8,10 @@ One cattrs converter, configured from the models' own field metadata:
   refused, as are NaN and infinities (JSON has neither);
 - numbers keep their kind: ``5000`` stays an integer on the wire;
 - unknown keys are refused when reading, and every error names the wire path
-  (``$.customer.phoneNumber``), never a Python attribute name.
+  (``$.customer.phoneNumber``), never a Python attribute name;
+- each class's annotations are resolved in its own module, so the models of
+  a package that ``redo-kit generate`` wrote for another spec convert into
+  that package's classes all the way down.
 
 ``structure`` and ``unstructure`` are the public entry points; ``dumps`` and
 ``loads`` add orjson on either side.
@@ -17,17 +20,17 @@ One cattrs converter, configured from the models' own field metadata:
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
 import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-import redo_kit_models
 from redo_kit._errors import ConversionError, Problem
 from redo_kit._json import NOT_PLAIN, quick, walk
 from redo_kit._rfc3339 import format_datetime, parse_datetime
@@ -109,12 +112,34 @@ def _unstructure_open(value: Any) -> Any:
 
 
 def _is_open_object(tp: Any) -> bool:
-    return tp in (redo_kit_models.EventData, redo_kit_models.CustomFields, redo_kit_models.Extra)
+    # The models write every object open to other keys (event data, custom
+    # fields, $extra) as a dict alias, and nothing else as a dict.
+    return get_origin(tp) is dict
 
 
 def _renames(cls: type) -> dict[str, Any]:
-    attrs.resolve_types(cls, globalns=vars(redo_kit_models.models))
+    _resolve(cls)
     return {f.name: override(rename=_wire_name(f)) for f in attrs.fields(cls)}
+
+
+def _resolve(cls: type) -> None:
+    """Resolve ``cls``'s string annotations in its own module (models use ``from __future__``)."""
+    module = sys.modules.get(cls.__module__)
+    try:
+        attrs.resolve_types(cls, globalns=vars(module) if module is not None else None)
+    except NameError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        fields = [
+            f.name for f in attrs.fields(cls) if isinstance(f.type, str) and missing in f.type
+        ]
+        where = f"{cls.__qualname__}.{', '.join(fields)}" if fields else cls.__qualname__
+        problem = Problem(
+            path="$",
+            rule="model",
+            message=f"{where} names {missing}, which {cls.__module__} does not define",
+            hint="regenerate the package with `redo-kit generate`; do not edit its models",
+        )
+        raise ConversionError(str(problem), [problem]) from exc
 
 
 def _unstructure_factory(cls: type, conv: cattrs.Converter) -> Any:
@@ -147,25 +172,30 @@ def converter() -> cattrs.Converter:
     return _build()
 
 
-@functools.cache
-def _wire_names() -> dict[str, str]:
-    names: dict[str, str] = {}
-    for name in redo_kit_models.__all__:
-        cls = getattr(redo_kit_models, name)
-        if attrs.has(cls):
-            for field in attrs.fields(cls):
-                names[field.name] = _wire_name(field)
-    return names
+def _wire_name_of(cls: Any, name: str) -> str:
+    if isinstance(cls, type) and attrs.has(cls):
+        field = attrs.fields_dict(cls).get(name)
+        if field is not None:
+            return _wire_name(field)
+    return name
 
 
 def unstructure(model: Any) -> Any:
     """A model (or list of models) as a wire dict, ready for JSON."""
     try:
         return converter().unstructure(model)
+    except ConversionError as exc:
+        if any(p.rule == "model" for p in exc.problems):
+            raise  # the model class itself is broken: nothing to locate in the value
+        return _unstructure_failed(model, exc)
     except (TypeError, ValueError) as exc:
-        problems = _locate(model, "$") or [Problem(path="$", rule="type", message=str(exc))]
-        summary = "; ".join(str(p) for p in problems)
-        raise ConversionError(f"cannot write {type(model).__name__}: {summary}", problems) from exc
+        return _unstructure_failed(model, exc)
+
+
+def _unstructure_failed(model: Any, exc: Exception) -> Any:
+    problems = _locate(model, "$") or [Problem(path="$", rule="type", message=str(exc))]
+    summary = "; ".join(str(p) for p in problems)
+    raise ConversionError(f"cannot write {type(model).__name__}: {summary}", problems) from exc
 
 
 def _locate(value: Any, path: str) -> list[Problem]:
@@ -227,7 +257,7 @@ def _problems(exc: BaseException, path: str) -> list[Problem]:
         by_field, without = exc.group_exceptions()
         found = []
         for sub, field_note in by_field:
-            wire = _wire_names().get(field_note.name, field_note.name)
+            wire = _wire_name_of(exc.cl, field_note.name)
             found += _problems(sub, wire_path([wire], path))
         return found + [p for sub in without for p in _problems(sub, path)]
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):

@@ -462,7 +462,7 @@ def _resolve(dotted: str, header: str) -> tuple[tuple[str, ...], str]:
             path.append(part)
             schema = _deref(fields[part])
             continue
-        if "properties" in schema:
+        if "properties" in schema and schema.get("additionalProperties", False) is False:
             where = ".".join(path) or "an event"
             close = difflib.get_close_matches(part, list(fields), n=1)
             guess = f"did you mean {close[0]!r}? " if close else ""
@@ -483,8 +483,10 @@ def _resolve(dotted: str, header: str) -> tuple[tuple[str, ...], str]:
 
 
 def _fields(schema: dict[str, Any]) -> dict[str, Any]:
-    # EventData names $extra in its if/then branch; the fixed objects in properties.
-    return {**schema.get("then", {}).get("properties", {}), **schema.get("properties", {})}
+    # Named fields; an object that also takes other keys (EventData beside its
+    # `$extra`) is a container of free-form keys for every other name.
+    fields: dict[str, Any] = schema.get("properties", {})
+    return fields
 
 
 def _deref(schema: dict[str, Any]) -> dict[str, Any]:

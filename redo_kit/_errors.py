@@ -2,6 +2,7 @@
 
     RedoError
     ├── ConfigurationError        a bad argument or environment variable (also a ValueError)
+    │   └── PlanError             a tracking plan file is not usable: every fault with its line
     ├── ValidationError           an event broke the spec's rules; nothing was sent (also a
     │                             ValueError)
     ├── ConversionError           a Python value cannot be written to the wire (naive datetime,
@@ -61,6 +62,7 @@ __all__ = [
     "OutboxError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PlanError",
     "Problem",
     "QueueFullError",
     "RateLimitError",
@@ -123,6 +125,19 @@ class ConfigurationError(RedoError, ValueError):
     so ``except ValueError`` written for them keeps working, and a wrong value
     is what ``ValueError`` means in Python.
     """
+
+
+class PlanError(ConfigurationError):
+    """A tracking plan that cannot be used; ``problems`` names each fault, its line and the fix.
+
+    ``source`` is where the plan was read from (a path, or ``"<plan>"``).
+    """
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        listed = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{source} is not a usable tracking plan:\n{listed}")
 
 
 class ConversionError(RedoError, ValueError):

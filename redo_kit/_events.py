@@ -1,7 +1,9 @@
 """Building events, and the one path every event takes before it is sent.
 
 ``prepare_event`` is that path: the client, the batcher and the CLI all call
-it, for wire dicts and for ``redo_kit_models.Event`` alike. In order it
+it, for wire dicts and for ``redo_kit_models.Event`` alike (and for the
+models of a package ``redo-kit generate`` wrote, checked against that
+package's own spec). In order it
 
 1. turns a typed model into its wire dict (``redo_kit._converter``);
 2. writes datetimes as RFC 3339 ``Z`` and Decimals as JSON numbers;
@@ -35,8 +37,10 @@ from redo_kit._errors import ConfigurationError, ConversionError, Problem, Valid
 from redo_kit._idempotency import CONTENT_PREFIX, content_digest, new_unique_id
 from redo_kit._identity import normalize_wire_customer
 from redo_kit._json import walk
+from redo_kit._plan import TrackingPlan
 from redo_kit._properties import clean_wire_data
 from redo_kit._rules import EXTRA, ignored_value
+from redo_kit._spec import package_document, within
 from redo_kit._validation import check_wire, follows_from
 
 __all__ = ["PrepareOptions", "PreparedEvent", "build_event", "prepare_event"]
@@ -48,6 +52,14 @@ def _region(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not (isinstance(value, str) and len(value) == 2 and value.isalpha()):
         raise ConfigurationError(
             f"{attribute.name} must be an ISO 3166-1 alpha-2 code such as 'US', got {value!r}"
+        )
+
+
+def _plan(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, TrackingPlan):
+        raise ConfigurationError(
+            f"{attribute.name} must be a TrackingPlan (TrackingPlan.load('plan.yaml')) or None, "
+            f"not {type(value).__name__}"
         )
 
 
@@ -72,12 +84,16 @@ class PrepareOptions:
     ``content_unique_ids``: an event without a ``uniqueId`` gets one derived
     from its content (``content_unique_id``), so a re-run of a backfill stores
     nothing twice; default ``False`` (a random one, made once).
+    ``plan``: a :class:`~redo_kit._plan.TrackingPlan` every event is checked
+    against, after the spec's rules; an event without a ``uniqueId`` gets the
+    one its plan recipe gives; default ``None``.
     """
 
     allow_unknown_keys: bool = attrs.field(default=False, validator=_flag)
     default_region: str | None = attrs.field(default=None, validator=_region)
     move_nested_to_extra: bool = attrs.field(default=False, validator=_flag)
     content_unique_ids: bool = attrs.field(default=False, validator=_flag)
+    plan: TrackingPlan | None = attrs.field(default=None, validator=_plan)
 
 
 DEFAULT_OPTIONS = PrepareOptions()
@@ -113,6 +129,7 @@ def prepare_event(
     allow_unknown_keys: bool | None = None,
     default_region: str | None = None,
     move_nested_to_extra: bool | None = None,
+    plan: TrackingPlan | None = None,
 ) -> PreparedEvent:
     """Take a wire dict or a ``redo_kit_models.Event`` through every rule (see the module doc).
 
@@ -123,24 +140,33 @@ def prepare_event(
     used as it is); an event that already has a different one is an error.
     """
     chosen = options or DEFAULT_OPTIONS
-    if (
-        allow_unknown_keys is not None
-        or default_region is not None
-        or (move_nested_to_extra is not None)
-    ):
-        chosen = PrepareOptions(
-            allow_unknown_keys=chosen.allow_unknown_keys
-            if allow_unknown_keys is None
-            else allow_unknown_keys,
-            default_region=chosen.default_region if default_region is None else default_region,
-            move_nested_to_extra=chosen.move_nested_to_extra
-            if move_nested_to_extra is None
-            else move_nested_to_extra,
-            content_unique_ids=chosen.content_unique_ids,
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("allow_unknown_keys", allow_unknown_keys),
+            ("default_region", default_region),
+            ("move_nested_to_extra", move_nested_to_extra),
+            ("plan", plan),
         )
+        if value is not None
+    }
+    if overrides:
+        chosen = attrs.evolve(chosen, **overrides)
     problems: list[Problem] = []
-    wire, json_ready = _wire(payload, problems)
-    return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+    own_spec = _own_spec(payload)
+    if own_spec is None:
+        wire, json_ready = _wire(payload, problems)
+        return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+    with within(own_spec):
+        wire, json_ready = _wire(payload, problems)
+        return _prepare(wire, problems, chosen, unique_id, json_ready=json_ready)
+
+
+def _own_spec(payload: Any) -> dict[str, Any] | None:
+    """The spec of the package that generated ``payload``'s class, when not redo-kit's own."""
+    if type(payload) is dict or not _is_model(payload):
+        return None
+    return package_document(type(payload).__module__)
 
 
 def build_event(
@@ -392,6 +418,12 @@ def _apply(
         if dropped:
             warnings.extend(ignored_value(key, "", dropped=True) for key in dropped)
 
+    plan = options.plan
+    if plan is not None and unique_id is None and wire.get("uniqueId") is None:
+        # The plan's recipe (`uniqueId: [order, Order Id]`) before any other id.
+        planned_id = plan.unique_id_for(wire)
+        if planned_id is not None:
+            wire["uniqueId"] = planned_id
     if unique_id is None and not options.content_unique_ids:
         # The usual case, without a call: a random id when the event has none.
         if wire.get("uniqueId") is None:
@@ -413,6 +445,11 @@ def _apply(
                 warnings.append(problem)
             elif not follows_from(problem, located):
                 problems.append(problem)
+    if plan is not None:
+        for problem in plan.problems(wire):
+            (problems if problem.severity == "error" else warnings).append(problem)
+        if fast and problems:
+            return None
     if fast and body is None:
         return None
     if problems or body is None:

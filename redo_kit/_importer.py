@@ -48,6 +48,7 @@ from redo_kit._rules import limits
 
 if TYPE_CHECKING:
     from redo_kit._client import RedoClient
+    from redo_kit._plan import TrackingPlan
 
 __all__ = [
     "BOM",
@@ -511,6 +512,7 @@ def import_events(
     content_ids: bool = True,
     allow_unknown_keys: bool = False,
     default_region: str | None = None,
+    plan: TrackingPlan | None = None,
     concurrency: int = 4,
     reader: Reader = read_jsonl,
     rejected_before: int = 0,
@@ -531,6 +533,8 @@ def import_events(
     invalid line; ``on_progress`` gets counters every ``progress_every`` seconds
     and at the end; ``on_watermark`` gets each new position up to which every
     line is settled, with the rejected count so far (for checkpoints).
+    ``plan``: a :class:`~redo_kit._plan.TrackingPlan` every event must follow
+    besides the spec (an event off a closed plan is a rejected line).
     """
     run = _Run(total_bytes, start or Position(), rejected_before)
     if isinstance(source, HashedInput):
@@ -542,6 +546,7 @@ def import_events(
         allow_unknown_keys=allow_unknown_keys,
         default_region=default_region,
         content_unique_ids=content_ids,
+        plan=plan,
     )
     error: APIError | None = None
     interrupted = False

@@ -7,16 +7,27 @@ accepts, and both follow the spec to the letter. The document is read from the
 parser is needed at run time.
 
 Everything computed from the document (validators, limits, patterns) is
-declared with :func:`derived`: computed once, and recomputed when
-:func:`using` puts another document in its place, so that a changed spec
-moves every rule that reads it.
+declared with :func:`derived`: computed once per document, so that a changed
+spec moves every rule that reads it. Two ways put another document in place:
+
+- :func:`using`, for the whole process (tests that prove a rule follows the
+  spec);
+- :func:`within`, for the current thread or task only: events of a package
+  that ``redo-kit generate`` wrote from another spec are checked against
+  that package's own ``openapi.json`` (:func:`package_document`).
+
+Schemas are found by the part they play, not by their names
+(:func:`component`): ``"Customer"`` is whatever ``Event.customer`` refers to,
+so a spec that renames a schema keeps every rule.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, TypeVar
@@ -31,10 +42,13 @@ __all__ = [
     "component",
     "derived",
     "document",
+    "package_document",
     "request_examples",
+    "schema_name",
     "using",
     "validator",
     "wire_path",
+    "within",
 ]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,14 +57,44 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DERIVED: list[Any] = []
 
 
+_local: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "redo_kit_spec_document", default=None
+)
+# Values derived from documents given to within(), by the document's id. Each
+# entry holds its document, so that the id cannot be reused while it is there.
+_local_values: dict[int, tuple[dict[str, Any], dict[tuple[Any, ...], Any]]] = {}
+
+
 def derived(function: F) -> F:
-    """Cache ``function``, a function of the spec document, until the document changes."""
+    """Cache ``function``, a function of the spec document, per document.
+
+    The document in use is the shipped one, or :func:`using`'s, or
+    :func:`within`'s for this thread or task.
+    """
     cached = functools.cache(function)
     _DERIVED.append(cached)
-    return cached  # type: ignore[return-value]  # functools.cache keeps the signature
+
+    @functools.wraps(function)
+    def per_document(*args: Any) -> Any:
+        local = _local.get()
+        if local is None:
+            return cached(*args)
+        entry = _local_values.get(id(local))
+        if entry is None or entry[0] is not local:
+            entry = _local_values[id(local)] = (local, {})
+        values = entry[1]
+        key = (function, *args)
+        try:
+            return values[key]
+        except KeyError:
+            # Two threads may compute one value at once; either result is right.
+            value = values[key] = function(*args)
+            return value
+
+    return per_document  # type: ignore[return-value]  # the wrapper keeps the signature
 
 
-@derived
+@functools.cache
 def _shipped() -> dict[str, Any]:
     raw = resources.files("redo_kit_models").joinpath("openapi.json").read_bytes()
     loaded: dict[str, Any] = orjson.loads(raw)
@@ -61,8 +105,65 @@ _override: list[dict[str, Any]] = []
 
 
 def document() -> dict[str, Any]:
-    """The OpenAPI document, as parsed JSON (do not mutate it)."""
+    """The OpenAPI document in use, as parsed JSON (do not mutate it)."""
+    local = _local.get()
+    if local is not None:
+        return local
     return _override[-1] if _override else _shipped()
+
+
+@contextlib.contextmanager
+def within(spec: dict[str, Any]) -> Iterator[None]:
+    """Make ``spec`` the document every rule reads, in this thread or task only.
+
+    Values derived from ``spec`` are kept while the process lives: pass the
+    same parsed document each time (:func:`package_document` does).
+    """
+    token = _local.set(spec)
+    try:
+        yield
+    finally:
+        _local.reset(token)
+
+
+_packages: dict[str, dict[str, Any]] = {}
+_packages_lock = threading.Lock()
+
+
+def package_document(module: str) -> dict[str, Any] | None:
+    """The spec shipped by the generated package that holds ``module``; ``None`` for redo-kit's.
+
+    ``redo-kit generate`` writes ``openapi.json`` beside each package's
+    ``models.py``: ``"shop_events.models"`` reads ``shop_events/openapi.json``.
+    Raises ``ConfigurationError`` when the package has no readable spec.
+    """
+    package = module.rpartition(".")[0] or module
+    if package == "redo_kit_models":
+        return None
+    with _packages_lock:
+        found = _packages.get(package)
+        if found is None:
+            found = _packages[package] = _read_package_spec(package)
+    return found
+
+
+def _read_package_spec(package: str) -> dict[str, Any]:
+    from redo_kit._errors import ConfigurationError
+
+    try:
+        raw = resources.files(package).joinpath("openapi.json").read_bytes()
+        loaded = orjson.loads(raw)
+    except (ImportError, OSError, orjson.JSONDecodeError) as exc:
+        raise ConfigurationError(
+            f"package {package!r} has no readable openapi.json beside its models: "
+            "regenerate it with `redo-kit generate`"
+        ) from exc
+    if not isinstance(loaded, dict) or "components" not in loaded:
+        raise ConfigurationError(
+            f"{package}/openapi.json is not an OpenAPI document: regenerate it with "
+            "`redo-kit generate`"
+        )
+    return loaded
 
 
 @contextlib.contextmanager
@@ -84,8 +185,7 @@ def using(spec: dict[str, Any]) -> Iterator[None]:
 
 def _clear() -> None:
     for cached in _DERIVED:
-        if cached is not _shipped:
-            cached.cache_clear()
+        cached.cache_clear()
 
 
 def request_examples(*, bulk: bool = False) -> dict[str, Any]:
@@ -95,9 +195,58 @@ def request_examples(*, bulk: bool = False) -> dict[str, Any]:
     return {name: example["value"] for name, example in body["examples"].items()}
 
 
-def component(name: str) -> dict[str, Any]:
-    """The component schema called ``name`` (``"Event"``, ``"Customer"``, ...)."""
-    schema: dict[str, Any] = document()["components"]["schemas"][name]
+# Where each schema redo-kit reads sits in the document: the schema that a
+# role's path leads to, from an operation's request body or another role.
+_SINGLE_BODY = ("paths", "/stores/{storeId}/events", "post", "requestBody", "content",
+                "application/json", "schema")  # fmt: skip
+_BULK_BODY = ("paths", "/stores/{storeId}/events/bulk", "post", "requestBody", "content",
+              "application/json", "schema")  # fmt: skip
+_ROLES: dict[str, tuple[str | None, tuple[str | int, ...]]] = {
+    "Event": (None, _SINGLE_BODY),
+    "BulkEventsRequest": (None, _BULK_BODY),
+    "Customer": ("Event", ("properties", "customer")),
+    "EventData": ("Event", ("properties", "data")),
+    "DateTime": ("Event", ("properties", "eventTimestamp")),
+    "CurrencyCode": ("Event", ("properties", "valueCurrency")),
+    "Location": ("Customer", ("properties", "location")),
+    "CustomFields": ("Customer", ("properties", "customFields")),
+    "CountryCode": ("Location", ("properties", "countryCode")),
+    "Extra": ("EventData", ("properties", "$extra")),
+}
+_REF = "#/components/schemas/"
+
+
+@derived
+def schema_name(role: str) -> str:
+    """The name the document gives the schema playing ``role`` (``"Customer"`` -> ``"Person"``).
+
+    A role is the name in redo-kit's own spec. It is found by the place the
+    schema holds (``Event.customer``), so a spec that renamed the schema is
+    read as well as the original; a role the document has no place for is
+    looked up by its own name.
+    """
+    found = _role_ref(role)
+    return found if found is not None else role
+
+
+def _role_ref(role: str) -> str | None:
+    start, path = _ROLES.get(role, (None, ()))
+    if not path:
+        return None
+    node: Any = document() if start is None else component(start)
+    for step in path:
+        if not isinstance(node, dict) or step not in node:
+            return None
+        node = node[step]
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str) and ref.startswith(_REF):
+        return ref[len(_REF) :]
+    return None
+
+
+def component(role: str) -> dict[str, Any]:
+    """The component schema playing ``role`` (``"Event"``, ``"Customer"``, ...; see schema_name)."""
+    schema: dict[str, Any] = document()["components"]["schemas"][schema_name(role)]
     return schema
 
 
@@ -112,10 +261,10 @@ def _rooted(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @derived
-def validator(name: str) -> jsonschema_rs.Draft202012Validator:
-    """A compiled validator for component ``name``, with formats enforced."""
+def validator(role: str) -> jsonschema_rs.Draft202012Validator:
+    """A compiled validator for the component playing ``role``, with formats enforced."""
     return jsonschema_rs.Draft202012Validator(
-        _rooted({"$ref": f"#/components/schemas/{name}"}), validate_formats=True
+        _rooted({"$ref": f"{_REF}{schema_name(role)}"}), validate_formats=True
     )
 
 

@@ -37,6 +37,7 @@ import orjson
 
 from redo_kit._errors import Problem, ValidationError
 from redo_kit._json import dumps_exact, walk
+from redo_kit._plan import TrackingPlan
 from redo_kit._rules import (
     EXTRA,
     bad_email,
@@ -126,24 +127,35 @@ _LOCATION_ALIASES: dict[str, str] = {
 
 
 def validate_event(
-    payload: Any, *, allow_unknown_keys: bool = False, root: str = "$"
+    payload: Any,
+    *,
+    allow_unknown_keys: bool = False,
+    root: str = "$",
+    plan: TrackingPlan | None = None,
 ) -> list[Problem]:
     """Every problem with ``payload`` (a wire dict), errors and warnings.
 
     ``allow_unknown_keys`` turns unknown top-level keys from errors into
     warnings (the API ignores them). ``root`` prefixes every path; it is
-    ``$.events[3]`` for an item of a bulk body. An empty list means the event
-    is valid and nothing in it will be dropped.
+    ``$.events[3]`` for an item of a bulk body. ``plan`` adds the problems of
+    a :class:`~redo_kit._plan.TrackingPlan` (rules ``plan-*``) after the
+    spec's. An empty list means the event is valid and nothing in it will be
+    dropped.
     """
-    return check_wire(payload, allow_unknown_keys=allow_unknown_keys, root=root)[0]
+    problems = check_wire(payload, allow_unknown_keys=allow_unknown_keys, root=root)[0]
+    if plan is not None:
+        problems.extend(plan.problems(payload, root))
+    return problems
 
 
-def check_event(payload: Any, *, allow_unknown_keys: bool = False) -> None:
+def check_event(
+    payload: Any, *, allow_unknown_keys: bool = False, plan: TrackingPlan | None = None
+) -> None:
     """Raise ``ValidationError`` carrying every problem when ``payload`` has an error.
 
     Warnings alone do not raise.
     """
-    problems = validate_event(payload, allow_unknown_keys=allow_unknown_keys)
+    problems = validate_event(payload, allow_unknown_keys=allow_unknown_keys, plan=plan)
     if any(p.severity == "error" for p in problems):
         raise ValidationError(problems)
 

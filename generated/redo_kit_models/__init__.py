@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 a49bab52e98d47dee4ff775d3befbc21209f8bebc20f2ee7197d91d743c05be8)
+# Generated from spec/redo-events.openapi.yaml (sha256 f300872a93edf1e204bbcbe5bd631c10a0616aab92023e92f7893424f29ad659)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""

@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 a49bab52e98d47dee4ff775d3befbc21209f8bebc20f2ee7197d91d743c05be8)
+# Generated from spec/redo-events.openapi.yaml (sha256 f300872a93edf1e204bbcbe5bd631c10a0616aab92023e92f7893424f29ad659)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ Event-specific properties. Top-level values are strings, numbers,
 booleans or `null`, and are segmentable. Objects and arrays belong under
 `$extra`, which is stored verbatim and never indexed.
 
+`$extra` (Extra, optional).
 """
 
 
@@ -160,6 +161,14 @@ class ProblemDetails:
 class Customer:
     """Who the event is about. At least one identifier (`id`, `email`,
     `phoneNumber`) is required; every other field is optional profile data.
+
+    The identifier rule is the `allOf`/`anyOf` below. Generated clients do
+    not enforce it: openapi-python-client, datamodel-code-generator,
+    openapi-typescript and openapi-generator all make a `Customer` whose
+    fields are all optional, whichever of the shapes that state the rule
+    is used (this one generates the fewest surprises). Check it before
+    sending with redo-kit (`redo_kit.validate_event`, `redo-kit validate`)
+    or with any JSON Schema 2020-12 validator over this schema.
     """
 
     id: str | None = attrs.field(default=None, metadata={"wire": "id"})

@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,15 @@ from pathlib import Path
 
 from redo_kit._errors import ConfigurationError
 
-__all__ = ["GENERATOR_VERSION", "check", "render", "spec_path", "write"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "OWN_PACKAGE",
+    "check",
+    "check_package_name",
+    "render",
+    "spec_path",
+    "write",
+]
 
 GENERATOR_VERSION = "0.89.0"
 """The datamodel-code-generator release the committed models were made with."""
@@ -65,12 +74,36 @@ def spec_path() -> Path:
     return Path(__file__).parent.parent / "spec" / SPEC_NAME
 
 
-def _banner(spec_label: str, digest: str, comment: str = "#") -> str:
+def _banner(spec_label: str, digest: str, command: str, comment: str = "#") -> str:
     return (
         f"{comment} Generated from {spec_label} (sha256 {digest})\n"
-        f"{comment} by scripts/generate (datamodel-code-generator {GENERATOR_VERSION}). "
+        f"{comment} by {command} (datamodel-code-generator {GENERATOR_VERSION}). "
         "Do not edit: change the spec and regenerate.\n\n"
     )
+
+
+OWN_PACKAGE = "redo_kit_models"
+"""The package of redo-kit's own models; no other package may take its name."""
+
+_PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_package_name(package: str) -> str:
+    """``package`` if another service may generate into it; ``ConfigurationError`` otherwise.
+
+    It must be one Python identifier, and never ``redo_kit_models``: a second
+    package of that name would shadow redo-kit's own models on ``sys.path``.
+    """
+    if not _PACKAGE_NAME.match(package):
+        raise ConfigurationError(
+            f"--package must be a Python identifier such as 'shop_events', got {package!r}"
+        )
+    if package == OWN_PACKAGE:
+        raise ConfigurationError(
+            f"--package {OWN_PACKAGE} is redo-kit's own: it would shadow redo-kit's models; "
+            "choose a name of your own, such as 'shop_events'"
+        )
+    return package
 
 
 def _check_generator() -> None:
@@ -99,21 +132,27 @@ def _load_spec(spec: Path) -> object:
         return yaml.safe_load(fh)
 
 
-def render(spec: Path | None = None, *, package: str = "redo_kit_models") -> dict[str, str]:
+def render(
+    spec: Path | None = None,
+    *,
+    package: str = OWN_PACKAGE,
+    command: str = "scripts/generate",
+) -> dict[str, str]:
     """Generate the files of ``package`` from ``spec``; returns ``{file name: text}``.
 
-    ``spec`` defaults to :func:`spec_path`. Raises ``ConfigurationError`` when
-    the pinned generator is missing and ``RuntimeError`` when it fails.
+    ``spec`` defaults to :func:`spec_path`; ``command`` is named in the banner
+    as the one that wrote the files. Raises ``ConfigurationError`` when the
+    pinned generator is missing and ``RuntimeError`` when it fails.
     """
     _check_generator()
     spec = spec or spec_path()
     raw = spec.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     label = f"spec/{spec.name}" if spec.parent.name == "spec" else spec.name
-    banner = _banner(label, digest)
+    banner = _banner(label, digest, command)
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp) / "models.py"
-        command = [
+        generator = [
             sys.executable, "-m", "datamodel_code_generator",
             "--input", str(spec),
             "--output", str(output),
@@ -124,7 +163,7 @@ def render(spec: Path | None = None, *, package: str = "redo_kit_models") -> dic
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         # The command is this module's own constants plus the spec's path: no shell.
         done = subprocess.run(  # noqa: S603
-            command, capture_output=True, text=True, env=env, check=False
+            generator, capture_output=True, text=True, env=env, check=False
         )
         if done.returncode != 0 or not output.exists():
             raise RuntimeError(f"datamodel-code-generator failed:\n{done.stderr.strip()}")
@@ -132,7 +171,7 @@ def render(spec: Path | None = None, *, package: str = "redo_kit_models") -> dic
     names = _public_names(models)
     init = (
         banner
-        + f'"""Models generated from {label}."""\n\n'
+        + _package_doc(package, label)
         + f"from {package}.models import (\n"
         + "".join(f"    {name},\n" for name in names)
         + ")\n\n__all__ = [\n"
@@ -148,6 +187,18 @@ def render(spec: Path | None = None, *, package: str = "redo_kit_models") -> dic
     }
     as_json = json.dumps(stamped, indent=1, ensure_ascii=False) + "\n"
     return {"__init__.py": init, "models.py": models, "openapi.json": as_json}
+
+
+def _package_doc(package: str, label: str) -> str:
+    if package == OWN_PACKAGE:
+        return f'"""Models generated from {label}."""\n\n'
+    return (
+        f'"""Models generated from {label}, for redo-kit\'s runtime.\n\n'
+        "redo-kit's converter reads and writes these classes (``redo_kit.structure``),\n"
+        "and ``RedoClient.send``, ``send_bulk`` and ``batcher().track`` accept them.\n"
+        "Their events are checked against the spec beside this file (``openapi.json``),\n"
+        'not the one inside redo-kit.\n"""\n\n'
+    )
 
 
 def _strip_generator_header(source: str) -> str:

@@ -25,4 +25,15 @@ class CodeFormatter(CustomCodeFormatter):
             default=-1,
         )
         body[last_import + 1 : last_import + 1] = ["", "import attrs"]
+        # The template writes open objects as `dict[str, Any]` aliases, which
+        # the generator's import list does not know about.
+        if any(": TypeAlias = dict[str, Any]" in line for line in body):
+            body = [_with_any(line) for line in body]
         return banner + "\n".join(body).rstrip() + "\n"
+
+
+def _with_any(line: str) -> str:
+    if not line.startswith("from typing import ") or " Any" in line:
+        return line
+    names = sorted({*line.removeprefix("from typing import ").split(", "), "Any"})
+    return "from typing import " + ", ".join(names)
