@@ -1197,6 +1197,13 @@ def _add_relay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="print a status line this often; 0 for only on SIGUSR1 (default 10)",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        help="requests per second per endpoint for each store (default: the API's limit in "
+        "the spec)",
+    )
+    parser.add_argument(
         "--local-pacing",
         action="store_true",
         help="pace this process alone instead of the whole fleet through Redis",
@@ -1225,6 +1232,8 @@ def _relay_clients(args: argparse.Namespace) -> list[RedoClient]:
         options: dict[str, Any] = {"store_id": store_id.strip(), "api_key": key.strip()}
         if args.base_url:
             options["base_url"] = args.base_url
+        if args.rate_limit is not None:
+            options["rate_limit"] = args.rate_limit
         clients.append(RedoClient(**options))
     return clients
 
