@@ -1243,6 +1243,7 @@ def _relay(args: argparse.Namespace) -> int:
     import threading
     import time
 
+    from redo_kit._errors import OutboxError
     from redo_kit._outbox_redis import safe_url
     from redo_kit._relay import Relay
 
@@ -1251,16 +1252,20 @@ def _relay(args: argparse.Namespace) -> int:
         from redo_kit._fleet_pacing import use_fleet_pacing
 
         use_fleet_pacing(args.redis, namespace=args.namespace)
-    relay = Relay(
-        args.redis,
-        clients,
-        namespace=args.namespace,
-        senders=args.senders,
-        linger=args.linger,
-        delivery_timeout=args.delivery_timeout,
-        dead_letter=args.dead_letter,
-        visibility_timeout=args.visibility_timeout,
-    )
+    try:
+        relay = Relay(
+            args.redis,
+            clients,
+            namespace=args.namespace,
+            senders=args.senders,
+            linger=args.linger,
+            delivery_timeout=args.delivery_timeout,
+            dead_letter=args.dead_letter,
+            visibility_timeout=args.visibility_timeout,
+        )
+    except OutboxError as exc:
+        print(f"redo-kit relay: {exc}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     asked = threading.Event()
     started = time.monotonic()

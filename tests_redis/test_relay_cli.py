@@ -71,6 +71,11 @@ def test_relay_refuses_a_store_without_its_key(
     assert cli.main(["relay", "--redis", redis_url, "--store", "S"]) == 2
     err = capsys.readouterr().err
     assert "STORE_ID=KEY" in err
+    down = "redis://user:pw-secret@127.0.0.1:1/0"
+    assert cli.main(["relay", "--redis", down, "--store", "S=sk_k", "--local-pacing"]) == 1
+    err = capsys.readouterr().err
+    assert "redo-kit relay: Redis outbox of store S at redis://127.0.0.1:1/0" in err
+    assert "pw-secret" not in err
 
 
 def write_events(path: Path, prefix: str, count: int) -> None:
