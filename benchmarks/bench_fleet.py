@@ -33,6 +33,7 @@ Not a test: it prints the figures; it exits 1 if an event was lost or stored twi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import signal
@@ -98,10 +99,13 @@ def start_emulator(rate_limit: float | None) -> tuple[subprocess.Popen[str], str
 
 def stop(process: subprocess.Popen[Any], how: int = signal.SIGTERM) -> Any:
     """Stop ``process`` and return its resource usage (CPU times) from the kernel."""
-    if process.poll() is None:
-        process.send_signal(how)
-    _, _, usage = os.wait4(process.pid, 0)
-    process.returncode = 0
+    usage = None
+    if process.returncode is None:
+        # Not send_signal(): it reaps an ended process first, and its usage with it.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, how)
+        _, _, usage = os.wait4(process.pid, 0)
+        process.returncode = 0
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             stream.close()
@@ -355,7 +359,69 @@ def aof(args: argparse.Namespace, workdir: Path) -> bool:
     return True
 
 
-PARTS = {"fleet": fleet, "stores": stores, "track": track, "aof": aof}
+def prefilled(args: argparse.Namespace, workdir: Path) -> bool:
+    """The relays alone: the streams filled first, then 2 relays drain them.
+
+    Producers of a fleet run on machines of their own; on this machine they
+    share its two cores with the relays, the emulator and Redis. Here they
+    are done before the relays start, so the figures are those of delivery
+    from Redis, timed from the first event stored to the last.
+    """
+    ok = True
+    for label, chosen, limit, count in (
+        ("one store at 100 requests/s", STORES[:1], None, args.events),
+        ("4 stores at 20 requests/s", STORES, 20.0, 4 * args.store_events),
+    ):
+        per = count // 8
+        ceiling = (limit or 100.0) * 100
+        print(f"\n## prefilled, {label}: {8 * per:,} events in Redis, then 2 relays")
+        server = RedisServer(workdir / f"redis-pre-{len(chosen)}").start()
+        emu, base, root = start_emulator(limit)
+        try:
+            _, procs = producers(base, server.url, chosen, per)
+            for p in procs:
+                stop(p)
+            extra = ("--rate-limit", str(limit)) if limit else ()
+            relay_procs = relays(base, server.url, chosen, 2, *extra)
+            goal = {s: sum(per for i in range(8) if chosen[i % len(chosen)] == s) for s in chosen}
+            first: dict[str, tuple[float, int]] = {}
+            last: dict[str, float] = {}
+            deadline = time.monotonic() + 900
+            while len(last) < len(chosen) and time.monotonic() < deadline:
+                for store in chosen:
+                    if store in last:
+                        continue
+                    stored = stats(root, KEYS[store])["stored"]
+                    if stored and store not in first:
+                        first[store] = (time.time(), stored)
+                    if stored >= goal[store]:
+                        last[store] = time.time()
+                time.sleep(0.05)
+            usages = [stop(r) for r in relay_procs]
+            cpu = sum(u.ru_utime + u.ru_stime for u in usages)
+            for n, store in enumerate(chosen):
+                began, already = first[store]
+                rate = (goal[store] - already) / (last[store] - began)
+                limited, total = share_429(stats(root, KEYS[store]))
+                expected = {
+                    f"m{g}w{w}-{k}"
+                    for g in range(2)
+                    for w in range(4)
+                    if chosen[(g * 4 + w) % len(chosen)] == store
+                    for k in range(per)
+                }
+                ok = check_exact(root, store, expected) and ok
+                print(f"store {n}: {rate:,.0f} events/s = {rate / ceiling:.3f} of its "
+                      f"{ceiling:,.0f} (target 0.95); {limited}/{total} requests 429")  # fmt: skip
+            print(f"relay CPU {cpu:.2f} s for {8 * per:,} events = "
+                  f"{cpu / (8 * per) * 1e6:.1f} µs per event (target <= 5)")  # fmt: skip
+        finally:
+            stop(emu)
+            server.stop()
+    return ok
+
+
+PARTS = {"fleet": fleet, "stores": stores, "prefilled": prefilled, "track": track, "aof": aof}
 
 
 def main() -> int:
