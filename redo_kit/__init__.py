@@ -88,6 +88,8 @@ _EXPORTS: dict[str, str] = {
     "Response": "redo_kit._transport",
     "RetryPolicy": "redo_kit._retry",
     "SendResult": "redo_kit._client",
+    "SpecChange": "redo_kit._spec_diff",
+    "SpecDiff": "redo_kit._spec_diff",
     "Timeout": "redo_kit._transport",
     "TrackingPlan": "redo_kit._plan",
     "Transport": "redo_kit._transport",
@@ -115,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "prepare_event": "redo_kit._events",
     "resolution_identifier": "redo_kit._identity",
     "set_testing": "redo_kit._retry",
+    "spec_diff": "redo_kit._spec_diff",
     "spec_path": "redo_kit._codegen",
     "structure": "redo_kit._converter",
     "unique_id": "redo_kit._idempotency",
@@ -189,6 +192,8 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "SendResult",
+    "SpecChange",
+    "SpecDiff",
     "Timeout",
     "TrackingPlan",
     "Transport",
@@ -217,6 +222,7 @@ __all__ = [
     "prepare_event",
     "resolution_identifier",
     "set_testing",
+    "spec_diff",
     "spec_path",
     "structure",
     "unique_id",
@@ -313,6 +319,7 @@ if TYPE_CHECKING:
         set_testing,
     )
     from redo_kit._rules import email_key, is_ignored
+    from redo_kit._spec_diff import SpecChange, SpecDiff, spec_diff
     from redo_kit._transport import (
         InsecureTransportWarning,
         MockTransport,

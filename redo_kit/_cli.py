@@ -2,10 +2,11 @@
 
     redo-kit import FILE [--rejects PATH] [--restart]       backfill a JSONL or CSV file
     redo-kit send --event-name NAME --email ADDRESS ...      send one event
-    redo-kit validate FILE [--rejects PATH]                  check a file, no network
+    redo-kit validate FILE [--rejects PATH] [--plan PLAN]    check a file, no network
     redo-kit convert --from klaviyo FILE [--out PATH]        Klaviyo payloads as Redo JSON Lines
     redo-kit emulator [--port 0] [--store ID=KEY] [--faults SPEC]
-    redo-kit generate --out DIR --package NAME [--spec PATH] [--check]
+    redo-kit generate --out DIR --package NAME [--spec PATH | --plan PLAN] [--check]
+    redo-kit spec diff OLD NEW | path | show                 what a new spec breaks
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
     redo-kit --version
 
@@ -140,6 +141,85 @@ def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     emulator_cli.configure_parser(parser)
     parser.set_defaults(handler=emulator_cli.run)
+
+
+# -- spec: the shipped spec, and what a new spec breaks ------------------------
+
+
+def _spec_diff(args: argparse.Namespace) -> int:
+    from redo_kit._spec_diff import load_spec, spec_diff
+
+    diff = spec_diff(load_spec(args.old), load_spec(args.new))
+    if args.format == "json":
+        print(orjson.dumps({"old": args.old, "new": args.new, **diff.to_dict()}).decode())
+        return 1 if diff.is_breaking else 0
+    for change in diff.changes:
+        label = "BREAKING" if change.breaking else "ok"
+        print(f"{label:<8}  {change.kind}  {change.location}\n          {change.message}")
+    broken = len(diff.breaking)
+    verdict = "breaks clients generated from" if broken else "is compatible with"
+    print(
+        f"{args.new} {verdict} {args.old}: {broken} breaking, "
+        f"{len(diff.changes) - broken} non-breaking change(s)"
+    )
+    return 1 if broken else 0
+
+
+def _spec_path(args: argparse.Namespace) -> int:
+    from redo_kit._codegen import spec_path
+
+    print(spec_path())
+    return 0
+
+
+def _spec_show(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from redo_kit._codegen import spec_path
+    from redo_kit._spec_diff import SHIPPED, load_spec
+
+    path = spec_path()
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the shipped spec {path}: {exc.strerror}") from exc
+    info = load_spec(SHIPPED).get("info", {})
+    print(f"title    {info.get('title')}")
+    print(f"version  {info.get('version')}")
+    print(f"sha256   {digest}")
+    print(f"path     {path}")
+    return 0
+
+
+def _add_spec(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "spec",
+        help="the shipped OpenAPI spec, and whether a new spec breaks clients generated from it",
+        description="diff compares two OpenAPI 3.1 specs (YAML or JSON; 'shipped' is the "
+        "spec installed with redo-kit) and lists each change with a JSON pointer, a stable "
+        "kind and whether it breaks a client generated from OLD or the payloads it sends. "
+        "Exit codes: 0 nothing breaks, 1 something breaks, 2 a spec cannot be read. "
+        "path prints where the shipped spec is; show prints its title, version and sha256.",
+        epilog="examples:\n"
+        "  redo-kit spec diff shipped new-spec.yaml\n"
+        "  redo-kit spec diff old.yaml new.yaml --format json\n"
+        "  redo-kit spec path\n"
+        "  redo-kit spec show\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION")
+    diff = actions.add_parser("diff", help="list the changes from OLD to NEW; exit 1 if any breaks")
+    diff.add_argument("old", metavar="OLD", help="the spec clients were generated from, or shipped")
+    diff.add_argument("new", metavar="NEW", help="the new spec, or shipped")
+    diff.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default: text)"
+    )
+    diff.set_defaults(handler=_spec_diff)
+    path = actions.add_parser("path", help="print the path of the shipped spec")
+    path.set_defaults(handler=_spec_path)
+    show = actions.add_parser("show", help="print the shipped spec's title, version, sha256, path")
+    show.set_defaults(handler=_spec_show)
+    parser.set_defaults(handler=lambda args: _usage(parser))
 
 
 # -- where events go: Redo, or the embedded emulator --------------------------
@@ -1331,6 +1411,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_convert(commands)
     _add_emulator(commands)
     _add_generate(commands)
+    _add_spec(commands)
     _add_outbox(commands)
     _add_relay(commands)
     return parser

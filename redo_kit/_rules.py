@@ -48,6 +48,7 @@ from redo_kit._errors import Problem
 from redo_kit._spec import component, derived, document, wire_path
 
 __all__ = [
+    "EVENT_RULES",
     "EXTRA",
     "Limits",
     "bad_email",
@@ -68,6 +69,28 @@ __all__ = [
 
 EXTRA = "$extra"
 """The data key for non-segmentable metadata, stored verbatim (``x-redo-extra``)."""
+
+EVENT_RULES: frozenset[str] = frozenset(
+    {
+        "customer-identifier",
+        "depth",
+        "event-size",
+        "ignored-value",
+        "json-type",
+        "nested-data",
+        "non-finite",
+        "string-size",
+        "unicode",
+        "unknown-key",
+    }
+)
+"""The ids of this catalogue's rules that ``validate_event`` reports on one event.
+
+Beside them it reports the keywords of the spec's schemas under their own
+names (``required``, ``pattern``, ``maxProperties``...). ``duplicate-unique-id``
+needs two events (a bulk body) and ``phone-number`` is reported when a number
+is normalized, so neither is here.
+"""
 
 SINGLE = "/stores/{storeId}/events"
 """The single-event operation's path in the spec."""

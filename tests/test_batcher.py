@@ -613,17 +613,20 @@ def test_exit_with_a_hung_server_takes_one_exit_timeout_not_one_per_step(tmp_pat
         batcher = client.batcher(flush_interval=0, exit_timeout=3)
         for n in range(300):
             batcher.track({"eventName": "E", "customer": {"email": "a@example.com"}})
+        import time
+        print(time.monotonic(), flush=True)  # the exit starts here
         """
     )
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
-    elapsed = time.monotonic() - started
+    # CLOCK_MONOTONIC is one clock for every process of the machine: the exit's
+    # own length, whatever the interpreter's start and imports cost.
+    exiting = time.monotonic() - float(done.stdout.split()[-1])
     assert done.returncode == 0, done.stderr
     # The flush at thread shutdown and the close at atexit share one deadline:
-    # one exit_timeout (3 s) and the interpreter's start, not 6 s.
-    assert 3 <= elapsed < 5.5, elapsed
+    # one exit_timeout (3 s), not 6 s.
+    assert 3 <= exiting < 4.5, exiting
     assert "still in flight" in done.stderr
 
 

@@ -1,4 +1,4 @@
-# Generated from spec/redo-events.openapi.yaml (sha256 f300872a93edf1e204bbcbe5bd631c10a0616aab92023e92f7893424f29ad659)
+# Generated from spec/redo-events.openapi.yaml (sha256 45d2f86bc08986d829d800728afc8bce58e68a8196e5f0c188c157f43e0b50ea)
 # by scripts/generate (datamodel-code-generator 0.89.0). Do not edit: change the spec and regenerate.
 
 """Models generated from spec/redo-events.openapi.yaml."""
