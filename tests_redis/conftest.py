@@ -41,11 +41,3 @@ def redis_url(redis_server: RedisServer) -> str:
     client.flushall()
     client.close()
     return redis_server.url
-
-
-@pytest.fixture
-def aof_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own with the append-only file on (fsync every second)."""
-    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
-    yield server
-    server.kill()
