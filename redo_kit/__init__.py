@@ -78,7 +78,10 @@ _EXPORTS: dict[str, str] = {
     "PropertyValue": "redo_kit_models",
     "QueueFullError": "redo_kit._errors",
     "RateLimitError": "redo_kit._errors",
+    "RedisOutbox": "redo_kit._outbox_redis",
     "RedoClient": "redo_kit._client",
+    "Relay": "redo_kit._relay",
+    "RelayStats": "redo_kit._relay",
     "RedoError": "redo_kit._errors",
     "Rejection": "redo_kit._client",
     "Request": "redo_kit._transport",
@@ -119,6 +122,7 @@ _EXPORTS: dict[str, str] = {
     "structure": "redo_kit._converter",
     "unique_id": "redo_kit._idempotency",
     "unstructure": "redo_kit._converter",
+    "use_fleet_pacing": "redo_kit._fleet_pacing",
     "validate_bulk": "redo_kit._validation",
     "validate_event": "redo_kit._validation",
 }
@@ -178,9 +182,12 @@ __all__ = [
     "PropertyValue",
     "QueueFullError",
     "RateLimitError",
+    "RedisOutbox",
     "RedoClient",
     "RedoError",
     "Rejection",
+    "Relay",
+    "RelayStats",
     "Request",
     "Response",
     "RetryPolicy",
@@ -220,6 +227,7 @@ __all__ = [
     "structure",
     "unique_id",
     "unstructure",
+    "use_fleet_pacing",
     "validate_bulk",
     "validate_event",
 ]
@@ -278,6 +286,7 @@ if TYPE_CHECKING:
         build_event,
         prepare_event,
     )
+    from redo_kit._fleet_pacing import use_fleet_pacing
     from redo_kit._idempotency import (
         content_unique_id,
         new_unique_id,
@@ -296,12 +305,14 @@ if TYPE_CHECKING:
         LineRejection,
         import_events,
     )
+    from redo_kit._outbox_redis import RedisOutbox
     from redo_kit._plan import PlanEvent, PlanProperty, TrackingPlan
     from redo_kit._properties import (
         clean_data,
         detect_type,
         is_date,
     )
+    from redo_kit._relay import Relay, RelayStats
     from redo_kit._retry import (
         NO_RETRY,
         RetryPolicy,

@@ -6,6 +6,7 @@
         batcher.track({"eventName": "Order Placed", "customer": {"email": "a@example.com"}})
 
     batcher = client.batcher(outbox="/var/lib/shop/redo-outbox.sqlite3")  # survives a crash
+    batcher = client.batcher(outbox="redis://redis:6379/0")  # a fleet's; `redo-kit relay` sends
 
 ``track`` prepares the event on the caller's thread (so an invalid event
 raises :class:`~redo_kit._errors.ValidationError` right there, never queued)
@@ -175,7 +176,16 @@ class Batcher:
     ``outbox``: where events wait: ``None`` (default) for memory, a path for
     a SQLite file (``track`` returns once the event is committed; several
     processes of one host may share the file, one of them draining at a
-    time), or an :class:`~redo_kit._outbox.Outbox`.
+    time), a ``redis://`` URL for the store's stream in Redis
+    (:class:`~redo_kit._outbox_redis.RedisOutbox`, shared by a whole fleet;
+    ``track`` returns once Redis has the event), or an
+    :class:`~redo_kit._outbox.Outbox`.
+    ``relay``: whether this batcher delivers what its outbox holds. ``None``
+    (default): yes, except for a Redis outbox, which ``redo-kit relay``
+    processes drain; ``True`` with a Redis outbox relays in-process too (a
+    single-process deployment); ``False`` only with a Redis outbox. A
+    batcher that does not relay never waits at ``close`` or exit (its events
+    are in Redis), while ``flush`` waits for the relays to deliver them.
     ``flush_interval``: seconds an event may wait for a fuller request; default 0.5.
     ``delivery_timeout``: seconds from ``track`` during which a request that
     fails with a retryable error is tried again (backoff between tries,
@@ -243,6 +253,7 @@ class Batcher:
         senders: int = 8,
         exit_timeout: float = 5.0,
         handle_sigterm: bool = True,
+        relay: bool | None = None,
         options: PrepareOptions | None = None,
         allow_unknown_keys: bool | None = None,
         default_region: str | None = None,
@@ -305,14 +316,27 @@ class Batcher:
             move_nested_to_extra=move_nested_to_extra,
             plan=plan,
         )
+        if relay is not None and not isinstance(relay, bool):
+            raise ConfigurationError(
+                f"relay must be True, False or None, not {type(relay).__name__}"
+            )
         self._outbox = _open_outbox(
             outbox,
+            store_id=client.store_id,
             max_events=max_events,
             max_bytes=max_bytes,
             overflow=overflow,
             block_timeout=float(block_timeout),
         )
         self._shared = not isinstance(self._outbox, MemoryOutbox)
+        fed = _relay_fed(self._outbox)
+        if relay is False and not fed:
+            self._outbox.close()
+            raise ConfigurationError(
+                "relay=False needs a Redis outbox (outbox='redis://...'), which relays drain: "
+                "with any other outbox nothing would deliver the events"
+            )
+        self._relays = (not fed) if relay is None else relay
         self._closed = False
         self._close_result: FlushResult | None = None
         self._fresh_state()
@@ -378,7 +402,7 @@ class Batcher:
                 if seq > self._last_seq:
                     self._last_seq = seq
             self._dropped += len(dropped)
-            if self._drain is None:
+            if self._drain is None and self._relays:
                 self._start_drain()
         if dropped:
             self._report_drops(dropped)
@@ -387,7 +411,8 @@ class Batcher:
     # -- the drain -----------------------------------------------------------
 
     def _start_drain(self) -> None:
-        self._drain = start_daemon(self._run, "redo-kit-batcher")
+        if self._relays:
+            self._drain = start_daemon(self._run, "redo-kit-batcher")
 
     def _run(self) -> None:
         try:
@@ -671,7 +696,8 @@ class Batcher:
                 self._stopping = True
                 target = self._last_seq
             self._outbox.wake()
-            self._wait_settled(target, deadline)
+            if self._relays:
+                self._wait_settled(target, deadline)
             self._halted = True
             self._outbox.wake()
             lost = self._outbox.close()
@@ -706,7 +732,7 @@ class Batcher:
                     if self._dead_letter and not self._shared
                     else "",
                 )
-            if result.queued and self._shared:
+            if result.queued and self._shared and self._relays:
                 logger.warning(
                     "redo-kit batcher closed with %d event(s) left in its outbox; the next "
                     "batcher that opens it delivers them (or run `redo-kit outbox drain`)",
@@ -794,14 +820,22 @@ class Batcher:
         self.close(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
 
     def _flush_at_exit(self, deadline: float) -> None:
-        if self._closed:
+        if self._closed or not self._relays:
             return
         self.flush(timeout=min(self._exit_timeout, max(0.0, deadline - time.monotonic())))
+
+
+def _relay_fed(outbox: Outbox) -> bool:
+    """Whether ``outbox`` is one that relays drain (a Redis stream)."""
+    from redo_kit._outbox_redis import RedisOutbox
+
+    return isinstance(outbox, RedisOutbox)
 
 
 def _open_outbox(
     outbox: str | os.PathLike[str] | Outbox | None,
     *,
+    store_id: str,
     max_events: int | None,
     max_bytes: int | None,
     overflow: Overflow,
@@ -812,6 +846,12 @@ def _open_outbox(
         for name, value in (("max_events", max_events), ("max_bytes", max_bytes))
         if value is not None
     }
+    if isinstance(outbox, str) and outbox.startswith(("redis://", "rediss://", "unix://")):
+        from redo_kit._outbox_redis import RedisOutbox
+
+        return RedisOutbox(
+            outbox, store_id=store_id, overflow=overflow, block_timeout=block_timeout, **bounds
+        )
     if isinstance(outbox, (str, os.PathLike)):
         from redo_kit._outbox_sqlite import SqliteOutbox
 

@@ -1329,6 +1329,190 @@ def _add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser.set_defaults(handler=lambda args: _usage(parser))
 
 
+def _add_relay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "relay",
+        help="deliver what a fleet's batchers put into Redis (outbox=redis://...)",
+        description="A long-running relay: it drains the Redis stream of every store given, "
+        "fills bulk requests with the events of all producers and sends them to Redo, "
+        "acknowledging each event only after Redo's 2xx (or once it is dead-lettered). Run "
+        "several for more throughput or for failover: a relay that dies has its requests "
+        "taken over by another after --visibility-timeout. Sending is paced fleet-wide "
+        "through the same Redis (--local-pacing: per process). A status line goes to stderr "
+        "every --status-every seconds and on SIGUSR1; SIGTERM or Ctrl-C lets the requests "
+        "in flight finish, prints the last status and exits 0.",
+        epilog="examples:\n"
+        "  redo-kit relay --redis redis://redis:6379/0 "
+        "--store 64e5a8a1af49a89df37e4ee7=env:REDO_KEY\n"
+        "  redo-kit relay --redis redis://redis:6379/0 --store STORE_A=env:KEY_A "
+        "--store STORE_B=env:KEY_B --dead-letter /var/lib/redo/dead.jsonl\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--redis", required=True, metavar="URL", help="redis://HOST:PORT/DB")
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        required=True,
+        metavar="STORE_ID=KEY",
+        help="a store to relay and its API key; KEY may be env:VARIABLE to read it from the "
+        "environment (keeps it out of the process list); repeat for more stores",
+    )
+    parser.add_argument(
+        "--base-url", help="API base URL with version (default: $REDO_BASE_URL, else Redo's)"
+    )
+    parser.add_argument(
+        "--namespace", default="redo-kit", help="Redis key prefix (default %(default)s)"
+    )
+    parser.add_argument(
+        "--senders", type=int, default=8, help="requests in flight per store (default 8)"
+    )
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=0.2,
+        metavar="SECONDS",
+        help="how long the oldest event may wait for a fuller request (default 0.2)",
+    )
+    parser.add_argument(
+        "--delivery-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="retry an event for this long after it was tracked, then dead-letter it (default 600)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="take over a dead relay's requests after this long (default 30)",
+    )
+    parser.add_argument(
+        "--dead-letter", metavar="PATH", help="append events given up for good (JSON Lines)"
+    )
+    parser.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print a status line this often; 0 for only on SIGUSR1 (default 10)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="N",
+        help="requests per second per endpoint for each store (default: the API's limit in "
+        "the spec)",
+    )
+    parser.add_argument(
+        "--local-pacing",
+        action="store_true",
+        help="pace this process alone instead of the whole fleet through Redis",
+    )
+    parser.set_defaults(handler=_relay)
+
+
+def _relay_clients(args: argparse.Namespace) -> list[RedoClient]:
+    from redo_kit._client import RedoClient
+
+    clients: list[RedoClient] = []
+    for position, item in enumerate(args.store, 1):
+        store_id, sep, key = item.partition("=")
+        if not sep or not store_id.strip() or not key.strip():
+            raise ConfigurationError(
+                f"--store number {position} takes STORE_ID=KEY or STORE_ID=env:VARIABLE "
+                "(the value is not shown: it may hold an API key)"
+            )
+        if key.startswith("env:"):
+            name = key[4:]
+            key = os.environ.get(name, "")
+            if not key:
+                raise ConfigurationError(
+                    f"--store number {position}: the environment variable {name!r} is not set"
+                )
+        options: dict[str, Any] = {"store_id": store_id.strip(), "api_key": key.strip()}
+        if args.base_url:
+            options["base_url"] = args.base_url
+        if args.rate_limit is not None:
+            options["rate_limit"] = args.rate_limit
+        clients.append(RedoClient(**options))
+    return clients
+
+
+def _relay(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+
+    from redo_kit._errors import OutboxError
+    from redo_kit._outbox_redis import safe_url
+    from redo_kit._relay import Relay
+
+    clients = _relay_clients(args)
+    if not args.local_pacing:
+        from redo_kit._fleet_pacing import use_fleet_pacing
+
+        use_fleet_pacing(args.redis, namespace=args.namespace)
+    try:
+        relay = Relay(
+            args.redis,
+            clients,
+            namespace=args.namespace,
+            senders=args.senders,
+            linger=args.linger,
+            delivery_timeout=args.delivery_timeout,
+            dead_letter=args.dead_letter,
+            visibility_timeout=args.visibility_timeout,
+        )
+    except OutboxError as exc:
+        print(f"redo-kit relay: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    asked = threading.Event()
+    started = time.monotonic()
+
+    def status(final: bool = False) -> None:
+        stats = relay.stats()
+        uptime = time.monotonic() - started
+        label = "stopped" if final else "running"
+        print(
+            f"relay {label} {uptime:.0f}s stores={len(clients)} {stats.line()}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = {
+        number: signal.signal(number, lambda *_: stop.set())
+        for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda *_: asked.set())
+    relay.start()
+    print(
+        f"relay started for {len(clients)} store(s) from {safe_url(args.redis)} "
+        f"(pid {os.getpid()})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        every = args.status_every if args.status_every > 0 else None
+        last = time.monotonic()
+        while not stop.is_set():
+            stop.wait(0.2)
+            if asked.is_set() or (every is not None and time.monotonic() - last >= every):
+                asked.clear()
+                last = time.monotonic()
+                status()
+        relay.stop()
+        status(final=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for client in clients:
+            client.close()
+    return 0
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
@@ -1352,6 +1536,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_spec(commands)
     _add_outbox(commands)
+    _add_relay(commands)
     return parser
 
 

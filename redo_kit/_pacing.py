@@ -16,8 +16,11 @@ bucket stops every sender until ``Retry-After`` has passed, drops its rate to
 ``decrease`` times what it was, and climbs back to the limit linearly over
 ``recovery`` seconds.
 
-Processes do not share buckets. After ``os.fork`` the child starts with an
-empty registry: a lock held by a parent thread at fork time never blocks it.
+Processes do not share buckets, unless fleet pacing is on
+(:mod:`redo_kit._fleet_pacing`: ``use_fleet_pacing(url)`` or the
+``REDO_KIT_REDIS_URL`` variable), which makes the registry hand out buckets
+kept in Redis. After ``os.fork`` the child starts with an empty registry: a
+lock held by a parent thread at fork time never blocks it.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from redo_kit import _retry as retry
 from redo_kit._errors import ConfigurationError
 
 __all__ = [
+    "Pacer",
     "TokenBucket",
     "bucket_for",
     "reset",
+    "set_shared",
 ]
 
 
@@ -147,21 +153,65 @@ class TokenBucket:
         return f"TokenBucket(limit={self._limit:g}/s, rate={self.rate:.3g}/s)"
 
 
+class Pacer(Protocol):
+    """What a sender asks of a bucket: :class:`TokenBucket`, or a fleet's bucket in Redis."""
+
+    @property
+    def limit(self) -> float: ...
+
+    def set_limit(self, limit: float) -> None: ...
+
+    def acquire(self) -> float: ...
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None: ...
+
+
+Factory = Callable[[str, str, str, float], Pacer]
+"""Makes the bucket of (base URL, store, endpoint) at a limit in requests per second."""
+
 _registry_lock = threading.Lock()
-_registry: dict[tuple[str, str, str], TokenBucket] = {}
+_registry: dict[tuple[str, str, str], Pacer] = {}
+_shared: Factory | None = None
+_environment_read = False
 
 
-def bucket_for(base_url: str, store_id: str, endpoint: str, limit: float) -> TokenBucket:
+def set_shared(factory: Factory | None) -> None:
+    """Make every new bucket with ``factory`` (``None``: in-process ones); forget the old ones."""
+    global _shared, _environment_read
+    _shared = factory
+    _environment_read = True
+    reset()
+
+
+def _read_environment() -> None:
+    """Turn fleet pacing on, once per process, if ``REDO_KIT_REDIS_URL`` asks for it."""
+    global _environment_read
+    if _environment_read:
+        return
+    _environment_read = True
+    if os.environ.get("REDO_KIT_REDIS_URL", "").strip():
+        from redo_kit._fleet_pacing import from_environment
+
+        try:
+            from_environment()
+        except ConfigurationError as error:
+            raise ConfigurationError(f"REDO_KIT_REDIS_URL: {error}") from None
+
+
+def bucket_for(base_url: str, store_id: str, endpoint: str, limit: float) -> Pacer:
     """The process-wide bucket of (``base_url``, ``store_id``, ``endpoint``).
 
-    Created at ``limit`` requests per second on first use; a later caller
-    with another ``limit`` changes it for everyone.
+    Created at ``limit`` requests per second on first use (in Redis when
+    fleet pacing is on); a later caller with another ``limit`` changes it
+    for everyone.
     """
+    _read_environment()
     key = (base_url, store_id, endpoint)
     with _registry_lock:
         bucket = _registry.get(key)
         if bucket is None:
-            bucket = _registry[key] = TokenBucket(limit)
+            made = TokenBucket(limit) if _shared is None else _shared(*key, limit)
+            bucket = _registry[key] = made
             return bucket
     if bucket.limit != limit:
         bucket.set_limit(limit)
