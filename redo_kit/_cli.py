@@ -9,6 +9,7 @@
     redo-kit spec diff OLD NEW | path | show                 what a new spec breaks
     redo-kit plan infer FILE | diff OLD NEW | check PLAN     tracking plans
     redo-kit outbox status|drain PATH                        a batcher's SQLite outbox
+    redo-kit relay --redis URL --store ID=KEY ...            deliver a fleet's Redis outbox
     redo-kit --version
 
 With no API key configured (``--api-key`` or ``REDO_API_KEY``), ``import`` and
