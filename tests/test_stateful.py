@@ -31,7 +31,12 @@ class _ForgetfulStore(EventStore):
     """The emulator's store with a seeded bug: uniqueIds are remembered within one request only."""
 
     def _insert_events(
-        self, db: Any, store_id: str, events: Sequence[Mapping[str, Any]], received_at: str
+        self,
+        db: Any,
+        store_id: str,
+        events: Sequence[Mapping[str, Any]],
+        received_at: str,
+        violations: Any = None,
     ) -> tuple[int, int]:
         stored = deduplicated = 0
         seen: set[str] = set()
