@@ -269,3 +269,28 @@ def _billing_like_spec() -> dict[str, Any]:
     from redo_kit._spec import document
 
     return dict(document())
+
+
+def test_the_ci_profile_is_registered_for_users() -> None:
+    from hypothesis import settings
+
+    from redo_kit.testing.models import CI_PROFILE
+
+    profile = settings.get_profile(CI_PROFILE)
+    assert profile.max_examples == 60
+    assert profile.deadline is None
+    assert profile.derandomize is True
+
+
+def test_redo_sent_records_single_and_bulk_events_without_a_socket(redo_sent: Any) -> None:
+    from redo_kit._retry import is_testing
+
+    assert is_testing()
+    event = {"eventName": "A", "customer": {"email": "a@example.com"}}
+    redo_sent.client.send(event)
+    redo_sent.client.send_bulk([{**event, "eventName": "B"}, {**event, "eventName": "C"}])
+    with redo_sent.client.batcher() as batcher:
+        batcher.track({**event, "eventName": "D"})
+    assert [e["eventName"] for e in redo_sent.events] == ["A", "B", "C", "D"]
+    assert len(redo_sent.requests) == 3
+    assert all(e["uniqueId"] for e in redo_sent.events)

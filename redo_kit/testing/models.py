@@ -198,3 +198,26 @@ def setup_hypothesis() -> None:
     models = _models_module(_SHIPPED)
     for cls in _classes(models).values():
         st.register_type_strategy(cls, _shipped_strategy)
+    register_ci_profile()
+
+
+CI_PROFILE = "redo-kit-ci"
+"""The hypothesis profile for CI: ``settings.load_profile("redo-kit-ci")``."""
+
+
+def register_ci_profile() -> None:
+    """Register ``redo-kit-ci``: 60 examples, no deadline, the same examples every run.
+
+    Events are larger than hypothesis's usual inputs and CI machines are
+    shared: a deadline would fail on a slow machine, not on a bug, and a
+    derandomized run fails the same way when it is run again.
+    """
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        CI_PROFILE,
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
