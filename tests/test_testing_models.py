@@ -294,3 +294,20 @@ def test_redo_sent_records_single_and_bulk_events_without_a_socket(redo_sent: An
     assert [e["eventName"] for e in redo_sent.events] == ["A", "B", "C", "D"]
     assert len(redo_sent.requests) == 3
     assert all(e["uniqueId"] for e in redo_sent.events)
+
+
+def test_builds_of_event_gives_only_events_redo_accepts() -> None:
+    """st.builds fills required fields from their types: the spec's bounds are in them."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    import redo_kit
+
+    @settings(max_examples=100, database=None)
+    @given(event=st.builds(redo_kit.Event))
+    def check(event: Any) -> None:
+        assert event.event_name
+        problems = redo_kit.validate_event(redo_kit.unstructure(event))
+        assert [p for p in problems if p.severity == "error"] == []
+
+    check()

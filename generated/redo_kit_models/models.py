@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
+import annotated_types
 import attrs
+
 
 CustomFields: TypeAlias = dict[str, str | float | bool]
 """
@@ -52,7 +54,9 @@ ISO 3166-1 alpha-2 country code, for example `US`.
 class BulkEventReportItem:
     """What happened to one item of a bulk request."""
 
-    index: int = attrs.field(metadata={"wire": "index"})
+    index: Annotated[int, annotated_types.Ge(0)] = attrs.field(
+        metadata={"wire": "index"}
+    )
     """The item's zero-based position in the request's `events`."""
     status: Literal["queued", "rejected"] = attrs.field(metadata={"wire": "status"})
     """`queued`: accepted for storage; `rejected`: dropped."""
@@ -82,19 +86,33 @@ class ProblemItem:
 class Location:
     """The customer's postal address and position."""
 
-    street1: str | None = attrs.field(default=None, metadata={"wire": "street1"})
+    street1: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "street1"}
+    )
     """First line of the street address."""
-    street2: str | None = attrs.field(default=None, metadata={"wire": "street2"})
+    street2: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "street2"}
+    )
     """Second line of the street address."""
-    city: str | None = attrs.field(default=None, metadata={"wire": "city"})
+    city: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "city"}
+    )
     """City."""
-    state: str | None = attrs.field(default=None, metadata={"wire": "state"})
+    state: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "state"}
+    )
     """State, province or region, in full."""
-    state_code: str | None = attrs.field(default=None, metadata={"wire": "stateCode"})
+    state_code: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "stateCode"}
+    )
     """State code, for example `WA`."""
-    postal_code: str | None = attrs.field(default=None, metadata={"wire": "postalCode"})
+    postal_code: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "postalCode"}
+    )
     """Postal code, as a string (`98101`)."""
-    country: str | None = attrs.field(default=None, metadata={"wire": "country"})
+    country: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "country"}
+    )
     """Country name, in full."""
     country_code: CountryCode | None = attrs.field(
         default=None, metadata={"wire": "countryCode"}
@@ -103,9 +121,13 @@ class Location:
         default=None, metadata={"wire": "ianaTimeZoneName"}
     )
     """IANA time zone id, for example `America/Los_Angeles`."""
-    latitude: float | None = attrs.field(default=None, metadata={"wire": "latitude"})
+    latitude: (
+        Annotated[float, annotated_types.Ge(-90), annotated_types.Le(90)] | None
+    ) = attrs.field(default=None, metadata={"wire": "latitude"})
     """Latitude in decimal degrees."""
-    longitude: float | None = attrs.field(default=None, metadata={"wire": "longitude"})
+    longitude: (
+        Annotated[float, annotated_types.Ge(-180), annotated_types.Le(180)] | None
+    ) = attrs.field(default=None, metadata={"wire": "longitude"})
     """Longitude in decimal degrees."""
 
 
@@ -127,11 +149,17 @@ class BulkEventsReport:
     per-event rejections (see x-redo-bulk-report on the bulk operation).
     """
 
-    total: int = attrs.field(metadata={"wire": "total"})
+    total: Annotated[int, annotated_types.Ge(0)] = attrs.field(
+        metadata={"wire": "total"}
+    )
     """Items in the request."""
-    accepted: int = attrs.field(metadata={"wire": "accepted"})
+    accepted: Annotated[int, annotated_types.Ge(0)] = attrs.field(
+        metadata={"wire": "accepted"}
+    )
     """Items queued for storage."""
-    rejected: int = attrs.field(metadata={"wire": "rejected"})
+    rejected: Annotated[int, annotated_types.Ge(0)] = attrs.field(
+        metadata={"wire": "rejected"}
+    )
     """Items dropped."""
     events: list[BulkEventReportItem] = attrs.field(metadata={"wire": "events"})
     """One entry per request item, in request order."""
@@ -145,7 +173,9 @@ class ProblemDetails:
     """A URI reference that identifies the problem type."""
     title: str | None = attrs.field(default=None, metadata={"wire": "title"})
     """A short summary of the problem type."""
-    status: int | None = attrs.field(default=None, metadata={"wire": "status"})
+    status: Annotated[int, annotated_types.Ge(100), annotated_types.Le(599)] | None = (
+        attrs.field(default=None, metadata={"wire": "status"})
+    )
     """The HTTP status code."""
     detail: str | None = attrs.field(default=None, metadata={"wire": "detail"})
     """What went wrong in this occurrence."""
@@ -173,15 +203,21 @@ class Customer:
 
     id: str | None = attrs.field(default=None, metadata={"wire": "id"})
     """Redo customer id (a 24-hex-digit ObjectId)."""
-    email: str | None = attrs.field(default=None, metadata={"wire": "email"})
+    email: Annotated[str, annotated_types.MaxLen(320)] | None = attrs.field(
+        default=None, metadata={"wire": "email"}
+    )
     """The customer's email address."""
     phone_number: str | None = attrs.field(
         default=None, metadata={"wire": "phoneNumber"}
     )
     """The customer's phone number in E.164 form, for example `+12065550100`."""
-    first_name: str | None = attrs.field(default=None, metadata={"wire": "firstName"})
+    first_name: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "firstName"}
+    )
     """Given name."""
-    last_name: str | None = attrs.field(default=None, metadata={"wire": "lastName"})
+    last_name: Annotated[str, annotated_types.MaxLen(102400)] | None = attrs.field(
+        default=None, metadata={"wire": "lastName"}
+    )
     """Family name."""
     location: Location | None = attrs.field(default=None, metadata={"wire": "location"})
     custom_fields: CustomFields | None = attrs.field(
@@ -193,7 +229,9 @@ class Customer:
 class Event:
     """One custom event for one customer."""
 
-    event_name: str = attrs.field(metadata={"wire": "eventName"})
+    event_name: Annotated[str, annotated_types.MinLen(1), annotated_types.MaxLen(102400)] = attrs.field(
+        metadata={"wire": "eventName"}
+    )
     """The event's name, for example `Order Placed`."""
     customer: Customer = attrs.field(metadata={"wire": "customer"})
     event_timestamp: DateTime | None = attrs.field(
@@ -207,7 +245,9 @@ class Event:
     value_currency: CurrencyCode | None = attrs.field(
         default=None, metadata={"wire": "valueCurrency"}
     )
-    unique_id: str | None = attrs.field(default=None, metadata={"wire": "uniqueId"})
+    unique_id: (
+        Annotated[str, annotated_types.MinLen(1), annotated_types.MaxLen(255)] | None
+    ) = attrs.field(default=None, metadata={"wire": "uniqueId"})
     """Idempotency key. The first event stored with a given uniqueId in a
     store wins; later ones are accepted and discarded.
     """
@@ -218,5 +258,7 @@ class Event:
 class BulkEventsRequest:
     """1 to 100 events, each validated on its own."""
 
-    events: list[Event] = attrs.field(metadata={"wire": "events"})
+    events: Annotated[list[Event], annotated_types.MinLen(1), annotated_types.MaxLen(100)] = attrs.field(
+        metadata={"wire": "events"}
+    )
     """The events, stored in order."""

@@ -54,6 +54,7 @@ _GENERATOR_ARGS = (
     "--openapi-scopes", "schemas",
     "--output-model-type", "dataclasses.dataclass",
     "--snake-case-field",
+    "--field-constraints",
     "--enum-field-as-literal", "all",
     "--output-datetime-class", "datetime",
     "--use-standard-collections",

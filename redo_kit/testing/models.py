@@ -16,9 +16,11 @@ A package written by ``redo-kit generate --out DIR --package NAME`` gets the
 same with one call, ``register_models(NAME)``: its strategies follow the
 ``openapi.json`` shipped beside its ``models.py``, not redo-kit's own spec.
 
-``st.builds(Event)`` is another matter: hypothesis fills a class's required
-fields from their Python types (``event_name: str``), which say nothing of the
-spec's lengths and patterns; use ``st.from_type(Event)``.
+``st.builds(Event)`` gives valid events too: hypothesis fills a class's
+required fields from their types, and the generated types carry the spec's
+lengths and bounds (``Annotated[str, MinLen(1), MaxLen(102400)]``); the
+customer comes from the strategy registered here. ``st.from_type`` also
+fills the optional fields.
 """
 
 from __future__ import annotations
