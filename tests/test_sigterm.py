@@ -67,7 +67,12 @@ def queue(client, count, prefix, **options):
 
 def ready():
     print("ready", flush=True)
-    time.sleep(60)
+    # Short sleeps, as a service's main loop wakes: CPython runs a signal's
+    # handler between bytecodes, so a SIGTERM that lands just before a
+    # blocking call begins (the parent signals the moment it reads "ready")
+    # waits for that call to return; one time.sleep(60) would hold it 60 s.
+    for _ in range(600):
+        time.sleep(0.1)
 
 
 held = []
