@@ -80,6 +80,7 @@ from redo_kit._outbox import (
     MemoryOutbox,
     Outbox,
     Overflow,
+    append_dead_letter,
 )
 from redo_kit._signals import flush_on_sigterm, in_daemon, start_daemon
 
@@ -613,18 +614,8 @@ class Batcher:
             logger.warning(message, count, *args)
 
     def _write_dead_letter(self, events: Sequence[PreparedEvent]) -> None:
-        if self._dead_letter is None or not events:
-            return
-        lines = b"".join(event.body + b"\n" for event in events)
-        try:
-            with self._dead_letter_lock, open(self._dead_letter, "ab") as file:
-                file.write(lines)
-        except OSError:
-            logger.exception(
-                "could not write %d event(s) to the dead-letter file %s",
-                len(events),
-                self._dead_letter,
-            )
+        if self._dead_letter is not None and events:
+            append_dead_letter(self._dead_letter, events, self._dead_letter_lock)
 
     def stats(self) -> BatcherStats:
         """The counters now, as one consistent snapshot; cheap enough to poll."""

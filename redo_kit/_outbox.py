@@ -20,9 +20,11 @@ the events.
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 import attrs
@@ -42,9 +44,12 @@ __all__ = [
     "OutboxSize",
     "Overflow",
     "admits",
+    "append_dead_letter",
     "check_overflow",
     "queue_full",
 ]
+
+logger = logging.getLogger("redo_kit")
 
 Overflow = Literal["block", "drop_newest", "drop_oldest", "raise"]
 """What ``put`` does when the outbox is full (see :class:`MemoryOutbox`)."""
@@ -414,3 +419,22 @@ class MemoryOutbox:
             overflow=self._overflow,
             block_timeout=self._block_timeout,
         )
+
+
+def append_dead_letter(path: str, events: Sequence[PreparedEvent], lock: threading.Lock) -> bool:
+    """Append ``events`` to the dead-letter file ``path``, one JSON line each; whether it worked.
+
+    ``lock`` keeps the lines of two writers of one process apart. A file
+    that cannot be written is logged with the count and the path, never
+    raised: the caller decides what becomes of the events.
+    """
+    lines = b"".join(event.body + b"\n" for event in events)
+    try:
+        with lock, open(path, "ab") as file:
+            file.write(lines)
+    except OSError:
+        logger.exception(
+            "redo-kit could not write %d event(s) to the dead-letter file %s", len(events), path
+        )
+        return False
+    return True

@@ -40,7 +40,7 @@ from redo_kit._delivery import Batch, Job, Outcome, Room, deliver
 from redo_kit._errors import ConfigurationError, OutboxError, RateLimitError
 from redo_kit._events import PreparedEvent
 from redo_kit._logging import logger
-from redo_kit._outbox import Lease
+from redo_kit._outbox import Lease, append_dead_letter
 from redo_kit._outbox_redis import RedisOutbox
 from redo_kit._signals import start_daemon
 
@@ -316,16 +316,7 @@ class Relay:
                 reason,
             )
             return True
-        lines = b"".join(event.body + b"\n" for event in events)
-        try:
-            with self._dead_letter_lock, open(self._dead_letter, "ab") as file:
-                file.write(lines)
-        except OSError:
-            logger.exception(
-                "redo-kit relay: could not write %d event(s) to the dead-letter file %s",
-                len(events),
-                self._dead_letter,
-            )
+        if not append_dead_letter(self._dead_letter, events, self._dead_letter_lock):
             return False
         with store.lock:
             store.dead_lettered += len(events)
