@@ -197,22 +197,23 @@ def test_an_unknown_event_suggests_the_nearest(plan: TrackingPlan) -> None:
     assert [p.severity for p in open_plan.problems(event)] == ["warning"]
 
 
-@pytest.mark.parametrize(
-    ("data", "expected"),
-    [
-        ({"Order Total": None}, [("$.data['Order Total']", "plan-required")]),
-        ({"Order Total": 0}, [("$.data['Order Total']", "plan-required")]),
-        ({"Order Id": "A-1"}, [("$.data['Order Id']", "plan-pattern")]),
-        ({"Order Total": -5}, [("$.data['Order Total']", "plan-range")]),
-        ({"Items": 2.5}, [("$.data.Items", "plan-type")]),
-        ({"Items": 501}, [("$.data.Items", "plan-range")]),
-        ({"Channel": "wbe"}, [("$.data.Channel", "plan-enum")]),
-        ({"Placed At": "2026-04-02"}, [("$.data['Placed At']", "plan-type")]),
-        ({"Order Id": "2026-04-02T12:00:00Z"}, [("$.data['Order Id']", "plan-type")]),
-        ({"Gift": "yes"}, [("$.data.Gift", "plan-type")]),
-        ({"Coupon": "X"}, [("$.data.Coupon", "plan-property")]),
-    ],
-)
+DATA_CASES: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
+    ({"Order Total": None}, [("$.data['Order Total']", "plan-required")]),
+    ({"Order Total": 0}, [("$.data['Order Total']", "plan-required")]),
+    ({"Order Id": "A-1"}, [("$.data['Order Id']", "plan-pattern")]),
+    ({"Order Total": -5}, [("$.data['Order Total']", "plan-range")]),
+    ({"Items": 2.5}, [("$.data.Items", "plan-type")]),
+    ({"Items": 501}, [("$.data.Items", "plan-range")]),
+    ({"Channel": "wbe"}, [("$.data.Channel", "plan-enum")]),
+    ({"Placed At": "2026-04-02"}, [("$.data['Placed At']", "plan-type")]),
+    ({"Order Id": "2026-04-02T12:00:00Z"}, [("$.data['Order Id']", "plan-type")]),
+    ({"Gift": "yes"}, [("$.data.Gift", "plan-type")]),
+    ({"Coupon": "X"}, [("$.data.Coupon", "plan-property")]),
+]
+"""Data of an otherwise valid order, and the (path, rule) of each problem it has."""
+
+
+@pytest.mark.parametrize(("data", "expected"), DATA_CASES)
 def test_each_plan_rule_names_the_property(
     plan: TrackingPlan, data: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
@@ -271,14 +272,21 @@ def test_a_uniqueid_off_the_recipe_is_reported(plan: TrackingPlan) -> None:
     assert "'order-ord_1'" in problem.message
 
 
-def test_every_rule_the_module_lists_is_reported_by_some_case() -> None:
-    # The parametrized cases above and the custom-field case cover these ids;
-    # a new rule without a case fails here.
-    covered = {
-        "plan-enum", "plan-event", "plan-extra", "plan-pattern", "plan-property",
-        "plan-range", "plan-required", "plan-type", "plan-unique-id",
-    }  # fmt: skip
-    assert set(PLAN_RULES) == covered
+def test_every_rule_the_module_lists_is_reported_by_some_case(plan: TrackingPlan) -> None:
+    # What the cases of this module make the plan report: a rule added to
+    # PLAN_RULES without an event that breaks it fails here.
+    events = []
+    for data, _ in DATA_CASES:
+        event = _order()
+        event["data"].update(data)
+        events.append(event)
+    unplanned = {"eventName": "Order Placd", "customer": {"email": "a@example.com"}}
+    off = _order()
+    off["customer"]["customFields"] = {"Loyalty Tier": "Platinum"}
+    off["data"]["$extra"] = {"Other": 1}
+    off["uniqueId"] = "something-else"
+    seen = {p.rule for event in [*events, unplanned, off] for p in plan.problems(event)}
+    assert seen == set(PLAN_RULES)
 
 
 # -- the plan in preparation and sending ---------------------------------------
