@@ -96,11 +96,11 @@ class Scripts:
         command = (len(keys), *keys, *args)
 
         def run() -> Any:
-            connection.send_command("EVALSHA", sha, *command)
+            connection.send_packed_command(_pack(connection, ("EVALSHA", sha, *command)))
             try:
                 return connection.read_response()
             except redis.exceptions.NoScriptError:
-                connection.send_command("EVAL", lua, *command)
+                connection.send_packed_command(_pack(connection, ("EVAL", lua, *command)))
                 return connection.read_response()
 
         try:
@@ -112,3 +112,26 @@ class Scripts:
             raise
         finally:
             self._free.append(connection)
+
+
+def _pack(connection: Any, command: tuple[Any, ...]) -> Any:
+    """``command`` in Redis's protocol, as chunks; in C by hiredis when it is installed.
+
+    redis-py encodes each argument in Python before hiredis packs them: about
+    1 µs an argument, which for an ack of 100 entries is most of its cost.
+    hiredis encodes text as UTF-8, as redis-py's default encoder does.
+    """
+    if _HIREDIS_PACK is not None:
+        return [_HIREDIS_PACK(command)]
+    return connection.pack_command(*command)
+
+
+def _hiredis_pack() -> Any:
+    try:
+        import hiredis
+    except ImportError:
+        return None
+    return getattr(hiredis, "pack_command", None)
+
+
+_HIREDIS_PACK = _hiredis_pack()
