@@ -25,7 +25,9 @@ from helpers import STORE, EmulatorProcess, page_view
 from redo_kit import AsyncRedoClient, MockTransport, Response
 
 P99_LIMIT = 0.005
-"""Seconds: the most a 1 ms sleep may wake late, at the 99th percentile."""
+"""Seconds: the most a 1 ms sleep may wake late, at the 99th percentile, beyond
+twice what the same probe measures on an idle loop in the same process just
+before (which is what other work on the machine costs the probe)."""
 
 
 class LagProbe:
@@ -116,7 +118,9 @@ def test_the_loop_keeps_up_during_1000_sends_and_a_10000_event_send_bulk(
     stored = [e["uniqueId"] for e in emulator_process.events()]
     assert len(stored) == len(set(stored)) == 11_000
     assert found["samples"] > 1000
-    assert found["p99"] < P99_LIMIT, f"p99 lag {found['p99'] * 1000:.2f} ms"
+    assert found["p99"] < allowed(found), (
+        f"p99 lag {found['p99'] * 1000:.2f} ms, idle {found['idle_p99'] * 1000:.2f} ms"
+    )
 
 
 def test_the_loop_keeps_up_while_a_send_waits_out_retry_after() -> None:
@@ -125,10 +129,26 @@ def test_the_loop_keeps_up_while_a_send_waits_out_retry_after() -> None:
     assert found["requests"] == 2
     assert found["waited"] >= 0.9
     assert found["samples"] > 300
-    assert found["p99"] < P99_LIMIT, f"p99 lag {found['p99'] * 1000:.2f} ms"
+    assert found["p99"] < allowed(found), (
+        f"p99 lag {found['p99'] * 1000:.2f} ms, idle {found['idle_p99'] * 1000:.2f} ms"
+    )
 
+
+async def idle_then(scenario: str, *arguments: str) -> dict[str, Any]:
+    """The probe on an idle loop for one second, then ``scenario``; both measured."""
+    with LagProbe() as idle:
+        await asyncio.sleep(1.0)
+    found = await SCENARIOS[scenario](*arguments)
+    return {**found, "idle_p99": idle.p99()}
+
+
+def allowed(found: dict[str, Any]) -> float:
+    """The p99 lag allowed: the limit, plus twice what an idle loop showed."""
+    return P99_LIMIT + 2 * float(found["idle_p99"])
+
+
+SCENARIOS = {"sends_and_bulk": sends_and_bulk, "retry_after": retry_after}
 
 if __name__ == "__main__":
-    scenarios = {"sends_and_bulk": sends_and_bulk, "retry_after": retry_after}
     name, *arguments = sys.argv[1:]
-    print(orjson.dumps(asyncio.run(scenarios[name](*arguments))).decode())
+    print(orjson.dumps(asyncio.run(idle_then(name, *arguments))).decode())
