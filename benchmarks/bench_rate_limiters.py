@@ -16,7 +16,8 @@ it for ``--seconds`` seconds, each waiting in the way its library documents:
 - ``pyrate-gcra``: pyrate-limiter's ``StateBucket`` on a ``RedisStateStore``
   (GCRA, ``burst`` at its default, the limit), ``try_acquire`` blocking.
 - ``pyrate-gcra-b1``: the same with ``burst=1``, as redo-kit's bucket
-  (pyrate-limiter's docs: "a perfectly smooth drip").
+  (pyrate-limiter's docs: "a perfectly smooth drip"); ``pyrate-gcra-b1-0ms``
+  also without the 50 ms ``buffer_ms`` its ``Limiter`` adds to every wait.
 - ``throttled-tb`` / ``throttled-gcra``: throttled-py's token bucket and
   GCRA on its ``RedisStore`` (``burst`` at its default, the limit), with
   ``timeout`` set: its wait-and-retry mode. ``throttled-gcra-b1``: GCRA
@@ -121,13 +122,13 @@ def _pyrate_log(url: str, key: str, limit: int) -> Acquire:
     return acquire
 
 
-def _pyrate_gcra(burst: int | None) -> Callable[[str, str, int], Acquire]:
+def _pyrate_gcra(burst: int | None, buffer_ms: int = 50) -> Callable[[str, str, int], Acquire]:
     def make(url: str, key: str, limit: int) -> Acquire:
         from pyrate_limiter import Duration, Limiter, Rate, RedisStateStore, StateBucket
 
         store = RedisStateStore(redis.Redis.from_url(url), key)
         rate = Rate(limit, Duration.SECOND, burst=burst)
-        limiter = Limiter(StateBucket([rate], store=store))
+        limiter = Limiter(StateBucket([rate], store=store), buffer_ms=buffer_ms)
 
         def acquire() -> None:
             while not limiter.try_acquire("fleet"):
@@ -187,6 +188,7 @@ CONTENDERS: dict[str, Callable[[str, str, int], Acquire]] = {
     "pyrate-log": _pyrate_log,
     "pyrate-gcra": _pyrate_gcra(None),
     "pyrate-gcra-b1": _pyrate_gcra(1),
+    "pyrate-gcra-b1-0ms": _pyrate_gcra(1, buffer_ms=0),
     "throttled-tb": _throttled("token_bucket"),
     "throttled-gcra": _throttled("gcra"),
     "throttled-gcra-b1": _throttled("gcra", burst=1),
