@@ -41,8 +41,8 @@ limiter (``redo_kit.emulator``'s token bucket of one second's requests, the
 class its server uses) refuses when the merged grants are replayed through
 it; the most grants in any 100 ms (an even pace gives a tenth of the limit,
 a burst up to all of it); p99 wait per acquire; process CPU per grant;
-Redis round trips per grant (redis-py commands sent, counted in each
-process) and commands per grant (Redis's ``INFO commandstats``, commands run
+Redis round trips per grant (commands sent, counted at redis-py's
+connections in each process) and commands per grant (Redis's ``INFO commandstats``, commands run
 inside scripts included); redis-server CPU per grant. Then ratios against
 ``redo-kit`` measured in the same run.
 
@@ -200,15 +200,21 @@ PACKAGES = ["redis", "hiredis", "pyrate-limiter", "throttled-py", "limits"]
 
 
 def _count_round_trips() -> list[int]:
-    """Count every command redis-py sends from this process (scripts are one each)."""
-    counter = [0]
-    send = redis.Redis.execute_command
+    """Count every command this process sends to Redis (a script is one).
 
-    def counted(self: redis.Redis, *args: Any, **options: Any) -> Any:
+    At the connection, under ``Redis.execute_command``: redo-kit's scripts
+    write to the pool's connections themselves.
+    """
+    import redis.connection
+
+    counter = [0]
+    send = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self: Any, *args: Any, **options: Any) -> Any:
         counter[0] += 1
         return send(self, *args, **options)
 
-    redis.Redis.execute_command = counted  # type: ignore[method-assign]
+    redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
     return counter
 
 
