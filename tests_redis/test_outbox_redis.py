@@ -6,6 +6,7 @@ real redis-server: the same functions, with ``make`` opening Redis outboxes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from test_outbox import event, ids, lease_now
 
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
-from redo_kit._outbox import Outbox
+from redo_kit._outbox import Lease, Outbox
 from redo_kit._outbox_redis import RedisOutbox, stream_keys
 from redo_kit._redis import safe_url
 
@@ -71,16 +72,33 @@ def test_two_handles_share_one_stream_and_never_lease_an_event_twice(redis_url: 
         second.close()
 
 
-def test_a_dead_relays_lease_is_taken_over_after_the_visibility_timeout(redis_url: str) -> None:
-    dead = RedisOutbox(redis_url, store_id="takeover", visibility_timeout=0.5)
-    alive = RedisOutbox(redis_url, store_id="takeover", visibility_timeout=0.5)
+@contextlib.contextmanager
+def two_handles(
+    redis_url: str, store: str, visibility: float
+) -> Iterator[tuple[RedisOutbox, RedisOutbox]]:
+    """Two handles on one store's stream, as two relays have; closed after."""
+    first = RedisOutbox(redis_url, store_id=store, visibility_timeout=visibility)
+    second = RedisOutbox(redis_url, store_id=store, visibility_timeout=visibility)
     try:
-        for n in range(3):
-            dead.put(event(n))
-        taken = lease_now(dead)
-        assert ids(taken.events) == ["ev-0", "ev-1", "ev-2"]
-        # The dead handle's keeper stops: as if its process had been killed.
-        dead._stop.set()
+        yield first, second
+    finally:
+        second.close()
+        first.close()
+
+
+def dies_holding(dead: RedisOutbox, count: int) -> Lease:
+    """``count`` events put and leased by ``dead``, whose keeper then stops, as at a kill."""
+    for n in range(count):
+        dead.put(event(n))
+    taken = lease_now(dead)
+    assert ids(taken.events) == [f"ev-{n}" for n in range(count)]
+    dead._stop.set()
+    return taken
+
+
+def test_a_dead_relays_lease_is_taken_over_after_the_visibility_timeout(redis_url: str) -> None:
+    with two_handles(redis_url, "takeover", 0.5) as (dead, alive):
+        taken = dies_holding(dead, 3)
         assert alive.lease(Room(), linger=0, wait=0.2) is None
         again = alive.lease(Room(), linger=0, wait=3)
         assert again is not None
@@ -91,21 +109,13 @@ def test_a_dead_relays_lease_is_taken_over_after_the_visibility_timeout(redis_ur
         alive.ack(again)
         assert alive.size().events == 0
         assert alive.size().leased == 0
-    finally:
-        alive.close()
-        dead.close()
 
 
 def test_a_late_ack_of_entries_released_since_leaves_every_counter_at_zero(
     redis_url: str,
 ) -> None:
-    dead = RedisOutbox(redis_url, store_id="late", visibility_timeout=0.3)
-    alive = RedisOutbox(redis_url, store_id="late", visibility_timeout=0.3)
-    try:
-        for n in range(4):
-            dead.put(event(n))
-        taken = lease_now(dead)
-        dead._stop.set()
+    with two_handles(redis_url, "late", 0.3) as (dead, alive):
+        taken = dies_holding(dead, 4)
         again = alive.lease(Room(), linger=0, wait=3)
         assert again is not None
         assert ids(again.events) == ids(taken.events)
@@ -114,22 +124,11 @@ def test_a_late_ack_of_entries_released_since_leaves_every_counter_at_zero(
         assert alive.size().leased == 0
         # ...then the first one's request turns out to have been delivered.
         dead.ack(taken)
+        counters = ("events", "bytes", "leased", "leased_bytes", "later_bytes")
         meta = redis.Redis.from_url(redis_url).hgetall(stream_keys("late")[1])
-        assert {
-            k: int(meta.get(k.encode(), 0))
-            for k in (
-                "events",
-                "bytes",
-                "leased",
-                "leased_bytes",
-                "later_bytes",
-            )
-        } == dict.fromkeys(("events", "bytes", "leased", "leased_bytes", "later_bytes"), 0)
+        assert {k: int(meta.get(k.encode(), 0)) for k in counters} == dict.fromkeys(counters, 0)
         assert redis.Redis.from_url(redis_url).zcard(stream_keys("late")[2]) == 0
         assert alive.lease(Room(), linger=0, wait=0.3) is None
-    finally:
-        alive.close()
-        dead.close()
 
 
 def test_a_live_relays_slow_request_is_not_taken_over(redis_url: str) -> None:
