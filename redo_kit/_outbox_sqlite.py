@@ -186,6 +186,9 @@ _SIZE = (
     "SELECT events, bytes, (SELECT MIN(seq) FROM events), "
     "(SELECT seq FROM sqlite_sequence WHERE name = 'events') FROM counts"
 )
+_RECENT_EVENTS = 10_000
+"""Events a draining handle keeps in memory of those it put, so that leasing them parses nothing."""
+
 _SOON = 1e-6
 """The ``retry_at`` stored for an event released to be due at once: never 0, see _SCHEMA."""
 
@@ -338,6 +341,8 @@ class _Taken:
 
     token: int
     rows: list[_Row]
+    recent: list[PreparedEvent | None]
+    """The events this handle still had in memory, by row; ``None``: read from the row."""
 
 
 @attrs.frozen
@@ -442,6 +447,11 @@ class SqliteOutbox:
         self._flying: set[int] = set()
         self._flying_bytes = 0
         self._cursor = 0
+        # The events this handle put since it holds the drain, by seq, up to
+        # _RECENT_EVENTS: a lease takes them from here rather than parsing
+        # their rows' JSON again (the most CPU a lease spent). Only committed
+        # events go in, and a seq is never reused, so an entry is its row.
+        self._recent: dict[int, PreparedEvent] = {}
         # Tokens start at a random number, so that two handles' leases differ.
         self._token = int(self._owner[:8], 16) << 16
         self._final: OutboxSize | None = None
@@ -653,6 +663,7 @@ class SqliteOutbox:
                 except sqlite3.Error as error:
                     raise self._error("put", error) from error
                 self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                self._keep(seq, event)
                 self._wrote()
                 self._woke_by(size)
                 return seq, []
@@ -670,12 +681,18 @@ class SqliteOutbox:
                 else:
                     seq = 0
             if seq:
+                self._keep(seq, event)
                 self._wrote()
                 self._woke_by(size)
                 return seq, dropped
             if self._overflow == "drop_newest":
                 return 0, [(event, "queue-full")]
             return self._put_blocking(event, size)
+
+    def _keep(self, seq: int, event: PreparedEvent) -> None:
+        """Remember a committed event for this handle's next leases, if it drains. Lock held."""
+        if self._holding and len(self._recent) < _RECENT_EVENTS:
+            self._recent[seq] = event
 
     def _held(self, conn: sqlite3.Connection) -> tuple[int, int]:
         """Events and bytes held: the file's, less this handle's leased ones. Lock held."""
@@ -711,7 +728,10 @@ class SqliteOutbox:
                 after = seq
                 if seq in self._flying:
                     continue
-                dropped.append((self._event(seq, unique_id, body), "evicted"))
+                kept = self._recent.pop(seq, None)
+                if kept is None:
+                    kept = self._event(seq, unique_id, body)
+                dropped.append((kept, "evicted"))
                 gone.append((seq,))
                 held -= 1
                 held_bytes -= body_size
@@ -739,6 +759,7 @@ class SqliteOutbox:
                         else 0
                     )
                 if seq:
+                    self._keep(seq, event)
                     self._wrote()
                     self._woke_by(size)
                     return seq, []
@@ -793,7 +814,10 @@ class SqliteOutbox:
         # Parsed outside the lock: a put does not wait for 100 events to be read.
         rows = found.rows
         return Lease(
-            events=tuple(self._event(row[0], row[4], row[5]) for row in rows),
+            events=tuple(
+                self._event(row[0], row[4], row[5]) if event is None else event
+                for row, event in zip(rows, found.recent, strict=True)
+            ),
             enqueued_at=min(row[2] for row in rows),
             attempts=max(row[3] for row in rows),
             token=found.token,
@@ -857,7 +881,10 @@ class SqliteOutbox:
             # Every due row from the cursor up to the last one taken is in a
             # request now: the ones skipped already were, the others just went.
             self._cursor = seqs[-1]
-            return _Taken(token=self._token, rows=taken)
+            recent = self._recent
+            return _Taken(
+                token=self._token, rows=taken, recent=[recent.pop(seq, None) for seq in seqs]
+            )
         return self._poll if next_due is None else float(next_due) - now
 
     def _claim(self, conn: sqlite3.Connection, now: float) -> bool:
@@ -872,6 +899,7 @@ class SqliteOutbox:
             self._keep_holding(now)
             return True
         self._holding = False
+        self._recent.clear()
         if owner is not None and not self._gone(pid, host, expires):
             return False
         with self._writing("lease") as writing:
@@ -918,11 +946,17 @@ class SqliteOutbox:
         self._settle("ack", lease, _ACK, ())
 
     def release(self, lease: Lease, *, retry_at: float) -> None:
-        self._settle("release", lease, _RELEASE, (max(retry_at, _SOON),))
+        flight = self._settle("release", lease, _RELEASE, (max(retry_at, _SOON),))
         with self._lock:
+            # Leased again later, they need no parsing.
+            if flight is not None:
+                for seq, event in zip(flight.seqs, lease.events, strict=True):
+                    self._keep(seq, event)
             self._ready.notify()
 
-    def _settle(self, doing: str, lease: Lease, statement: str, leading: tuple[float, ...]) -> None:
+    def _settle(
+        self, doing: str, lease: Lease, statement: str, leading: tuple[float, ...]
+    ) -> _Flight | None:
         """Run ``statement`` on each run of the lease's rows, and forget the lease.
 
         A lease this handle does not know (already settled, or from before
@@ -931,12 +965,13 @@ class SqliteOutbox:
         memory, its rows still out of reach of a lease, and the next
         ``lease()`` or settling tries it again first (and fails while the
         file stays busy). Should the process end before, the rows are still
-        in the file, and the next holder sends them again.
+        in the file, and the next holder sends them again. The lease's
+        flight, if this handle knew it.
         """
         with self._lock:
             self._usable()
             if self._closed:
-                return
+                return None
             flight = self._flights.pop(lease.token, None)
             if flight is not None:
                 params = [(*leading, *run, self._owner) for run in flight.runs]
@@ -947,6 +982,7 @@ class SqliteOutbox:
                 if not _busy(error.__cause__):
                     raise
                 logger.debug("%s; tried again at the next lease", error)
+            return flight
 
     def _write_settled(self) -> None:
         """Write the settlings waiting in memory, oldest first. Lock held."""
@@ -1034,6 +1070,7 @@ class SqliteOutbox:
                         )
                         conn.execute("UPDATE drain SET owner = NULL, pid = NULL, host = NULL")
                 self._flights.clear()
+                self._recent.clear()
                 self._settling.clear()
                 self._flying.clear()
                 self._flying_bytes = 0
