@@ -1447,7 +1447,7 @@ def _relay(args: argparse.Namespace) -> int:
     import time
 
     from redo_kit._errors import OutboxError
-    from redo_kit._outbox_redis import safe_url
+    from redo_kit._redis import safe_url
     from redo_kit._relay import Relay
 
     clients = _relay_clients(args)

@@ -36,7 +36,7 @@ from redo_kit._converter import unstructure
 from redo_kit._errors import ConfigurationError, ConversionError, Problem, ValidationError
 from redo_kit._idempotency import CONTENT_PREFIX, content_digest, new_unique_id
 from redo_kit._identity import normalize_wire_customer
-from redo_kit._json import walk
+from redo_kit._json import loads_exact, walk
 from redo_kit._plan import TrackingPlan
 from redo_kit._properties import clean_wire_data
 from redo_kit._rules import EXTRA, ignored_value
@@ -114,12 +114,29 @@ class PreparedEvent:
     ``warnings`` what the API would do silently (values it ignores, unknown
     keys let through with ``allow_unknown_keys``). Two prepared events are
     equal when their bodies are.
+
+    An outbox that hands back stored events gives ``body`` and
+    ``unique_id`` only: ``payload`` is then read from ``body`` the first
+    time it is asked for. Delivery needs the bytes alone, and a relay that
+    parsed every body again would spend more on that than on the request.
     """
 
-    payload: dict[str, Any] = attrs.field(eq=False, repr=False)
     body: bytes
     unique_id: str
     warnings: tuple[Problem, ...] = ()
+    _payload: dict[str, Any] | None = attrs.field(
+        default=None, eq=False, repr=False, alias="payload"
+    )
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The wire dict (read from ``body`` on first use when it was not given)."""
+        payload = self._payload
+        if payload is None:
+            payload = loads_exact(self.body)
+            # A cache on a frozen instance: the value follows from ``body``.
+            object.__setattr__(self, "_payload", payload)
+        return payload
 
     @property
     def event_name(self) -> str:

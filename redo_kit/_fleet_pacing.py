@@ -43,7 +43,7 @@ from typing import Any
 from redo_kit import _pacing as pacing
 from redo_kit import _retry as retry
 from redo_kit._logging import logger
-from redo_kit._outbox_redis import connect, safe_url
+from redo_kit._redis import Scripts, connect, safe_url
 
 __all__ = ["ENV_URL", "FleetBucket", "stop_fleet_pacing", "use_fleet_pacing"]
 
@@ -94,8 +94,7 @@ class FleetBucket:
         self._key = key
         self._burst = burst
         self._local = pacing.TokenBucket(limit, burst=burst)
-        self._reserve = client.register_script(_RESERVE)
-        self._hold = client.register_script(_HOLD)
+        self._scripts = Scripts(client, {"reserve": _RESERVE, "hold": _HOLD})
         self._lock = threading.Lock()
         self._warned = -_WARN_GAP
         self.rate_limited = 0
@@ -126,7 +125,7 @@ class FleetBucket:
         interval = 1.0 / self._local.rate
         try:
             return max(
-                0.0, float(self._reserve(keys=[self._key], args=[repr(interval), self._burst]))
+                0.0, float(self._scripts("reserve", [self._key], [repr(interval), self._burst]))
             )
         except redis.RedisError as error:
             self._warn(error)
@@ -147,7 +146,7 @@ class FleetBucket:
         self._local.on_rate_limited(retry_after)
         if retry_after and retry_after > 0:
             try:
-                self._hold(keys=[self._key], args=[repr(float(retry_after))])
+                self._scripts("hold", [self._key], [repr(float(retry_after))])
             except redis.RedisError as error:
                 self._warn(error)
 

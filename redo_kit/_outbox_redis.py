@@ -64,20 +64,19 @@ import os
 import socket
 import threading
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
 from redo_kit._delivery import ENVELOPE_BYTES, Room
 from redo_kit._errors import ConfigurationError, OutboxError
 from redo_kit._events import PreparedEvent
-from redo_kit._json import loads_exact
 from redo_kit._logging import logger
 from redo_kit._outbox import Dropped, Lease, OutboxSize, Overflow, check_overflow, queue_full
+from redo_kit._redis import Scripts, connect, safe_url
 from redo_kit._rules import limits
 from redo_kit._signals import start_daemon
 
-__all__ = ["GROUP", "RedisOutbox", "connect", "safe_url", "stream_keys"]
+__all__ = ["GROUP", "RedisOutbox", "stream_keys"]
 
 GROUP = "relays"
 """The consumer group every relay of a stream reads through."""
@@ -147,7 +146,8 @@ return out
 # KEYS: events, meta, later, attempts. ARGV: group, consumer, now, linger,
 # urgent_through, max_events, max_bytes, envelope bytes, visibility (ms).
 # Returns {'wait', seconds} (seconds < 0: nothing is due at all) or
-# {'lease', id, uniqueId, body, put at, attempts, ...}.
+# {'lease', oldest put time, most attempts, id, uniqueId, body, id, ...}: the
+# lease's age and attempts are what a relay needs of them, one each per lease.
 _LEASE = (
     _ENSURE_GROUP
     + """
@@ -199,16 +199,23 @@ local function fits(size)
   if count == 0 then return true end
   return count < max_events and total + 1 + size <= max_bytes
 end
-local out = {'lease'}
+local out = {'lease', '', '0'}
+local oldest, most = nil, 0
 local leased, leased_bytes, later_bytes = 0, 0, 0
-local function take(entry, size)
+-- Only entries due again have attempts: a new entry has none yet.
+local function take(entry, size, again_)
   if count > 0 then total = total + 1 end
   total = total + size
   count = count + 1
-  local tries = redis.call('HGET', attempts, entry[1]) or '0'
-  for _, value in ipairs({entry[1], entry[2][2], entry[2][4], entry[2][6], tries}) do
-    table.insert(out, value)
+  local put_at = tonumber(entry[2][6])
+  if oldest == nil or put_at < oldest then oldest = put_at; out[2] = entry[2][6] end
+  if again_ then
+    local tries = tonumber(redis.call('HGET', attempts, entry[1]) or '0')
+    if tries > most then most = tries; out[3] = tostring(tries) end
   end
+  out[#out + 1] = entry[1]
+  out[#out + 1] = entry[2][2]
+  out[#out + 1] = entry[2][4]
 end
 for _, item in ipairs(again) do
   local id, from = item[1], item[2]
@@ -226,7 +233,7 @@ for _, item in ipairs(again) do
         redis.call('XCLAIM', stream, group, me, 0, id, 'JUSTID')
         leased, leased_bytes, later_bytes = leased + 1, leased_bytes + size, later_bytes - size
       end
-      take(entry, size)
+      take(entry, size, true)
     elseif from == 'gone' then
       -- Taken over but no room left: due again at once, for the next lease.
       redis.call('ZADD', later, now, id)
@@ -241,7 +248,7 @@ if count < max_events then
   for _, entry in ipairs(peek) do
     if not fits(string.len(entry[2][4])) then break end
     fit = fit + 1
-    take(entry, string.len(entry[2][4]))
+    take(entry, string.len(entry[2][4]), false)
     leased, leased_bytes = leased + 1, leased_bytes + string.len(entry[2][4])
   end
   if fit > 0 then
@@ -344,41 +351,6 @@ return 0
 """
 
 
-def safe_url(url: str) -> str:
-    """``url`` without its user name and password, fit for a message or a log line."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def connect(url: str, *, timeout: float = 5.0) -> Any:
-    """A redis-py client for ``url`` (``redis://``, ``rediss://`` or ``unix://``).
-
-    ``timeout``: seconds to connect and for each command. Raises
-    :class:`ConfigurationError` when redis-py is missing or the URL is not a
-    Redis URL (the message never shows a password).
-    """
-    try:
-        import redis
-    except ImportError:
-        raise ConfigurationError(
-            "a redis:// outbox or relay needs redis-py: pip install 'redo-kit[redis]'"
-        ) from None
-    if urllib.parse.urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigurationError(
-            f"{safe_url(url)!r} is not a Redis URL: give redis://HOST:PORT/DB "
-            "(rediss:// for TLS, unix:///path/to/socket)"
-        )
-    try:
-        return redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
-        )
-    except ValueError as error:
-        raise ConfigurationError(f"{safe_url(url)!r} is not a usable Redis URL: {error}") from None
-
-
 def stream_keys(store_id: str, namespace: str = "redo-kit") -> tuple[str, str, str, str]:
     """The keys of ``store_id``'s outbox: (stream, counters, released, attempts)."""
     prefix = f"{namespace}:{{{store_id}}}"
@@ -440,18 +412,18 @@ class RedisOutbox:
         self._max_body = limits().max_body_bytes
         self._consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._redis = connect(url, timeout=timeout)
-        self._scripts = {
-            name: self._redis.register_script(lua)
-            for name, lua in (
-                ("put", _PUT),
-                ("lease", _LEASE),
-                ("ack", _ACK),
-                ("release", _RELEASE),
-                ("keep", _KEEP),
-                ("size", _SIZE),
-                ("forget", _FORGET),
-            )
-        }
+        self._scripts = Scripts(
+            self._redis,
+            {
+                "put": _PUT,
+                "lease": _LEASE,
+                "ack": _ACK,
+                "release": _RELEASE,
+                "keep": _KEEP,
+                "size": _SIZE,
+                "forget": _FORGET,
+            },
+        )
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
@@ -488,7 +460,7 @@ class RedisOutbox:
         with self._lock:
             self._calls += 1
         try:
-            return self._scripts[script](keys=list(keys), args=args)
+            return self._scripts(script, keys, args)
         except redis.RedisError as error:
             raise OutboxError(
                 f"Redis outbox of store {self._store_id} at {self._shown}: {doing} failed: "
@@ -528,7 +500,7 @@ class RedisOutbox:
             seq = int(answer[0])
             if seq:
                 dropped: list[Dropped] = [
-                    (self._event(answer[i], answer[i + 1]), "evicted")
+                    (PreparedEvent(body=answer[i + 1], unique_id=answer[i].decode()), "evicted")
                     for i in range(1, len(answer), 2)
                 ]
                 with self._lock:
@@ -544,18 +516,6 @@ class RedisOutbox:
                 if self._closed or remaining <= 0:
                     return 0, [(event, "closed" if self._closed else "queue-full")]
                 self._room.wait(min(remaining, self._poll))
-
-    def _event(self, unique_id: bytes, body: bytes) -> PreparedEvent:
-        uid = unique_id.decode()
-        try:
-            payload = loads_exact(body)
-        except ValueError as error:
-            raise OutboxError(
-                f"Redis outbox of store {self._store_id} at {self._shown}: event {uid!r} "
-                f"is not JSON: {error}",
-                path=self._shown,
-            ) from error
-        return PreparedEvent(payload=payload, body=bytes(body), unique_id=uid)
 
     # -- lease ---------------------------------------------------------------
 
@@ -600,15 +560,13 @@ class RedisOutbox:
         return None
 
     def _leased(self, answer: list[Any]) -> Lease:
-        ids: list[bytes] = []
-        events: list[PreparedEvent] = []
-        put_at: list[float] = []
-        tries: list[int] = []
-        for i in range(1, len(answer), 5):
-            ids.append(answer[i])
-            events.append(self._event(answer[i + 1], answer[i + 2]))
-            put_at.append(float(answer[i + 3]))
-            tries.append(int(answer[i + 4]))
+        # Stored bodies are the producers' prepared bytes, sent as they are:
+        # each event's payload is read only if something asks for it.
+        ids = answer[3::3]
+        events = [
+            PreparedEvent(body=body, unique_id=uid.decode())
+            for uid, body in zip(answer[4::3], answer[5::3], strict=True)
+        ]
         with self._lock:
             self._woken = False
             self._tokens += 1
@@ -618,7 +576,10 @@ class RedisOutbox:
             if self._keeper is None:
                 self._keeper = start_daemon(self._keep_alive, "redo-kit-outbox-keeper")
         return Lease(
-            events=tuple(events), enqueued_at=min(put_at), attempts=max(tries), token=token
+            events=tuple(events),
+            enqueued_at=float(answer[1]),
+            attempts=int(answer[2]),
+            token=token,
         )
 
     def _keep_alive(self) -> None:

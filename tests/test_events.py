@@ -143,6 +143,24 @@ def test_prepared_event_is_immutable_and_holds_its_body() -> None:
         prepared.body = b"{}"  # type: ignore[misc]
 
 
+@given(rs.valid_events())
+def test_a_stored_event_given_its_body_alone_reads_the_same_payload(event: dict[str, Any]) -> None:
+    prepared = prepare_event(event)
+    stored = PreparedEvent(body=prepared.body, unique_id=prepared.unique_id)
+    assert (stored.body, stored.unique_id) == (prepared.body, prepared.unique_id)
+    assert stored.payload == prepared.payload
+    assert stored.payload is stored.payload  # read once, then kept
+    assert stored.event_name == prepared.event_name
+    assert "payload" not in repr(stored)
+
+
+def test_a_stored_body_keeps_integers_beyond_64_bits_exact() -> None:
+    stored = PreparedEvent(
+        body=b'{"eventName":"x","data":{"n":123456789012345678901}}', unique_id="u"
+    )
+    assert stored.payload["data"]["n"] == 123456789012345678901
+
+
 def test_prepare_never_mutates_its_input() -> None:
     event = {**CUSTOMER_FIELDS, "data": {"z": 0, "When": datetime(2024, 1, 1, tzinfo=timezone.utc)}}
     before = copy.deepcopy(event)

@@ -19,7 +19,8 @@ from test_outbox import event, ids, lease_now
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
 from redo_kit._outbox import Outbox
-from redo_kit._outbox_redis import RedisOutbox, safe_url, stream_keys
+from redo_kit._outbox_redis import RedisOutbox, stream_keys
+from redo_kit._redis import safe_url
 
 MakeOutbox = Callable[..., Outbox]
 _stores = itertools.count()
