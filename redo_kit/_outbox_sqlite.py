@@ -36,7 +36,9 @@ nothing: its events belong to the new holder. Since only the holder knows
 its requests, another process's ``size().leased`` is 0 and its bounds count
 the holder's leased events as held, and its ``drop_oldest`` may evict an
 event that is in the holder's request (reported as evicted, and delivered
-all the same if that request succeeds).
+all the same if that request succeeds). The holder also keeps in memory up
+to 10,000 of the events it put itself, so that leasing them parses no JSON;
+the events of other processes are read from their rows.
 
 **Processes and threads.** One connection per handle, guarded by a lock and
 shared by the threads of a process: one thing to close, to suspend around a
@@ -377,7 +379,8 @@ class SqliteOutbox:
 
     ``path``: the file, created with its schema if missing (its directory
     must exist). A file that is not an outbox raises :class:`OutboxError`.
-    ``max_events``: events held, leased ones excluded; default 1,000,000.
+    ``max_events``: events held, leased ones excluded (in a process that
+    does not drain, the drainer's leased ones count as held); default 1,000,000.
     ``max_bytes``: serialized bytes held, leased ones excluded; default 1 GiB.
     A file can hold far more than memory, and what it holds survives a
     restart, so both bounds are larger than :class:`MemoryOutbox`'s (a
@@ -847,10 +850,11 @@ class SqliteOutbox:
                 conn.execute(_MOVE_DUE, (now,))
                 self._cursor = 0
             flying = self._flying
-            rows: list[_Row] = conn.execute(
-                _DUE, (self._cursor, self._most + len(flying))
-            ).fetchall()
-            if flying:
+            # Rows in a request lie past the cursor only after it went back:
+            # then they are read too, and skipped.
+            ahead = len(flying) if flying and max(flying) > self._cursor else 0
+            rows: list[_Row] = conn.execute(_DUE, (self._cursor, self._most + ahead)).fetchall()
+            if ahead:
                 rows = [row for row in rows if row[0] not in flying][: self._most]
             due_bytes = sum(row[1] for row in rows)
             if not rows or not (
