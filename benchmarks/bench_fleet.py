@@ -146,6 +146,7 @@ def producers(
     for p in procs:
         assert p.stdout is not None
         assert p.stdout.readline().strip() == "ready"
+        p.started_cpu = cpu_seconds(p.pid)  # type: ignore[attr-defined]
     for p in procs:
         assert p.stdin is not None
         p.stdin.write("go\n")
@@ -196,15 +197,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def relay_cpu(relay_procs: list[Any], events: int) -> str:
-    """Stop the relays; their CPU per event, start-up left out and in."""
+def relay_cpu(relay_procs: list[Any]) -> tuple[float, float]:
+    """Stop the relays; their CPU seconds after start-up, and of their start-up."""
     started = sum(p.started_cpu for p in relay_procs)
     usages = [stop(r) for r in relay_procs]
-    cpu = sum(u.ru_utime + u.ru_stime for u in usages)
+    return sum(u.ru_utime + u.ru_stime for u in usages) - started, started
+
+
+def relay_line(cpu: tuple[float, float], events: int) -> str:
+    moving, starting = cpu
     return (
-        f"relay CPU {cpu - started:.2f} s for {events:,} events = "
-        f"{(cpu - started) / events * 1e6:.1f} µs per event (target <= 5); "
-        f"{cpu / events * 1e6:.1f} µs with the relays' start-up ({started:.2f} s)"
+        f"relay CPU {moving:.2f} s for {events:,} events = "
+        f"{moving / events * 1e6:.1f} µs per event (target <= 5); "
+        f"{(moving + starting) / events * 1e6:.1f} µs with the relays' start-up "
+        f"({starting:.2f} s)"
     )
 
 
@@ -259,20 +265,34 @@ def fleet(args: argparse.Namespace, workdir: Path) -> bool:
     emu, base, root = start_emulator(None)
     try:
         relay_procs = relays(base, server.url, STORES[:1], 2)
+        assert server.process is not None
+        others = {"redis-server": server.process.pid, "emulator": emu.pid}
+        others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
         spans, procs = producers(base, server.url, STORES[:1], per)
         tracked = max(s[1] for s in spans)
         done = wait_stored(root, STORES[0], 8 * per, timeout=600)
         start = min(s[0] for s in spans)
-        for p in procs:
-            stop(p)
-        cpu = relay_cpu(relay_procs, 8 * per)
+        spent = {name: cpu_seconds(pid) - others_before[name] for name, pid in others.items()}
+        spent["producers"] = sum(
+            u.ru_utime + u.ru_stime - p.started_cpu for p, u in ((p, stop(p)) for p in procs)
+        )
+        cpu = relay_cpu(relay_procs)
+        spent["relays"] = cpu[0]
         limited, total = share_429(stats(root, KEYS[STORES[0]]))
         rate = 8 * per / (done - start)
         ok = check_exact(root, STORES[0], expected) and ok
         print(f"Redis fleet, 2 relays: {rate:,.0f} events/s = {rate / CEILING:.3f} of the ceiling "
               f"(target 0.95), {limited}/{total} requests 429 = {limited / total:.2%} "
               f"(target < 1%); {rate / baseline:.2f}x the baseline")  # fmt: skip
-        print(f"  tracking took {tracked - start:.1f} s of the {done - start:.1f} s; {cpu}")
+        print(f"  tracking took {tracked - start:.1f} s of the {done - start:.1f} s; "
+              f"{relay_line(cpu, 8 * per)}")  # fmt: skip
+        wall = done - start
+        used = sum(spent.values())
+        cores = os.cpu_count() or 1
+        print("  CPU per event: " + ", ".join(
+            f"{name} {seconds / (8 * per) * 1e6:.1f} µs" for name, seconds in spent.items()
+        ) + f"; {used:.1f} CPU-s in all, of the {cores * wall:.1f} the run had on {cores} CPUs"
+          f" ({os.getloadavg()[0]:.1f} load average at the end)")  # fmt: skip
     finally:
         stop(emu)
         server.stop()
@@ -418,7 +438,7 @@ def prefilled(args: argparse.Namespace, workdir: Path) -> bool:
                     if stored >= goal[store]:
                         last[store] = time.time()
                 time.sleep(0.05)
-            cpu = relay_cpu(relay_procs, 8 * per)
+            cpu = relay_cpu(relay_procs)
             for n, store in enumerate(chosen):
                 began, already = first[store]
                 rate = (goal[store] - already) / (last[store] - began)
@@ -433,7 +453,7 @@ def prefilled(args: argparse.Namespace, workdir: Path) -> bool:
                 ok = check_exact(root, store, expected) and ok
                 print(f"store {n}: {rate:,.0f} events/s = {rate / ceiling:.3f} of its "
                       f"{ceiling:,.0f} (target 0.95); {limited}/{total} requests 429")  # fmt: skip
-            print(cpu)
+            print(relay_line(cpu, 8 * per))
         finally:
             stop(emu)
             server.stop()

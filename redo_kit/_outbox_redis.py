@@ -19,8 +19,10 @@ node:
 - ``N:{S}:meta``: a hash of counters kept by the scripts: ``seq`` (the last
   given), ``events``/``bytes`` (held, leased included), ``leased``/
   ``leased_bytes`` (in a request now), ``later_bytes`` (released, waiting for
-  their ``retry_at``), ``read`` (the last seq handed out by ``XREADGROUP``)
-  and ``cursor`` (where the next ``XAUTOCLAIM`` scan starts).
+  their ``retry_at``), ``read`` (the last seq handed out by ``XREADGROUP``),
+  ``cursor`` (where the next ``XAUTOCLAIM`` scan starts) and ``scan_at``
+  (the Unix time it is due: a pass over the pending list, then a quarter of
+  the visibility timeout's rest).
 - ``N:{S}:later``: a sorted set of released entries, scored by ``retry_at``.
 - ``N:{S}:attempts``: a hash, entry ID to requests tried and given back.
 
@@ -81,30 +83,32 @@ __all__ = ["GROUP", "RedisOutbox", "stream_keys"]
 GROUP = "relays"
 """The consumer group every relay of a stream reads through."""
 
+# Puts make the stream (XADD) but not its group: a lease makes the group when
+# it is missing, from ID 0, so that it reads every entry put before it.
 _ENSURE_GROUP = f"""
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[2], 'grouped') == 0 then
   redis.pcall('XGROUP', 'CREATE', KEYS[1], '{GROUP}', '0', 'MKSTREAM')
+  redis.call('HSET', KEYS[2], 'grouped', '1')
 end
 """
 
 # KEYS: events, meta, later, attempts. ARGV: uniqueId, body, now, max_events,
 # max_bytes, 1 to evict the oldest waiting events for room (drop_oldest), group.
 # Returns {seq} or {seq, uniqueId, body, ...evicted}; {0, held, held_bytes} when full.
-_PUT = (
-    _ENSURE_GROUP
-    + """
+_PUT = """
 local stream, meta, later, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local size = string.len(ARGV[2])
-local m = redis.call('HMGET', meta, 'events', 'bytes', 'leased', 'leased_bytes', 'read')
-local held = (tonumber(m[1]) or 0) - (tonumber(m[3]) or 0)
-local held_bytes = (tonumber(m[2]) or 0) - (tonumber(m[4]) or 0)
+local m = redis.call('HMGET', meta, 'events', 'bytes', 'leased', 'leased_bytes', 'read', 'seq')
+local events, bytes = tonumber(m[1]) or 0, tonumber(m[2]) or 0
+local leased, leased_bytes = tonumber(m[3]) or 0, tonumber(m[4]) or 0
 local max_events, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function admits()
-  return held <= 0 or (held < max_events and held_bytes + size <= max_bytes)
+  local held = events - leased
+  return held <= 0 or (held < max_events and bytes - leased_bytes + size <= max_bytes)
 end
 local out = {0}
 if not admits() then
-  if ARGV[6] ~= '1' then return {0, held, held_bytes} end
+  if ARGV[6] ~= '1' then return {0, events - leased, bytes - leased_bytes} end
   local read = m[5] or '0'
   while not admits() do
     local head = redis.call('XRANGE', stream, '(' .. read .. '-0', '+', 'COUNT', 1)[1]
@@ -124,24 +128,20 @@ if not admits() then
       end
     end
     if head then
-      local gone = string.len(head[2][4])
-      held = held - 1
-      held_bytes = held_bytes - gone
-      redis.call('HINCRBY', meta, 'events', -1)
-      redis.call('HINCRBY', meta, 'bytes', -gone)
+      events = events - 1
+      bytes = bytes - string.len(head[2][4])
       table.insert(out, head[2][2])
       table.insert(out, head[2][4])
     end
   end
 end
-local seq = redis.call('HINCRBY', meta, 'seq', 1)
+-- One write of the counters: the script runs alone, so what it read still holds.
+local seq = (tonumber(m[6]) or 0) + 1
 redis.call('XADD', stream, seq .. '-0', 'u', ARGV[1], 'b', ARGV[2], 't', ARGV[3])
-redis.call('HINCRBY', meta, 'events', 1)
-redis.call('HINCRBY', meta, 'bytes', size)
+redis.call('HSET', meta, 'seq', seq, 'events', events + 1, 'bytes', bytes + size)
 out[1] = seq
 return out
 """
-)
 
 # KEYS: events, meta, later, attempts. ARGV: group, consumer, now, linger,
 # urgent_through, max_events, max_bytes, envelope bytes, visibility (ms).
@@ -163,12 +163,20 @@ local again = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', later, '-inf', now, 'LIMIT', 0, max_events)) do
   table.insert(again, {id, 'later'})
 end
-local cursor = redis.call('HGET', meta, 'cursor') or '0-0'
-local scan = redis.call('XAUTOCLAIM', stream, group, me, ARGV[9], cursor,
-  'COUNT', max_events, 'JUSTID')
-redis.call('HSET', meta, 'cursor', scan[1])
-for _, id in ipairs(scan[2]) do
-  if not redis.call('ZSCORE', later, id) then table.insert(again, {id, 'gone'}) end
+-- The pending list is scanned for the entries of a relay gone once per quarter
+-- of the visibility timeout, not on every lease: an entry is taken over only
+-- after a whole timeout of silence, and a scan reads up to max_events entries.
+-- A scan that has not come back to the start goes on at the next lease.
+local c = redis.call('HMGET', meta, 'cursor', 'scan_at')
+if now >= (tonumber(c[2]) or 0) then
+  local scan = redis.call('XAUTOCLAIM', stream, group, me, ARGV[9], c[1] or '0-0',
+    'COUNT', max_events, 'JUSTID')
+  local scan_at = now
+  if scan[1] == '0-0' then scan_at = now + tonumber(ARGV[9]) / 4000 end
+  redis.call('HSET', meta, 'cursor', scan[1], 'scan_at', string.format('%.6f', scan_at))
+  for _, id in ipairs(scan[2]) do
+    if not redis.call('ZSCORE', later, id) then table.insert(again, {id, 'gone'}) end
+  end
 end
 table.sort(again, function(a, b) return seq_of(a[1]) < seq_of(b[1]) end)
 
@@ -266,32 +274,41 @@ return out
 """
 )
 
-# KEYS: events, meta, later, attempts. ARGV: group, ids... Acks and deletes the
-# entries still pending; returns how many were.
+# KEYS: events, meta, later, attempts. ARGV: group, then each entry's ID and
+# body size. Acks and deletes the entries still pending (not taken over and
+# acked by another relay since); returns how many were. One XACK per entry
+# says which; the rest is one command for all of them.
 _ACK = """
 local stream, meta, later, attempts = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local done = 0
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  if redis.call('XACK', stream, ARGV[1], id) == 1 then
-    local entry = redis.call('XRANGE', stream, id, id)[1]
-    redis.call('XDEL', stream, id)
-    redis.call('HDEL', attempts, id)
-    if entry then
-      local size = string.len(entry[2][4])
-      redis.call('HINCRBY', meta, 'events', -1)
-      redis.call('HINCRBY', meta, 'bytes', -size)
-      if redis.call('ZREM', later, id) == 1 then
-        redis.call('HINCRBY', meta, 'later_bytes', -size)
-      else
-        redis.call('HINCRBY', meta, 'leased', -1)
-        redis.call('HINCRBY', meta, 'leased_bytes', -size)
-      end
-    end
-    done = done + 1
+local ids, sizes = {}, {}
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', stream, ARGV[1], ARGV[i]) == 1 then
+    ids[#ids + 1] = ARGV[i]
+    sizes[#ids] = tonumber(ARGV[i + 1])
   end
 end
-return done
+if #ids == 0 then return 0 end
+local scores = redis.call('ZMSCORE', later, unpack(ids))
+local waiting, total, leased_bytes, later_bytes = {}, 0, 0, 0
+for i = 1, #ids do
+  total = total + sizes[i]
+  if scores[i] then
+    waiting[#waiting + 1] = ids[i]
+    later_bytes = later_bytes + sizes[i]
+  else
+    leased_bytes = leased_bytes + sizes[i]
+  end
+end
+if #waiting > 0 then redis.call('ZREM', later, unpack(waiting)) end
+redis.call('XDEL', stream, unpack(ids))
+redis.call('HDEL', attempts, unpack(ids))
+-- 0 - n, not -n: Lua writes -0 as "-0", which Redis refuses as an integer.
+redis.call('HINCRBY', meta, 'events', 0 - #ids)
+redis.call('HINCRBY', meta, 'bytes', 0 - total)
+redis.call('HINCRBY', meta, 'leased', 0 - (#ids - #waiting))
+redis.call('HINCRBY', meta, 'leased_bytes', 0 - leased_bytes)
+if later_bytes > 0 then redis.call('HINCRBY', meta, 'later_bytes', 0 - later_bytes) end
+return #ids
 """
 
 # KEYS: events, meta, later, attempts. ARGV: group, consumer, retry_at, ids...
@@ -599,7 +616,10 @@ class RedisOutbox:
         with self._lock:
             ids = self._leases.pop(lease.token, None)
         if ids:
-            self._call("ack", "ack", self._keys, [GROUP, *ids])
+            args: list[Any] = [GROUP]
+            for entry, event in zip(ids, lease.events, strict=True):
+                args += (entry, len(event.body))
+            self._call("ack", "ack", self._keys, args)
         with self._lock:
             self._room.notify_all()
 

@@ -96,6 +96,42 @@ def test_a_dead_relays_lease_is_taken_over_after_the_visibility_timeout(redis_ur
         dead.close()
 
 
+def test_a_late_ack_of_entries_released_since_leaves_every_counter_at_zero(
+    redis_url: str,
+) -> None:
+    dead = RedisOutbox(redis_url, store_id="late", visibility_timeout=0.3)
+    alive = RedisOutbox(redis_url, store_id="late", visibility_timeout=0.3)
+    try:
+        for n in range(4):
+            dead.put(event(n))
+        taken = lease_now(dead)
+        dead._stop.set()
+        again = alive.lease(Room(), linger=0, wait=3)
+        assert again is not None
+        assert ids(again.events) == ids(taken.events)
+        # The second relay's request fails and goes back for later...
+        alive.release(again, retry_at=time.time() + 60)
+        assert alive.size().leased == 0
+        # ...then the first one's request turns out to have been delivered.
+        dead.ack(taken)
+        meta = redis.Redis.from_url(redis_url).hgetall(stream_keys("late")[1])
+        assert {
+            k: int(meta.get(k.encode(), 0))
+            for k in (
+                "events",
+                "bytes",
+                "leased",
+                "leased_bytes",
+                "later_bytes",
+            )
+        } == dict.fromkeys(("events", "bytes", "leased", "leased_bytes", "later_bytes"), 0)
+        assert redis.Redis.from_url(redis_url).zcard(stream_keys("late")[2]) == 0
+        assert alive.lease(Room(), linger=0, wait=0.3) is None
+    finally:
+        alive.close()
+        dead.close()
+
+
 def test_a_live_relays_slow_request_is_not_taken_over(redis_url: str) -> None:
     slow = RedisOutbox(redis_url, store_id="slow", visibility_timeout=0.4)
     other = RedisOutbox(redis_url, store_id="slow", visibility_timeout=0.4)
