@@ -61,6 +61,8 @@ by polling every ``poll_interval`` seconds.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import socket
 import sqlite3
@@ -110,9 +112,10 @@ Synchronous = Literal["normal", "full"]
 # event is acked: a Lease's events, a dropped event and a log line keep
 # naming one event, and the holder's cursor (see SqliteOutbox._try_lease)
 # knows that every event put after its last look has a higher seq.
-# retry_at is 0 for an event that is due; a released one holds the Unix time
-# it is due again (never 0), until a lease moves it back to 0. Only released
-# events are in events_later, so a put writes no index page; the triggers keep
+# retry_at is 0 for an event never released; a released one holds the Unix
+# time it is due again (never 0), and keeps it while in a request again. Only
+# released events are in events_later, so a put writes no index page, and a
+# lease finds those due without reading the fresh ones; the triggers keep
 # the counts of the rows actually there, whoever deletes them.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
@@ -168,13 +171,16 @@ CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
 _HELD = "SELECT events, bytes FROM counts"
 _INSERT = "INSERT INTO events (unique_id, body, size, put_at) VALUES (?, ?, ?, ?)"
 _OLDEST = "SELECT seq, unique_id, body, size FROM events WHERE seq > ? ORDER BY seq LIMIT 64"
-_ANY_DUE_AGAIN = "SELECT 1 FROM events WHERE retry_at > 0 AND retry_at <= ? LIMIT 1"
-_MOVE_DUE = "UPDATE events SET retry_at = 0 WHERE retry_at > 0 AND retry_at <= ?"
+_DUE_AGAIN = (
+    "SELECT seq, size, put_at, attempts, unique_id, body FROM events "
+    "WHERE retry_at > 0 AND retry_at <= ? ORDER BY seq LIMIT ?"
+)
+_TOP = "SELECT MAX(seq) FROM events"
 _DUE = (
     "SELECT seq, size, put_at, attempts, unique_id, body FROM events "
     "WHERE seq > ? AND retry_at = 0 ORDER BY seq LIMIT ?"
 )
-_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE retry_at > 0"
+_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE retry_at > ?"
 # A holder's settling statements: nothing happens unless it still holds the drain.
 _ACK = "DELETE FROM events WHERE seq BETWEEN ? AND ? AND (SELECT owner FROM drain) = ?"
 _RELEASE = (
@@ -829,67 +835,85 @@ class SqliteOutbox:
     def _try_lease(self, room: Room, linger: float, urgent_through: int) -> _Taken | float:
         """A lease if events are ready, else seconds until they may be. Lock held.
 
-        Reads, and writes nothing but the drain lease's row (when taken over,
-        and its renewal every tenth of ``drain_ttl``) and, when released
-        events came due, their ``retry_at``. The rows are read from just
-        after ``_cursor``: every due row up to it is in a request of this
-        handle (the invariant), and every row put since the last look has a
-        higher seq. A row that came due again may lie below it, so moving
-        one sends the cursor back to the start, and the rows in a request
-        are skipped there. Also records what was seen in ``_watch`` for
+        Reads, and writes nothing but the drain lease's row (when taken
+        over, and its renewal every tenth of ``drain_ttl``). Due rows are of
+        two kinds, read in one snapshot and merged in seq order: released
+        ones whose ``retry_at`` came, found through ``events_later``, and
+        fresh ones (``retry_at`` 0), read from just after ``_cursor``: every
+        fresh row up to it is in a request of this handle (the invariant),
+        and every row put since the last look has a higher seq. Rows in a
+        request are skipped. Also records what was seen in ``_watch`` for
         :meth:`_woke_by`.
         """
         self._watch = None
         self._write_settled()
         conn = self._conn
+        flying = self._flying
         try:
             now = time.time()
             if not self._claim(conn, now):
                 return self._poll
-            if conn.execute(_ANY_DUE_AGAIN, (now,)).fetchone() is not None:
-                conn.execute(_MOVE_DUE, (now,))
-                self._cursor = 0
-            flying = self._flying
-            # Rows in a request lie past the cursor only after it went back:
-            # then they are read too, and skipped.
+            # Rows in a request lie past the cursor only when it started again
+            # from the oldest row (a takeover): then they are read too, and skipped.
             ahead = len(flying) if flying and max(flying) > self._cursor else 0
-            rows: list[_Row] = conn.execute(_DUE, (self._cursor, self._most + ahead)).fetchall()
-            if ahead:
-                rows = [row for row in rows if row[0] not in flying][: self._most]
+            conn.execute("BEGIN")
+            try:
+                again: list[_Row] = conn.execute(
+                    _DUE_AGAIN, (now, self._most + len(flying))
+                ).fetchall()
+                fresh: list[_Row] = conn.execute(
+                    _DUE, (self._cursor, self._most + ahead)
+                ).fetchall()
+                # Read to the end: no fresh row past the newest seq but those in requests.
+                top = conn.execute(_TOP).fetchone()[0] if len(fresh) < self._most + ahead else None
+            finally:
+                conn.execute("COMMIT")
+            if flying:
+                again = [row for row in again if row[0] not in flying]
+                fresh = [row for row in fresh if row[0] not in flying]
+            rows = list(itertools.islice(heapq.merge(again, fresh), self._most))
             due_bytes = sum(row[1] for row in rows)
             if not rows or not (
                 rows[0][0] <= urgent_through
                 or now - rows[0][2] >= linger
                 or room.would_fill(len(rows), due_bytes)
             ):
+                if not fresh and top is not None:
+                    self._cursor = max(self._cursor, int(top))
                 self._watch = room
                 self._watch_events = len(rows)
                 self._watch_bytes = due_bytes
                 if rows:
                     return float(rows[0][2]) + linger - now
-                (next_due,) = conn.execute(_NEXT_DUE).fetchone()
+                (next_due,) = conn.execute(_NEXT_DUE, (now,)).fetchone()
+                return self._poll if next_due is None else float(next_due) - now
         except sqlite3.Error as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise self._error("lease", error) from error
-        if rows:
-            taken = []
-            for row in rows:
-                if not room.take(row[1]):
-                    break
-                taken.append(row)
-            self._token += 1
-            seqs = [row[0] for row in taken]
-            flight = _Flight(seqs=tuple(seqs), runs=_runs(seqs), size=sum(r[1] for r in taken))
-            self._flights[self._token] = flight
-            flying.update(seqs)
-            self._flying_bytes += flight.size
-            # Every due row from the cursor up to the last one taken is in a
-            # request now: the ones skipped already were, the others just went.
-            self._cursor = seqs[-1]
-            recent = self._recent
-            return _Taken(
-                token=self._token, rows=taken, recent=[recent.pop(seq, None) for seq in seqs]
-            )
-        return self._poll if next_due is None else float(next_due) - now
+        taken = []
+        for row in rows:
+            if not room.take(row[1]):
+                break
+            taken.append(row)
+        self._token += 1
+        seqs = [row[0] for row in taken]
+        flight = _Flight(seqs=tuple(seqs), runs=_runs(seqs), size=sum(r[1] for r in taken))
+        self._flights[self._token] = flight
+        flying.update(seqs)
+        self._flying_bytes += flight.size
+        # The taken rows are the first due ones in seq order: every fresh row
+        # up to the last one taken is in a request now, and if each fresh row
+        # read was taken, so is every fresh row up to the newest seq.
+        fresh_seqs = {row[0] for row in fresh}
+        taken_fresh = [seq for seq in seqs if seq in fresh_seqs]
+        if taken_fresh:
+            self._cursor = max(self._cursor, taken_fresh[-1])
+        if top is not None and len(taken_fresh) == len(fresh):
+            self._cursor = max(self._cursor, int(top))
+        recent = self._recent
+        return _Taken(token=self._token, rows=taken, recent=[recent.pop(seq, None) for seq in seqs])
 
     def _claim(self, conn: sqlite3.Connection, now: float) -> bool:
         """Whether this handle holds the drain lease, taking it if free or its holder is gone.

@@ -266,3 +266,47 @@ def test_a_holder_killed_with_requests_in_flight_has_them_delivered_once(
         assert batcher.stats().sent == count
     stored = [e["uniqueId"] for e in slow_emulator.events()]
     assert sorted(stored) == sorted(f"view-{n}" for n in range(count))
+
+
+def test_a_request_of_rows_due_again_is_waited_on_without_busy_polling(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", poll_interval=5)
+    outbox.put(event(0))
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    outbox.release(lease, retry_at=0)
+    again = outbox.lease(Room(), linger=0, wait=0)
+    assert again is not None
+    assert (ids(again.events), again.attempts) == (["ev-0"], 1)
+    # Its retry_at has passed while it is in a request: nothing is due, nothing to poll for.
+    statements: list[str] = []
+    outbox._conn.set_trace_callback(statements.append)
+    started = time.monotonic()
+    assert outbox.lease(Room(), linger=0, wait=0.3) is None
+    assert time.monotonic() - started >= 0.29
+    assert len(statements) < 20
+    outbox._conn.set_trace_callback(None)
+    outbox.ack(again)
+    outbox.close()
+
+
+def test_rows_released_for_later_are_passed_once_and_fresh_ones_after_them_leased(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    first = SqliteOutbox(path)
+    for n in range(300):
+        first.put(event(n))
+    while (lease := first.lease(Room(), linger=0, wait=0)) is not None:
+        first.release(lease, retry_at=time.time() + 60)
+    first.close()
+    second = SqliteOutbox(path)
+    assert second.lease(Room(), linger=0, wait=0) is None
+    # Read to the end once: the next leases start past the rows released for later.
+    assert second._cursor == 300
+    second.put(event(300))
+    fresh = second.lease(Room(), linger=0, wait=0)
+    assert fresh is not None
+    assert ids(fresh.events) == ["ev-300"]
+    second.ack(fresh)
+    assert second.size().events == 300
+    second.close()
