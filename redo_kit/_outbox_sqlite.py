@@ -21,10 +21,24 @@ the first ``lease()`` and renewed by the later ones (written at most every
 tenth of ``drain_ttl``); ``lease()`` in any other process returns ``None``.
 The lease passes on when its holder closes its outbox (at once), when the
 holder's process is gone (same host: its pid no longer runs), or when its
-expiry passed (``drain_ttl`` seconds without a call). The new
-holder makes every event the old one had leased due again, one attempt
-more: that delivery may or may not have happened, and the events'
-``uniqueId`` lets the API drop a replay.
+expiry passed (``drain_ttl`` seconds without a call).
+
+**Leases write nothing.** Which events are in a request is known only to
+the holder's handle, in memory: a ``lease()`` reads the file and writes
+nothing to it, so that puts never wait for it, and only the ack writes (one
+ranged DELETE). A holder that closes its outbox counts one attempt more on
+the events it had in a request. A new holder that took the drain over from
+a dead or expired one starts again from the oldest event: the events the
+old one had in a request go again (that delivery may or may not have
+happened, and the events' ``uniqueId`` lets the API drop a replay). An ack
+or a release from a handle that no longer holds the drain lease changes
+nothing: its events belong to the new holder. Since only the holder knows
+its requests, another process's ``size().leased`` is 0 and its bounds count
+the holder's leased events as held, and its ``drop_oldest`` may evict an
+event that is in the holder's request (reported as evicted, and delivered
+all the same if that request succeeds). The holder also keeps in memory up
+to 10,000 of the events it put itself, so that leasing them parses no JSON;
+the events of other processes are read from their rows.
 
 **Processes and threads.** One connection per handle, guarded by a lock and
 shared by the threads of a process: one thing to close, to suspend around a
@@ -47,6 +61,8 @@ by polling every ``poll_interval`` seconds.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import socket
 import sqlite3
@@ -82,7 +98,7 @@ __all__ = ["FORMAT", "SCHEMA_VERSION", "SqliteOutbox", "Synchronous"]
 FORMAT = "redo-kit outbox"
 """The ``format`` row of an outbox file's ``meta`` table: what tells it from other SQLite files."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout this module writes (the ``version`` row of ``meta``).
 
 A file of a later layout is refused with a message to upgrade; when the
@@ -94,9 +110,13 @@ Synchronous = Literal["normal", "full"]
 
 # seq is AUTOINCREMENT so that it is never reused, even after the newest
 # event is acked: a Lease's events, a dropped event and a log line keep
-# naming one event. retry_at is 0 for an event that is due; a released one
-# holds the Unix time it is due again, until a lease moves it back to 0, so
-# that due events are read in seq order from one index whatever their past.
+# naming one event, and the holder's cursor (see SqliteOutbox._try_lease)
+# knows that every event put after its last look has a higher seq.
+# retry_at is 0 for an event never released; a released one holds the Unix
+# time it is due again (never 0), and keeps it while in a request again. Only
+# released events are in events_later, so a put writes no index page, and a
+# lease finds those due without reading the fresh ones; the triggers keep
+# the counts of the rows actually there, whoever deletes them.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
 CREATE TABLE events (
@@ -106,69 +126,79 @@ CREATE TABLE events (
     size INTEGER NOT NULL,
     put_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    retry_at REAL NOT NULL DEFAULT 0,
-    lease INTEGER
+    retry_at REAL NOT NULL DEFAULT 0
 );
-CREATE INDEX events_due ON events (retry_at, seq, size, put_at, attempts)
-    WHERE lease IS NULL;
-CREATE INDEX events_by_lease ON events (lease) WHERE lease IS NOT NULL;
+CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
 CREATE TABLE counts (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     events INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    leased INTEGER NOT NULL,
-    leased_bytes INTEGER NOT NULL
+    bytes INTEGER NOT NULL
 );
 CREATE TABLE drain (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     owner TEXT,
     pid INTEGER,
     host TEXT,
-    expires REAL NOT NULL,
-    tokens INTEGER NOT NULL
+    expires REAL NOT NULL
 );
 CREATE TRIGGER count_put AFTER INSERT ON events BEGIN
     UPDATE counts SET events = events + 1, bytes = bytes + NEW.size;
 END;
 CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
-    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size,
-        leased = leased - (OLD.lease IS NOT NULL),
-        leased_bytes = leased_bytes - (OLD.lease IS NOT NULL) * OLD.size;
+    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size;
 END;
-CREATE TRIGGER count_lease AFTER UPDATE OF lease ON events
-    WHEN (OLD.lease IS NULL) <> (NEW.lease IS NULL) BEGIN
-    UPDATE counts SET
-        leased = leased + (NEW.lease IS NOT NULL) - (OLD.lease IS NOT NULL),
-        leased_bytes = leased_bytes
-            + ((NEW.lease IS NOT NULL) - (OLD.lease IS NOT NULL)) * NEW.size;
-END;
-INSERT INTO counts VALUES (1, 0, 0, 0, 0);
-INSERT INTO drain VALUES (1, NULL, NULL, NULL, 0, 0);
+INSERT INTO counts VALUES (1, 0, 0);
+INSERT INTO drain VALUES (1, NULL, NULL, NULL, 0);
 """
 
-_HELD = "SELECT events - leased, bytes - leased_bytes FROM counts"
+# From layout 1, where a lease wrote its token into each of its rows: the
+# rows a holder had leased are due again, one attempt more (as its takeover
+# did), and the indexes and trigger that kept the leased rows apart go. The
+# lease column and the leased counts stay, unused, in the tables.
+_FROM_LAYOUT_1 = """
+DROP TRIGGER count_lease;
+DROP TRIGGER count_gone;
+DROP INDEX events_due;
+DROP INDEX events_by_lease;
+UPDATE events SET lease = NULL, attempts = attempts + 1 WHERE lease IS NOT NULL;
+UPDATE counts SET leased = 0, leased_bytes = 0;
+CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
+    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size;
+END;
+CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
+"""
+
+_HELD = "SELECT events, bytes FROM counts"
 _INSERT = "INSERT INTO events (unique_id, body, size, put_at) VALUES (?, ?, ?, ?)"
-_OLDEST = (
-    "SELECT seq, unique_id, body, size FROM events WHERE lease IS NULL AND seq > ? "
-    "ORDER BY seq LIMIT 64"
+_OLDEST = "SELECT seq, unique_id, body, size FROM events WHERE seq > ? ORDER BY seq LIMIT 64"
+_DUE_AGAIN = (
+    "SELECT seq, size, put_at, attempts, unique_id, body FROM events "
+    "WHERE retry_at > 0 AND retry_at <= ? ORDER BY seq LIMIT ?"
 )
-_MOVE_DUE = "UPDATE events SET retry_at = 0 WHERE lease IS NULL AND retry_at > 0 AND retry_at <= ?"
+_TOP = "SELECT MAX(seq) FROM events"
 _DUE = (
-    "SELECT seq, size, put_at, attempts FROM events WHERE lease IS NULL AND retry_at = 0 "
-    "ORDER BY seq LIMIT ?"
+    "SELECT seq, size, put_at, attempts, unique_id, body FROM events "
+    "WHERE seq > ? AND retry_at = 0 ORDER BY seq LIMIT ?"
 )
-_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE lease IS NULL AND retry_at > 0"
-_TAKE = "UPDATE events SET lease = ? WHERE seq BETWEEN ? AND ? AND lease IS NULL AND retry_at = 0"
-_TAKEN = "SELECT unique_id, body FROM events WHERE lease = ? ORDER BY seq"
-_RETURN_ALL = (
-    "UPDATE events SET lease = NULL, retry_at = 0, attempts = attempts + 1 WHERE lease IS NOT NULL"
+_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE retry_at > ?"
+# A holder's settling statements: nothing happens unless it still holds the drain.
+_ACK = "DELETE FROM events WHERE seq BETWEEN ? AND ? AND (SELECT owner FROM drain) = ?"
+_RELEASE = (
+    "UPDATE events SET retry_at = ?, attempts = attempts + 1 "
+    "WHERE seq BETWEEN ? AND ? AND (SELECT owner FROM drain) = ?"
 )
-_DRAIN = "SELECT owner, pid, host, expires, tokens FROM drain"
-_HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?, tokens = ?"
+_ONE_MORE = "UPDATE events SET attempts = attempts + 1 WHERE seq BETWEEN ? AND ?"
+_DRAIN = "SELECT owner, pid, host, expires FROM drain"
+_HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?"
 _SIZE = (
-    "SELECT events, bytes, leased, (SELECT MIN(seq) FROM events), "
+    "SELECT events, bytes, (SELECT MIN(seq) FROM events), "
     "(SELECT seq FROM sqlite_sequence WHERE name = 'events') FROM counts"
 )
+_RECENT_EVENTS = 10_000
+"""Events a draining handle keeps in memory of those it put, so that leasing them parses nothing."""
+
+_SOON = 1e-6
+"""The ``retry_at`` stored for an event released to be due at once: never 0, see _SCHEMA."""
 
 _HOST = socket.gethostname()
 
@@ -284,6 +314,11 @@ class _Checkpointer:
                     logger.debug("outbox %s: checkpoint failed: %s", self.path, error)
 
 
+def _busy(error: BaseException | None) -> bool:
+    """Whether ``error`` is SQLite saying another connection held the file too long."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` on this host still runs (a zombie does not)."""
     if pid <= 0:
@@ -304,13 +339,45 @@ def _alive(pid: int) -> bool:
     return state not in ([b"Z"], [b"X"])
 
 
+# A due row as a lease reads it: (seq, size, put_at, attempts, unique_id, body).
+_Row = tuple[int, int, float, int, str, bytes]
+
+
 @attrs.frozen
 class _Taken:
-    """The rows a lease took, read in its transaction; made into a Lease after it."""
+    """The rows a lease took; made into a Lease outside the handle's lock."""
 
     token: int
-    rows: list[tuple[int, int, float, int]]
-    stored: list[tuple[str, bytes]]
+    rows: list[_Row]
+    recent: list[PreparedEvent | None]
+    """The events this handle still had in memory, by row; ``None``: read from the row."""
+
+
+@attrs.frozen
+class _Flight:
+    """What the holder remembers of one lease until it is settled: its rows, in runs.
+
+    ``runs``: ``(first, last)`` seq ranges holding exactly the lease's rows
+    (one range unless rows in between were released, evicted or in another
+    request), so that an ack is one ranged DELETE per run.
+    """
+
+    seqs: tuple[int, ...]
+    runs: tuple[tuple[int, int], ...]
+    size: int
+
+
+def _runs(seqs: list[int]) -> tuple[tuple[int, int], ...]:
+    """Ascending ``seqs`` as ranges of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    first = last = seqs[0]
+    for seq in seqs[1:]:
+        if seq != last + 1:
+            runs.append((first, last))
+            first = seq
+        last = seq
+    runs.append((first, last))
+    return tuple(runs)
 
 
 class SqliteOutbox:
@@ -318,7 +385,8 @@ class SqliteOutbox:
 
     ``path``: the file, created with its schema if missing (its directory
     must exist). A file that is not an outbox raises :class:`OutboxError`.
-    ``max_events``: events held, leased ones excluded; default 1,000,000.
+    ``max_events``: events held, leased ones excluded (in a process that
+    does not drain, the drainer's leased ones count as held); default 1,000,000.
     ``max_bytes``: serialized bytes held, leased ones excluded; default 1 GiB.
     A file can hold far more than memory, and what it holds survives a
     restart, so both bounds are larger than :class:`MemoryOutbox`'s (a
@@ -378,6 +446,23 @@ class SqliteOutbox:
         self._woken = False
         self._holding = False
         self._renewed = 0.0
+        # This handle's leases in a request: token -> flight, and their rows.
+        # Every due row with a seq up to _cursor is in _flying: a lease reads
+        # from there on (see _try_lease).
+        self._flights: dict[int, _Flight] = {}
+        # Acks and releases not written yet, the file being busy: (doing,
+        # statement, its parameters per run, the flight), oldest first.
+        self._settling: list[tuple[str, str, list[tuple[object, ...]], _Flight]] = []
+        self._flying: set[int] = set()
+        self._flying_bytes = 0
+        self._cursor = 0
+        # The events this handle put since it holds the drain, by seq, up to
+        # _RECENT_EVENTS: a lease takes them from here rather than parsing
+        # their rows' JSON again (the most CPU a lease spent). Only committed
+        # events go in, and a seq is never reused, so an entry is its row.
+        self._recent: dict[int, PreparedEvent] = {}
+        # Tokens start at a random number, so that two handles' leases differ.
+        self._token = int(self._owner[:8], 16) << 16
         self._final: OutboxSize | None = None
         # What a waiting lease saw, so that a put wakes it only when it matters.
         self._watch: Room | None = None
@@ -490,12 +575,16 @@ class SqliteOutbox:
                 f"redo-kit reads ({SCHEMA_VERSION}); upgrade redo-kit to drain it",
                 path=self._path,
             )
+        if version == 1:
+            for statement in _statements(_FROM_LAYOUT_1):
+                conn.execute(statement)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (SCHEMA_VERSION,))
 
     # -- errors and guards ---------------------------------------------------
 
     def _error(self, doing: str, error: sqlite3.Error) -> OutboxError:
         hint = ""
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+        if _busy(error):
             hint = (
                 f"; another process held the file longer than busy_timeout "
                 f"({self._busy_timeout:g} s)"
@@ -583,12 +672,13 @@ class SqliteOutbox:
                 except sqlite3.Error as error:
                     raise self._error("put", error) from error
                 self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                self._keep(seq, event)
                 self._wrote()
                 self._woke_by(size)
                 return seq, []
             dropped: list[Dropped] = []
             with self._writing("put") as conn:
-                held, held_bytes = conn.execute(_HELD).fetchone()
+                held, held_bytes = self._held(conn)
                 self._seen = (held + 1, held_bytes + size, 0)
                 if self._admits(held, held_bytes, size):
                     seq = self._insert(conn, event, size)
@@ -600,12 +690,23 @@ class SqliteOutbox:
                 else:
                     seq = 0
             if seq:
+                self._keep(seq, event)
                 self._wrote()
                 self._woke_by(size)
                 return seq, dropped
             if self._overflow == "drop_newest":
                 return 0, [(event, "queue-full")]
             return self._put_blocking(event, size)
+
+    def _keep(self, seq: int, event: PreparedEvent) -> None:
+        """Remember a committed event for this handle's next leases, if it drains. Lock held."""
+        if self._holding and len(self._recent) < _RECENT_EVENTS:
+            self._recent[seq] = event
+
+    def _held(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """Events and bytes held: the file's, less this handle's leased ones. Lock held."""
+        events, size = conn.execute(_HELD).fetchone()
+        return max(0, events - len(self._flying)), max(0, size - self._flying_bytes)
 
     def _admits(self, held: int, held_bytes: int, size: int) -> bool:
         return admits(
@@ -633,11 +734,16 @@ class SqliteOutbox:
             for seq, unique_id, body, body_size in rows:
                 if self._admits(held, held_bytes, size):
                     break
-                dropped.append((self._event(seq, unique_id, body), "evicted"))
+                after = seq
+                if seq in self._flying:
+                    continue
+                kept = self._recent.pop(seq, None)
+                if kept is None:
+                    kept = self._event(seq, unique_id, body)
+                dropped.append((kept, "evicted"))
                 gone.append((seq,))
                 held -= 1
                 held_bytes -= body_size
-                after = seq
         conn.executemany("DELETE FROM events WHERE seq = ?", gone)
         return dropped
 
@@ -655,13 +761,14 @@ class SqliteOutbox:
                 if self._closed:
                     continue
                 with self._writing("put") as conn:
-                    held, held_bytes = conn.execute(_HELD).fetchone()
+                    held, held_bytes = self._held(conn)
                     seq = (
                         self._insert(conn, event, size)
                         if self._admits(held, held_bytes, size)
                         else 0
                     )
                 if seq:
+                    self._keep(seq, event)
                     self._wrote()
                     self._woke_by(size)
                     return seq, []
@@ -714,11 +821,11 @@ class SqliteOutbox:
             finally:
                 self._watch = None
         # Parsed outside the lock: a put does not wait for 100 events to be read.
-        rows, stored = found.rows, found.stored
+        rows = found.rows
         return Lease(
             events=tuple(
-                self._event(row[0], unique_id, body)
-                for row, (unique_id, body) in zip(rows, stored, strict=True)
+                self._event(row[0], row[4], row[5]) if event is None else event
+                for row, event in zip(rows, found.recent, strict=True)
             ),
             enqueued_at=min(row[2] for row in rows),
             attempts=max(row[3] for row in rows),
@@ -728,96 +835,123 @@ class SqliteOutbox:
     def _try_lease(self, room: Room, linger: float, urgent_through: int) -> _Taken | float:
         """A lease if events are ready, else seconds until they may be. Lock held.
 
-        Also records what was seen in ``_watch`` for :meth:`_woke_by`.
+        Reads, and writes nothing but the drain lease's row (when taken
+        over, and its renewal every tenth of ``drain_ttl``). Due rows are of
+        two kinds, read in one snapshot and merged in seq order: released
+        ones whose ``retry_at`` came, found through ``events_later``, and
+        fresh ones (``retry_at`` 0), read from just after ``_cursor``: every
+        fresh row up to it is in a request of this handle (the invariant),
+        and every row put since the last look has a higher seq. Rows in a
+        request are skipped. Also records what was seen in ``_watch`` for
+        :meth:`_woke_by`.
         """
         self._watch = None
-        if not self._holding and not self._may_take():
-            return self._poll
-        with self._writing("lease") as conn:
+        self._write_settled()
+        conn = self._conn
+        flying = self._flying
+        try:
             now = time.time()
-            tokens = self._claim(conn, now)
-            if tokens is None:
+            if not self._claim(conn, now):
                 return self._poll
-            conn.execute(_MOVE_DUE, (now,))
-            rows = conn.execute(_DUE, (self._most,)).fetchall()
+            # Rows in a request lie past the cursor only when it started again
+            # from the oldest row (a takeover): then they are read too, and skipped.
+            ahead = len(flying) if flying and max(flying) > self._cursor else 0
+            conn.execute("BEGIN")
+            try:
+                again: list[_Row] = conn.execute(
+                    _DUE_AGAIN, (now, self._most + len(flying))
+                ).fetchall()
+                fresh: list[_Row] = conn.execute(
+                    _DUE, (self._cursor, self._most + ahead)
+                ).fetchall()
+                # Read to the end: no fresh row past the newest seq but those in requests.
+                top = conn.execute(_TOP).fetchone()[0] if len(fresh) < self._most + ahead else None
+            finally:
+                conn.execute("COMMIT")
+            if flying:
+                again = [row for row in again if row[0] not in flying]
+                fresh = [row for row in fresh if row[0] not in flying]
+            rows = list(itertools.islice(heapq.merge(again, fresh), self._most))
             due_bytes = sum(row[1] for row in rows)
             if not rows or not (
                 rows[0][0] <= urgent_through
                 or now - rows[0][2] >= linger
                 or room.would_fill(len(rows), due_bytes)
             ):
-                self._renew(conn, now, tokens)
+                if not fresh and top is not None:
+                    self._cursor = max(self._cursor, int(top))
                 self._watch = room
                 self._watch_events = len(rows)
                 self._watch_bytes = due_bytes
                 if rows:
                     return float(rows[0][2]) + linger - now
-                (next_due,) = conn.execute(_NEXT_DUE).fetchone()
+                (next_due,) = conn.execute(_NEXT_DUE, (now,)).fetchone()
                 return self._poll if next_due is None else float(next_due) - now
-            token = tokens + 1
-            taken = []
-            for row in rows:
-                if not room.take(row[1]):
-                    break
-                taken.append(row)
-            # The taken rows are the first due ones in seq order, and nothing
-            # else writes inside this transaction: the due rows between the
-            # first and the last taken seq are exactly them.
-            conn.execute(_TAKE, (token, taken[0][0], taken[-1][0]))
-            stored = conn.execute(_TAKEN, (token,)).fetchall()
-            self._renew(conn, now, token, force=True)
-        self._wrote()
-        return _Taken(token=token, rows=taken, stored=stored)
-
-    def _may_take(self) -> bool:
-        """Whether the drain lease is free, ours, or its holder gone: read, nothing written."""
-        try:
-            owner, pid, host, expires, _ = self._conn.execute(_DRAIN).fetchone()
         except sqlite3.Error as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise self._error("lease", error) from error
-        return owner is None or owner == self._owner or self._gone(pid, host, expires)
+        taken = []
+        for row in rows:
+            if not room.take(row[1]):
+                break
+            taken.append(row)
+        self._token += 1
+        seqs = [row[0] for row in taken]
+        flight = _Flight(seqs=tuple(seqs), runs=_runs(seqs), size=sum(r[1] for r in taken))
+        self._flights[self._token] = flight
+        flying.update(seqs)
+        self._flying_bytes += flight.size
+        # The taken rows are the first due ones in seq order: every fresh row
+        # up to the last one taken is in a request now, and if each fresh row
+        # read was taken, so is every fresh row up to the newest seq.
+        fresh_seqs = {row[0] for row in fresh}
+        taken_fresh = [seq for seq in seqs if seq in fresh_seqs]
+        if taken_fresh:
+            self._cursor = max(self._cursor, taken_fresh[-1])
+        if top is not None and len(taken_fresh) == len(fresh):
+            self._cursor = max(self._cursor, int(top))
+        recent = self._recent
+        return _Taken(token=self._token, rows=taken, recent=[recent.pop(seq, None) for seq in seqs])
+
+    def _claim(self, conn: sqlite3.Connection, now: float) -> bool:
+        """Whether this handle holds the drain lease, taking it if free or its holder is gone.
+
+        Renews it at most every tenth of ``drain_ttl``. A handle that takes it
+        over reads the file from its oldest row again.
+        """
+        owner, pid, host, expires = conn.execute(_DRAIN).fetchone()
+        if owner == self._owner:
+            self._holding = True
+            self._keep_holding(now)
+            return True
+        self._holding = False
+        self._recent.clear()
+        if owner is not None and not self._gone(pid, host, expires):
+            return False
+        with self._writing("lease") as writing:
+            owner, pid, host, expires = writing.execute(_DRAIN).fetchone()
+            if owner is not None and owner != self._owner and not self._gone(pid, host, expires):
+                return False
+            writing.execute(_HOLD, (self._owner, os.getpid(), _HOST, now + self._drain_ttl))
+        self._holding = True
+        self._renewed = now
+        self._cursor = 0
+        return True
 
     def _gone(self, pid: int | None, host: str | None, expires: float) -> bool:
         if expires <= time.time():
             return True
         return host == _HOST and pid is not None and not _alive(pid)
 
-    def _claim(self, conn: sqlite3.Connection, now: float) -> int | None:
-        """Hold the drain lease, taking it over if free or its holder is gone; the token count.
-
-        ``None`` if another live process holds it. Taking it over makes every
-        event still leased due again, one attempt more: they were in a request
-        of the old holder, which may have been sent.
-        """
-        owner, pid, host, expires, tokens = conn.execute(_DRAIN).fetchone()
-        if owner == self._owner:
-            self._holding = True
-            return int(tokens)
-        self._holding = False
-        if owner is not None and not self._gone(pid, host, expires):
-            return None
-        conn.execute(_RETURN_ALL)
-        self._holding = True
-        self._renew(conn, now, int(tokens), force=True)
-        return int(tokens)
-
-    def _renew(
-        self, conn: sqlite3.Connection, now: float, tokens: int, *, force: bool = False
-    ) -> None:
-        """Write the drain lease's expiry (at most every tenth of ``drain_ttl`` unless forced)."""
-        if not force and now - self._renewed < self._drain_ttl / 10:
-            return
-        conn.execute(_HOLD, (self._owner, os.getpid(), _HOST, now + self._drain_ttl, tokens))
-        self._renewed = now
-
-    def _keep_holding(self) -> None:
+    def _keep_holding(self, now: float) -> None:
         """Push the drain lease's expiry on while it is ours, at most every tenth of ``drain_ttl``.
 
         Settling a lease shows the holder alive as much as leasing does: a
         drain busy with slow requests keeps the lease without calling
         ``lease()``. Lock held.
         """
-        now = time.time()
         if self._holding and now - self._renewed >= self._drain_ttl / 10:
             self._conn.execute(
                 "UPDATE drain SET expires = ? WHERE owner = ?", (now + self._drain_ttl, self._owner)
@@ -837,32 +971,65 @@ class SqliteOutbox:
     # -- settling ------------------------------------------------------------
 
     def ack(self, lease: Lease) -> None:
-        with self._lock:
-            self._usable()
-            if self._closed:
-                return
-            try:
-                self._conn.execute("DELETE FROM events WHERE lease = ?", (lease.token,))
-                self._keep_holding()
-            except sqlite3.Error as error:
-                raise self._error("ack", error) from error
-            self._wrote()
+        self._settle("ack", lease, _ACK, ())
 
     def release(self, lease: Lease, *, retry_at: float) -> None:
+        flight = self._settle("release", lease, _RELEASE, (max(retry_at, _SOON),))
+        with self._lock:
+            # Leased again later, they need no parsing.
+            if flight is not None:
+                for seq, event in zip(flight.seqs, lease.events, strict=True):
+                    self._keep(seq, event)
+            self._ready.notify()
+
+    def _settle(
+        self, doing: str, lease: Lease, statement: str, leading: tuple[float, ...]
+    ) -> _Flight | None:
+        """Run ``statement`` on each run of the lease's rows, and forget the lease.
+
+        A lease this handle does not know (already settled, or from before
+        it was closed) changes nothing. A file another process holds past
+        ``busy_timeout`` does not fail the settling: the write waits in
+        memory, its rows still out of reach of a lease, and the next
+        ``lease()`` or settling tries it again first (and fails while the
+        file stays busy). Should the process end before, the rows are still
+        in the file, and the next holder sends them again. The lease's
+        flight, if this handle knew it.
+        """
         with self._lock:
             self._usable()
             if self._closed:
-                return
+                return None
+            flight = self._flights.pop(lease.token, None)
+            if flight is not None:
+                params = [(*leading, *run, self._owner) for run in flight.runs]
+                self._settling.append((doing, statement, params, flight))
             try:
-                self._conn.execute(
-                    "UPDATE events SET lease = NULL, retry_at = ?, attempts = attempts + 1 "
-                    "WHERE lease = ?",
-                    (max(retry_at, 0.0), lease.token),
-                )
-                self._keep_holding()
+                self._write_settled()
+            except OutboxError as error:
+                if not _busy(error.__cause__):
+                    raise
+                logger.debug("%s; tried again at the next lease", error)
+            return flight
+
+    def _write_settled(self) -> None:
+        """Write the settlings waiting in memory, oldest first. Lock held."""
+        conn = self._conn
+        while self._settling:
+            doing, statement, params, flight = self._settling[0]
+            try:
+                if len(params) == 1:
+                    conn.execute(statement, params[0])
+                else:
+                    with self._writing(doing):
+                        conn.executemany(statement, params)
+                self._keep_holding(time.time())
             except sqlite3.Error as error:
-                raise self._error("release", error) from error
-            self._ready.notify()
+                raise self._error(doing, error) from error
+            del self._settling[0]
+            self._flying.difference_update(flight.seqs)
+            self._flying_bytes -= flight.size
+            self._wrote()
 
     def wake(self) -> None:
         with self._lock:
@@ -878,11 +1045,15 @@ class SqliteOutbox:
 
     def _size(self) -> OutboxSize:
         try:
-            events, size, leased, oldest, last = self._conn.execute(_SIZE).fetchone()
+            events, size, oldest, last = self._conn.execute(_SIZE).fetchone()
         except sqlite3.Error as error:
             raise self._error("size", error) from error
         return OutboxSize(
-            events=events, bytes=size, leased=leased, oldest=oldest, last_put=last or 0
+            events=events,
+            bytes=size,
+            leased=min(events, len(self._flying)),
+            oldest=oldest,
+            last_put=last or 0,
         )
 
     def drainer(self) -> tuple[int, str, float] | None:
@@ -893,7 +1064,7 @@ class SqliteOutbox:
         with self._lock:
             self._usable()
             try:
-                owner, pid, host, expires, _ = self._conn.execute(_DRAIN).fetchone()
+                owner, pid, host, expires = self._conn.execute(_DRAIN).fetchone()
             except sqlite3.Error as error:
                 raise self._error("drainer", error) from error
         if owner is None or expires < time.time():
@@ -916,11 +1087,21 @@ class SqliteOutbox:
             self._closed = True
             _OPEN.discard(self)
             try:
+                # Still busy: the rows stay, and the next holder sends them again.
+                with contextlib.suppress(OutboxError):
+                    self._write_settled()
                 with self._writing("close") as conn:
                     owner = conn.execute(_DRAIN).fetchone()[0]
                     if owner == self._owner:
-                        conn.execute(_RETURN_ALL)
+                        conn.executemany(
+                            _ONE_MORE, [run for f in self._flights.values() for run in f.runs]
+                        )
                         conn.execute("UPDATE drain SET owner = NULL, pid = NULL, host = NULL")
+                self._flights.clear()
+                self._recent.clear()
+                self._settling.clear()
+                self._flying.clear()
+                self._flying_bytes = 0
                 self._final = self._size()
             finally:
                 self._holding = False
