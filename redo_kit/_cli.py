@@ -1233,14 +1233,14 @@ def _outbox_status(args: argparse.Namespace) -> int:
             "path": args.path,
             "events": size.events,
             "bytes": size.bytes,
-            "leased": size.leased,
             "drainer": None
             if drainer is None
             else {"pid": drainer[0], "host": drainer[1], "expires": drainer[2]},
         }
         print(orjson.dumps(report).decode())
         return 0
-    held = f"{size.events:,} event(s), {size.bytes:,} bytes, {size.leased:,} in a request now"
+    # Only the drainer knows which events are in its requests: they are counted in.
+    held = f"{size.events:,} event(s), {size.bytes:,} bytes (the drainer's requests included)"
     if drainer is None:
         who = "nobody drains it now (the next batcher that opens it, or `redo-kit outbox drain`)"
     else:
