@@ -33,12 +33,19 @@ def emulator(
     args = [sys.executable, "-m", "redo_kit.emulator", "--port", "0", *extra]
     for store, key in stores.items():
         args += ["--store", f"{store}={key}"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    with serving(args, "emulator") as urls:
+        yield urls
+
+
+@contextmanager
+def serving(args: Sequence[str], what: str) -> Iterator[tuple[str, str]]:
+    """``(base_url, root_url)`` of a server process that prints ``listening on BASE_URL`` first."""
+    process = subprocess.Popen(list(args), stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         first = process.stdout.readline().strip()
         if not first.startswith("listening on "):
-            raise RuntimeError(f"emulator did not start: {first!r}")
+            raise RuntimeError(f"{what} did not start: {first!r}")
         base_url = first.removeprefix("listening on ")
         yield base_url, base_url.rsplit("/", 1)[0]
     finally:

@@ -51,7 +51,6 @@ import math
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -157,23 +156,10 @@ def serve_sink() -> None:
 @contextmanager
 def sink() -> Iterator[tuple[str, str]]:
     """``(base_url, root_url)`` of the paced sink, started in its own process."""
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve-sink"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline().strip()
-        if not first.startswith("listening on "):
-            raise RuntimeError(f"sink did not start: {first!r}")
-        base_url = first.removeprefix("listening on ")
-        yield base_url, base_url.rsplit("/", 1)[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+    with _emulator.serving(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-sink"], "sink"
+    ) as urls:
+        yield urls
 
 
 def sink_answer(root: str, store: str) -> dict[str, Any]:
