@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from typing import Any
 
 import orjson
 import urllib3
+from _emulator import serving
 
 _REDO_BULK = re.compile(r"^/v2\.2/stores/[^/]+/events/bulk/?$")
 # format -> (the key of the event list, the key of an event's id, status, answer)
@@ -135,31 +135,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, answer)
 
 
-def serve() -> None:
-    """Serve on a free loopback port until killed; print the URL first."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def serve(handler: type[BaseHTTPRequestHandler] = _Handler, path: str = "") -> None:
+    """Serve ``handler`` on a free loopback port until killed; print ``listening on URL`` first.
+
+    ``path`` is appended to the printed URL (``/v2.2`` for a sink that stands for the API).
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}{path}", flush=True)
     server.serve_forever()
 
 
 @contextmanager
 def sink() -> Iterator[str]:
     """The URL of a sink started in its own process, stopped on exit."""
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline().strip()
-        if not first.startswith("listening on "):
-            raise RuntimeError(f"sink did not start: {first!r}")
-        yield first.removeprefix("listening on ")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+    with serving([sys.executable, str(Path(__file__).resolve())], "sink") as (url, _):
+        yield url
 
 
 _HTTP = urllib3.PoolManager(num_pools=1, maxsize=1)

@@ -57,11 +57,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import _emulator
+import _sink
 import orjson
 import urllib3
 from _events import request_shape
@@ -147,10 +148,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
 
 def serve_sink() -> None:
     """Serve the paced sink on a free loopback port until killed; print its URL first."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SinkHandler)
-    server.daemon_threads = True
-    print(f"listening on http://127.0.0.1:{server.server_address[1]}/v2.2", flush=True)
-    server.serve_forever()
+    _sink.serve(_SinkHandler, "/v2.2")
 
 
 @contextmanager

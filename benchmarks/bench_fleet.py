@@ -307,7 +307,6 @@ def stores(args: argparse.Namespace, workdir: Path) -> bool:
     ok = True
     try:
         relay_procs = relays(base, server.url, STORES, 2, "--rate-limit", "20")
-        time.sleep(1.5)
         spans, procs = producers(base, server.url, STORES, per_store // 2)
         start = min(s[0] for s in spans)
         ids_done: dict[str, float] = {}

@@ -113,7 +113,8 @@ class PreparedEvent:
     sent), ``body`` its JSON bytes, ``unique_id`` its ``uniqueId`` and
     ``warnings`` what the API would do silently (values it ignores, unknown
     keys let through with ``allow_unknown_keys``). Two prepared events are
-    equal when their bodies are.
+    equal when their bodies, ``unique_id`` and ``warnings`` are (the payload
+    follows from the body).
 
     An outbox that hands back stored events gives ``body`` and
     ``unique_id`` only: ``payload`` is then read from ``body`` the first

@@ -72,6 +72,17 @@ def test_track_returns_once_redis_has_the_event_and_a_relay_delivers_it(redis_ur
         assert time.monotonic() - started < 1
 
 
+def run_until(relay: Relay, counter: str, goal: int, *, timeout: float) -> None:
+    """Run ``relay`` until its ``counter`` reaches ``goal`` or ``timeout`` s pass, then stop it."""
+    relay.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while getattr(relay.stats(), counter) < goal and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        relay.stop(timeout)
+
+
 def test_one_relay_fills_requests_of_many_producers_for_many_stores(redis_url: str) -> None:
     with Emulator({STORE_A: "sk_a", STORE_B: "sk_b"}) as emu:
         clients = [client_of(emu), client_of(emu, STORE_B, "sk_b")]
@@ -81,13 +92,7 @@ def test_one_relay_fills_requests_of_many_producers_for_many_stores(redis_url: s
             batcher = producers[n % len(producers)]
             tracked[batcher._client.store_id].append(batcher.track(page_view(n, unique_id=True)))
         relay = Relay(redis_url, clients, linger=0.5)
-        relay.start()
-        try:
-            deadline = time.monotonic() + 30
-            while relay.stats().delivered < 600 and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            relay.stop(30)
+        run_until(relay, "delivered", 600, timeout=30)
         assert relay.stats().delivered == 600
         # 300 events of 3 producers each: 3 full requests per store.
         assert relay.stats().requests == 6
@@ -109,13 +114,7 @@ def test_events_refused_for_good_are_dead_lettered_and_acked(
         for n in range(30):
             producer.track(page_view(n, unique_id=True))
         relay = Relay(redis_url, [wrong], linger=0, dead_letter=dead)
-        relay.start()
-        try:
-            deadline = time.monotonic() + 20
-            while relay.stats().dead_lettered < 30 and time.monotonic() < deadline:
-                time.sleep(0.05)
-        finally:
-            relay.stop(10)
+        run_until(relay, "dead_lettered", 30, timeout=20)
         assert relay.stats().dead_lettered == 30
         lines = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
         assert sorted(e["uniqueId"] for e in lines) == sorted(f"view-{n}" for n in range(30))
