@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -91,9 +92,44 @@ def new_unique_id() -> str:
     # The same bits as str(uuid.uuid4()) (os.urandom, version 4, RFC 4122
     # variant), written without building a UUID object: five times faster,
     # and every event built gets one.
-    h = os.urandom(16).hex()
+    h = _ENTROPY.take()
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
+
+
+class _Entropy:
+    """``os.urandom`` read a block at a time, handed out 16 bytes (32 hex digits) per id.
+
+    ``os.urandom`` lets the GIL go for its system call, and a thread that lets
+    it go waits for it behind every other thread that wants it: with busy
+    sender threads, up to ``sys.getswitchinterval()`` (5 ms). One read per id
+    put that wait into ``track()`` on the caller's thread; one read per
+    ``_BLOCK_IDS`` ids leaves it in one call in that many.
+    """
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the block: a forked child must never hand out its parent's next ids."""
+        self._lock = threading.Lock()
+        self._block = ""
+        self._at = 0
+
+    def take(self) -> str:
+        with self._lock:
+            at = self._at
+            if at >= len(self._block):
+                self._block = os.urandom(_BLOCK_IDS * 16).hex()
+                at = 0
+            self._at = at + 32
+            return self._block[at : at + 32]
+
+
+_BLOCK_IDS = 256
+_ENTROPY = _Entropy()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_ENTROPY.forget)
 
 
 def _canonical(event: Any) -> dict[str, Any]:

@@ -161,3 +161,47 @@ def test_new_unique_ids_are_fresh_uuids() -> None:
     assert len(made) == 100
     for value in made:
         assert uuid.UUID(value).version == 4
+
+
+def test_fresh_ids_read_the_system_randomness_a_block_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # os.urandom lets the GIL go; one read per id made track() wait behind
+    # busy sender threads. Ids from one block and from the next stay distinct.
+    from redo_kit import _idempotency
+
+    reads: list[int] = []
+    real = os.urandom
+
+    def counting(n: int) -> bytes:
+        reads.append(n)
+        return real(n)
+
+    monkeypatch.setattr(_idempotency, "_ENTROPY", _idempotency._Entropy())
+    monkeypatch.setattr(os, "urandom", counting)
+    made = [new_unique_id() for _ in range(_idempotency._BLOCK_IDS * 2 + 1)]
+    assert len(reads) == 3
+    assert len(set(made)) == len(made)
+    assert all(uuid.UUID(value).version == 4 for value in made)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_repeats_its_parents_next_ids() -> None:
+    new_unique_id()  # the parent holds a block with ids it has not handed out
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child's coverage is not collected)
+        os.close(read_end)
+        os.write(write_end, "".join(new_unique_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write_end)
+    child = b""
+    while chunk := os.read(read_end, 4096):
+        child += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parent = "".join(new_unique_id() for _ in range(8))
+    assert len(child) == len(parent)
+    assert {child.decode()[i : i + 36] for i in range(0, 288, 36)}.isdisjoint(
+        {parent[i : i + 36] for i in range(0, 288, 36)}
+    )
