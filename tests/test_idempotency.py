@@ -205,3 +205,28 @@ def test_a_forked_child_never_repeats_its_parents_next_ids() -> None:
     assert {child.decode()[i : i + 36] for i in range(0, 288, 36)}.isdisjoint(
         {parent[i : i + 36] for i in range(0, 288, 36)}
     )
+
+
+def test_each_thread_reads_a_block_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing shared, so nothing for threads that build events at once to queue on.
+    import threading
+
+    from redo_kit import _idempotency
+
+    reads: list[int] = []
+    real = os.urandom
+
+    def counting(n: int) -> bytes:
+        reads.append(n)
+        return real(n)
+
+    monkeypatch.setattr(_idempotency, "_ENTROPY", _idempotency._Entropy())
+    monkeypatch.setattr(os, "urandom", counting)
+    made: list[str] = []
+    threads = [threading.Thread(target=lambda: made.append(new_unique_id())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+        thread.join()
+    made.append(new_unique_id())
+    assert len(reads) == 4
+    assert len(set(made)) == 4
