@@ -98,7 +98,7 @@ __all__ = ["FORMAT", "SCHEMA_VERSION", "SqliteOutbox", "Synchronous"]
 FORMAT = "redo-kit outbox"
 """The ``format`` row of an outbox file's ``meta`` table: what tells it from other SQLite files."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The layout this module writes (the ``version`` row of ``meta``).
 
 A file of a later layout is refused with a message to upgrade; when the
@@ -108,31 +108,45 @@ layout changes, opening a file of an earlier one migrates it from this number.
 Synchronous = Literal["normal", "full"]
 """SQLite's ``synchronous`` setting for the file (see the module doc)."""
 
-# seq is AUTOINCREMENT so that it is never reused, even after the newest
-# event is acked: a Lease's events, a dropped event and a log line keep
-# naming one event, and the holder's cursor (see SqliteOutbox._try_lease)
-# knows that every event put after its last look has a higher seq.
+# seq names one event for good: a Lease's events, a dropped event and a log
+# line name it, and the holder's cursor (see SqliteOutbox._try_lease) knows
+# that every event put after its last look has a higher seq. So a seq is
+# never reused, even after the newest events are acked or evicted: a put
+# takes one more than the newest seq ever put (_NEWEST_SEQ), the table's
+# newest row or, once that row is gone, counts.top_seq, which the delete
+# trigger raises to every seq it sees go, so that whatever deletes rows (an
+# ack, an eviction, someone in the sqlite3 shell) keeps it in the same
+# statement. A put rolled back takes no seq, so seqs are contiguous. total
+# is the bytes of every event put up to and including the row, a running
+# sum like a log's offset, kept past its row by counts.top_total the same
+# way. The held counts then need no write per put: held events are the
+# newest seq less gone_events, held bytes the newest total less gone_bytes
+# (_HELD), and only the delete trigger writes counts. A put writes one page,
+# the table's leaf: AUTOINCREMENT would write sqlite_sequence too, and a
+# count kept by an insert trigger the counts row.
 # retry_at is 0 for an event never released; a released one holds the Unix
 # time it is due again (never 0), and keeps it while in a request again. Only
 # released events are in events_later, so a put writes no index page, and a
-# lease finds those due without reading the fresh ones; the triggers keep
-# the counts of the rows actually there, whoever deletes them.
+# lease finds those due without reading the fresh ones.
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
 CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     unique_id TEXT NOT NULL,
     body BLOB NOT NULL,
     size INTEGER NOT NULL,
     put_at REAL NOT NULL,
+    total INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     retry_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
 CREATE TABLE counts (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    events INTEGER NOT NULL,
-    bytes INTEGER NOT NULL
+    top_seq INTEGER NOT NULL,
+    top_total INTEGER NOT NULL,
+    gone_events INTEGER NOT NULL,
+    gone_bytes INTEGER NOT NULL
 );
 CREATE TABLE drain (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -141,35 +155,53 @@ CREATE TABLE drain (
     host TEXT,
     expires REAL NOT NULL
 );
-CREATE TRIGGER count_put AFTER INSERT ON events BEGIN
-    UPDATE counts SET events = events + 1, bytes = bytes + NEW.size;
-END;
 CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
-    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size;
+    UPDATE counts SET top_seq = MAX(top_seq, OLD.seq), top_total = MAX(top_total, OLD.total),
+        gone_events = gone_events + 1, gone_bytes = gone_bytes + OLD.size;
 END;
-INSERT INTO counts VALUES (1, 0, 0);
+INSERT INTO counts VALUES (1, 0, 0, 0, 0);
 INSERT INTO drain VALUES (1, NULL, NULL, NULL, 0);
 """
 
 # From layout 1, where a lease wrote its token into each of its rows: the
 # rows a holder had leased are due again, one attempt more (as its takeover
-# did), and the indexes and trigger that kept the leased rows apart go. The
-# lease column and the leased counts stay, unused, in the tables.
-_FROM_LAYOUT_1 = """
-DROP TRIGGER count_lease;
-DROP TRIGGER count_gone;
-DROP INDEX events_due;
-DROP INDEX events_by_lease;
-UPDATE events SET lease = NULL, attempts = attempts + 1 WHERE lease IS NOT NULL;
-UPDATE counts SET leased = 0, leased_bytes = 0;
-CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
-    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size;
-END;
-CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
-"""
+# did). The rebuild from layout 2 that follows leaves the lease column
+# behind, and the indexes and triggers of the old events table go with it;
+# the drain table's tokens column stays, unused.
+_FROM_LAYOUT_1 = "UPDATE events SET attempts = attempts + 1 WHERE lease IS NOT NULL"
 
-_HELD = "SELECT events, bytes FROM counts"
-_INSERT = "INSERT INTO events (unique_id, body, size, put_at) VALUES (?, ?, ?, ?)"
+# From layout 2, where seq was AUTOINCREMENT and triggers counted the rows
+# held on every insert and delete: the events table is made again (SQLite
+# cannot drop AUTOINCREMENT in place) and counts anew. top_seq is the last
+# seq ever put, sqlite_sequence's (acking the newest rows left a gap above
+# the table's newest seq), and gone_events what the gap and the older acks
+# took of it. The rows keep their seqs and get a total of 0: below
+# top_total, the bytes held, so that the first put after them counts on from
+# the bytes held with gone_bytes at 0. Read before the old table goes, and
+# its sqlite_sequence row with it.
+_LAYOUT_2_COUNTS = (
+    "SELECT MAX(IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), "
+    "IFNULL(MAX(seq), 0)), COUNT(*), IFNULL(SUM(size), 0) FROM events"
+)
+_FROM_LAYOUT_2_ROWS = (
+    "INSERT INTO events_3 (seq, unique_id, body, size, put_at, total, attempts, retry_at) "
+    "SELECT seq, unique_id, body, size, put_at, 0, attempts, retry_at FROM events"
+)
+
+# The newest seq and total ever put: the table's newest row's, or those kept
+# in counts once it was deleted (see _SCHEMA).
+_NEWEST_SEQ = "MAX(IFNULL((SELECT MAX(seq) FROM events), 0), (SELECT top_seq FROM counts))"
+_NEWEST_TOTAL = (
+    "MAX(IFNULL((SELECT total FROM events ORDER BY seq DESC LIMIT 1), 0), "
+    "(SELECT top_total FROM counts))"
+)
+# The statements built from these fragments (noqa: S608) hold no outside text: values go
+# in as parameters.
+_HELD = f"SELECT {_NEWEST_SEQ} - gone_events, {_NEWEST_TOTAL} - gone_bytes FROM counts"  # noqa: S608
+_INSERT = (
+    "INSERT INTO events (seq, unique_id, body, size, put_at, total) "  # noqa: S608 - fragments
+    f"VALUES ({_NEWEST_SEQ} + 1, ?1, ?2, ?3, ?4, {_NEWEST_TOTAL} + ?3)"
+)
 _OLDEST = "SELECT seq, unique_id, body, size FROM events WHERE seq > ? ORDER BY seq LIMIT 64"
 _DUE_AGAIN = (
     "SELECT seq, size, put_at, attempts, unique_id, body FROM events "
@@ -191,8 +223,8 @@ _ONE_MORE = "UPDATE events SET attempts = attempts + 1 WHERE seq BETWEEN ? AND ?
 _DRAIN = "SELECT owner, pid, host, expires FROM drain"
 _HOLD = "UPDATE drain SET owner = ?, pid = ?, host = ?, expires = ?"
 _SIZE = (
-    "SELECT events, bytes, (SELECT MIN(seq) FROM events), "
-    "(SELECT seq FROM sqlite_sequence WHERE name = 'events') FROM counts"
+    f"SELECT {_NEWEST_SEQ} - gone_events, {_NEWEST_TOTAL} - gone_bytes, "  # noqa: S608 - fragments
+    f"(SELECT MIN(seq) FROM events), {_NEWEST_SEQ} FROM counts"
 )
 _RECENT_EVENTS = 10_000
 """Events a draining handle keeps in memory of those it put, so that leasing them parses nothing."""
@@ -576,8 +608,9 @@ class SqliteOutbox:
                 path=self._path,
             )
         if version == 1:
-            for statement in _statements(_FROM_LAYOUT_1):
-                conn.execute(statement)
+            conn.execute(_FROM_LAYOUT_1)
+        if version <= 2:
+            _from_layout_2(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (SCHEMA_VERSION,))
 
     # -- errors and guards ---------------------------------------------------
@@ -648,13 +681,15 @@ class SqliteOutbox:
         """Keep ``event``; returns once it is committed.
 
         Far from the bounds, a put is one INSERT committed on its own (a
-        statement in autocommit mode is its own transaction, its trigger
-        included): a third of the statements of a transaction that first
-        reads the counts. The counts are read again every
-        ``_RECOUNT_EVERY`` puts and whenever the last reading was within
-        ``_MARGIN_EVENTS`` events or ``_MARGIN_BYTES`` bytes of a bound, so
-        that the bound is exact for one process, and for several processes
-        putting at once overshot by at most their puts between two readings.
+        statement in autocommit mode is its own transaction): a third of the
+        statements of a transaction that first reads the counts, and one
+        page written to the WAL, the events table's leaf (see _SCHEMA; a
+        put that starts a new leaf writes its parent too). The counts are
+        read again every ``_RECOUNT_EVERY`` puts and whenever the last
+        reading was within ``_MARGIN_EVENTS`` events or ``_MARGIN_BYTES``
+        bytes of a bound, so that the bound is exact for one process, and
+        for several processes putting at once overshot by at most their
+        puts between two readings.
         """
         size = len(event.body)
         with self._lock:
@@ -1124,6 +1159,28 @@ class SqliteOutbox:
             drain_ttl=self._drain_ttl,
             poll_interval=self._poll,
         )
+
+
+def _from_layout_2(conn: sqlite3.Connection) -> None:
+    """Make the events and counts tables of layout 2 those of this layout (see _LAYOUT_2_COUNTS).
+
+    The new tables are created from _SCHEMA's own statements, so that a
+    migrated file has the layout of a new one. In the caller's transaction.
+    """
+    create = {
+        statement.split()[2]: statement
+        for statement in _statements(_SCHEMA)
+        if statement.startswith("CREATE")
+    }
+    conn.execute(create["events"].replace("events", "events_3", 1))
+    conn.execute(_FROM_LAYOUT_2_ROWS)
+    top, held, held_bytes = conn.execute(_LAYOUT_2_COUNTS).fetchone()
+    conn.execute("DROP TABLE events")
+    conn.execute("DROP TABLE counts")
+    conn.execute("ALTER TABLE events_3 RENAME TO events")
+    for name in ("events_later", "counts", "count_gone"):
+        conn.execute(create[name])
+    conn.execute("INSERT INTO counts VALUES (1, ?, ?, ?, 0)", (top, held_bytes, top - held))
 
 
 def _statements(script: str) -> list[str]:

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 import orjson
 import pytest
 from helpers import ROOT
+from hypothesis import given
+from hypothesis import strategies as st
 from test_outbox import event, ids
 
 from redo_kit._delivery import Room
@@ -468,3 +471,143 @@ def test_alive_knows_running_reaped_and_zombie_processes() -> None:
         time.sleep(0.02)
     assert not _alive(zombie.pid)
     zombie.wait()
+
+
+def small_room(events: int) -> Room:
+    """A request's room, with space for ``events`` events."""
+    small = Room()
+    small._max_events = events
+    return small
+
+
+def test_seqs_are_never_reused_after_the_newest_events_are_acked_or_evicted(
+    tmp_path: Path,
+) -> None:
+    size = len(event(0).body)
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3", max_bytes=50 * size, overflow="drop_oldest")
+    seqs = [outbox.put(event(n))[0] for n in range(3)]
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    outbox.ack(lease)
+    assert outbox.size().events == 0
+    seqs.append(outbox.put(event(3))[0])
+    # One large event evicts every row, the newest one included, in its own transaction.
+    seq, dropped = outbox.put(event(4, pad=49 * size))
+    assert ids(e for e, _ in dropped) == ["ev-3"]
+    seqs.append(seq)
+    outbox.close()
+    reopened = SqliteOutbox(outbox.path)
+    lease = reopened.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    reopened.ack(lease)
+    seqs.append(reopened.put(event(5))[0])
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    assert reopened.size().last_put == 6
+    reopened.close()
+
+
+def test_two_handles_on_one_file_never_reuse_a_seq(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    putter = SqliteOutbox(path)
+    size = len(event(0).body)
+    evicter = SqliteOutbox(path, max_bytes=50 * size, overflow="drop_oldest")
+    seqs = [putter.put(event(n))[0] for n in range(3)]
+    lease = evicter.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    evicter.ack(lease)
+    # The other handle acked the newest row: this one's next put goes past it all the same.
+    seqs.append(putter.put(event(3))[0])
+    seq, dropped = evicter.put(event(4, pad=49 * size))
+    assert ids(e for e, _ in dropped) == ["ev-3"]
+    seqs.append(seq)
+    seqs.append(putter.put(event(5))[0])
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    assert [u for u, _ in drain_all(evicter)] == ["ev-4", "ev-5"]
+    assert putter.put(event(6))[0] == 7
+    assert (putter.size().events, putter.size().last_put) == (1, 7)
+    putter.close()
+    evicter.close()
+
+
+def test_a_put_far_from_the_bounds_writes_one_page_to_the_wal(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    outbox._conn.execute("PRAGMA wal_autocheckpoint=0")
+    (page,) = outbox._conn.execute("PRAGMA page_size").fetchone()
+    wal = Path(f"{path}-wal")
+    frames: list[int] = []
+    for n in range(100):
+        wal_before = wal.stat().st_size
+        (pages_before,) = outbox._conn.execute("PRAGMA page_count").fetchone()
+        outbox.put(event(n))
+        (pages_after,) = outbox._conn.execute("PRAGMA page_count").fetchone()
+        written = wal.stat().st_size - wal_before
+        assert written % (page + 24) == 0
+        # A put that starts a new leaf page also writes its parent and the file's header.
+        if pages_after == pages_before:
+            frames.append(written // (page + 24))
+    assert len(frames) >= 80
+    assert set(frames) == {1}
+    outbox.close()
+
+
+def file_counts(path: Path) -> tuple[int, int, int | None]:
+    """Events, bytes and oldest seq of the rows in the file, read by a connection of its own."""
+    check = sqlite3.connect(path)
+    try:
+        events, size, oldest = check.execute(
+            "SELECT COUNT(*), IFNULL(SUM(size), 0), MIN(seq) FROM events"
+        ).fetchone()
+    finally:
+        check.close()
+    return events, size, oldest
+
+
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(["put", "put elsewhere"]), st.integers(0, 300)),
+            st.tuples(st.sampled_from(["ack", "release", "evict"]), st.integers(1, 4)),
+            st.tuples(st.just("reopen"), st.just(0)),
+        ),
+        max_size=25,
+    )
+)
+def test_the_counts_are_the_rows_in_the_file_whatever_happened(
+    steps: list[tuple[str, int]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "outbox.sqlite3"
+        outbox = SqliteOutbox(path)
+        other = SqliteOutbox(path)
+        put: list[int] = []
+        for n, (step, amount) in enumerate(steps):
+            if step == "put":
+                put.append(outbox.put(event(n, pad=amount))[0])
+            elif step == "put elsewhere":
+                put.append(other.put(event(n, pad=amount))[0])
+            elif step == "evict":
+                # A handle whose bound is a few events below what is held drops the oldest.
+                held = outbox.size().events
+                small = SqliteOutbox(path, max_events=max(1, held - amount), overflow="drop_oldest")
+                put.append(small.put(event(n))[0])
+                small.close()
+            elif step == "reopen":
+                outbox.close()
+                outbox = SqliteOutbox(path)
+            else:
+                lease = outbox.lease(small_room(amount), linger=0, wait=0)
+                if lease is not None and step == "ack":
+                    outbox.ack(lease)
+                elif lease is not None:
+                    outbox.release(lease, retry_at=0)
+            assert put == list(range(1, len(put) + 1))
+            events, size, oldest = file_counts(path)
+            for handle in (outbox, other):
+                held = handle.size()
+                assert (held.events, held.bytes, held.oldest) == (events, size, oldest)
+                assert held.last_put == len(put)
+            with outbox._lock:
+                assert outbox._held(outbox._conn) == (events, size)
+        outbox.close()
+        other.close()

@@ -3,8 +3,8 @@
 A lease reads the file and writes nothing; the holder remembers which rows
 are in its requests. A holder killed with requests in flight leaves every
 row in the file, and the next holder delivers them again: the API keeps one
-of each, by ``uniqueId``. A file of the earlier layout, where leases were
-written into the rows, is migrated when opened.
+of each, by ``uniqueId``. Files of the earlier layouts (leases written into
+the rows; seqs kept by AUTOINCREMENT) are migrated when opened.
 """
 
 from __future__ import annotations
@@ -194,9 +194,128 @@ def test_a_layout_1_file_is_migrated_and_every_event_in_it_delivered(tmp_path: P
     assert lease.events == tuple(event(n) for n in range(4))
     outbox.ack(lease)
     assert outbox.size().events == 0
+    assert outbox.put(event(4))[0] == 5
     outbox.close()
-    # Opened again: layout 2 already, nothing to migrate.
-    SqliteOutbox(path).close()
+    # Opened again: the current layout already, nothing to migrate.
+    again = SqliteOutbox(path)
+    assert (again.size().events, again.size().last_put) == (1, 5)
+    again.close()
+
+
+# The layout-2 schema, as files written before a put wrote one page hold it.
+LAYOUT_2 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, unique_id TEXT NOT NULL, body BLOB NOT NULL,
+    size INTEGER NOT NULL, put_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX events_later ON events (retry_at) WHERE retry_at > 0;
+CREATE TABLE counts (
+    id INTEGER PRIMARY KEY CHECK (id = 1), events INTEGER NOT NULL, bytes INTEGER NOT NULL
+);
+CREATE TABLE drain (
+    id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT, pid INTEGER, host TEXT,
+    expires REAL NOT NULL
+);
+CREATE TRIGGER count_put AFTER INSERT ON events BEGIN
+    UPDATE counts SET events = events + 1, bytes = bytes + NEW.size;
+END;
+CREATE TRIGGER count_gone AFTER DELETE ON events BEGIN
+    UPDATE counts SET events = events - 1, bytes = bytes - OLD.size;
+END;
+INSERT INTO counts VALUES (1, 0, 0);
+INSERT INTO drain VALUES (1, NULL, NULL, NULL, 0);
+INSERT INTO meta VALUES ('format', 'redo-kit outbox'), ('version', 2);
+"""
+
+
+def layout_2_file(path: Path, kept: tuple[int, ...]) -> None:
+    """A layout-2 outbox that was put events 1 to 6 and has only the seqs ``kept`` left.
+
+    Acking the newest rows left a gap above the table's newest seq that
+    only ``sqlite_sequence`` remembers; ev-3, when kept, was released for later.
+    """
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("PRAGMA journal_mode=WAL")
+    old.executescript(LAYOUT_2)
+    for n in range(1, 7):
+        body = event(n).body
+        old.execute(
+            "INSERT INTO events (unique_id, body, size, put_at) VALUES (?, ?, ?, ?)",
+            (f"ev-{n}", body, len(body), time.time()),
+        )
+    old.execute("UPDATE events SET retry_at = ?, attempts = 1 WHERE seq = 3", (time.time() + 60,))
+    old.executemany(
+        "DELETE FROM events WHERE seq = ?", [(n,) for n in range(1, 7) if n not in kept]
+    )
+    old.close()
+
+
+def layout(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The columns of each table and the index and trigger names of an outbox file."""
+    check = sqlite3.connect(path)
+    try:
+        tables = {
+            name: check.execute(f"PRAGMA table_info({name})").fetchall()
+            for name in ("meta", "events", "counts", "drain")
+        }
+        tables["others"] = check.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    finally:
+        check.close()
+    return tables
+
+
+@pytest.mark.parametrize("kept", [(2, 3, 4), ()])
+def test_a_layout_2_file_keeps_its_events_and_counts_and_never_reuses_a_seq(
+    tmp_path: Path, kept: tuple[int, ...]
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    layout_2_file(path, kept)
+    outbox = SqliteOutbox(path)
+    fresh = tmp_path / "new.sqlite3"
+    SqliteOutbox(fresh).close()
+    assert layout(path) == layout(fresh)
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert check.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == (
+        SCHEMA_VERSION,
+    )
+    assert check.execute(
+        "SELECT seq, unique_id, body, attempts, retry_at > 0 FROM events"
+    ).fetchall() == [(n, f"ev-{n}", event(n).body, int(n == 3), n == 3) for n in kept]
+    check.close()
+    size = len(event(1).body)
+    held = outbox.size()
+    assert (held.events, held.bytes, held.oldest, held.last_put) == (
+        len(kept),
+        size * len(kept),
+        kept[0] if kept else None,
+        6,
+    )
+    assert outbox.put(event(7))[0] == 7
+    held = outbox.size()
+    assert (held.events, held.bytes, held.last_put) == (len(kept) + 1, size * (len(kept) + 1), 7)
+    # ev-3 was released for later: the others go now, and acking them empties the rest.
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    assert ids(lease.events) == [f"ev-{n}" for n in (*kept, 7) if n != 3]
+    outbox.ack(lease)
+    held = outbox.size()
+    assert (held.events, held.bytes) == ((1, size) if 3 in kept else (0, 0))
+    outbox.close()
+    again = SqliteOutbox(path)
+    assert again.put(event(8))[0] == 8
+    held = again.size()
+    assert (held.events, held.bytes, held.last_put) == (
+        1 + (3 in kept),
+        size * (1 + (3 in kept)),
+        8,
+    )
+    again.close()
 
 
 # Tracks COUNT events into a batcher on the outbox, prints "tracked", then
