@@ -16,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import redo_kit_models as models
+from redo_kit import _idempotency
 from redo_kit._idempotency import (
     CONTENT_PREFIX,
     content_unique_id,
@@ -163,13 +164,9 @@ def test_new_unique_ids_are_fresh_uuids() -> None:
         assert uuid.UUID(value).version == 4
 
 
-def test_fresh_ids_read_the_system_randomness_a_block_at_a_time(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # os.urandom lets the GIL go; one read per id made track() wait behind
-    # busy sender threads. Ids from one block and from the next stay distinct.
-    from redo_kit import _idempotency
-
+@pytest.fixture
+def urandom_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the os.urandom reads fresh ids make from now on, from empty blocks."""
     reads: list[int] = []
     real = os.urandom
 
@@ -179,6 +176,13 @@ def test_fresh_ids_read_the_system_randomness_a_block_at_a_time(
 
     monkeypatch.setattr(_idempotency, "_ENTROPY", _idempotency._Entropy())
     monkeypatch.setattr(os, "urandom", counting)
+    return reads
+
+
+def test_fresh_ids_read_the_system_randomness_a_block_at_a_time(urandom_reads: list[int]) -> None:
+    # os.urandom lets the GIL go; one read per id made track() wait behind
+    # busy sender threads. Ids from one block and from the next stay distinct.
+    reads = urandom_reads
     made = [new_unique_id() for _ in range(_idempotency._BLOCK_IDS * 2 + 1)]
     assert len(reads) == 3
     assert len(set(made)) == len(made)
@@ -207,21 +211,11 @@ def test_a_forked_child_never_repeats_its_parents_next_ids() -> None:
     )
 
 
-def test_each_thread_reads_a_block_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_thread_reads_a_block_of_its_own(urandom_reads: list[int]) -> None:
     # Nothing shared, so nothing for threads that build events at once to queue on.
     import threading
 
-    from redo_kit import _idempotency
-
-    reads: list[int] = []
-    real = os.urandom
-
-    def counting(n: int) -> bytes:
-        reads.append(n)
-        return real(n)
-
-    monkeypatch.setattr(_idempotency, "_ENTROPY", _idempotency._Entropy())
-    monkeypatch.setattr(os, "urandom", counting)
+    reads = urandom_reads
     made: list[str] = []
     threads = [threading.Thread(target=lambda: made.append(new_unique_id())) for _ in range(3)]
     for thread in threads:
