@@ -132,8 +132,14 @@ class _Entropy:
 
 _BLOCK_IDS = 256
 _ENTROPY = _Entropy()
+
+
+def _forget_in_child() -> None:
+    _ENTROPY.forget()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_ENTROPY.forget)
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _canonical(event: Any) -> dict[str, Any]:
