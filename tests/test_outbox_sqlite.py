@@ -24,6 +24,7 @@ from helpers import ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 from test_outbox import event, ids
+from test_outbox_sqlite_leases import room
 
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
@@ -473,13 +474,6 @@ def test_alive_knows_running_reaped_and_zombie_processes() -> None:
     zombie.wait()
 
 
-def small_room(events: int) -> Room:
-    """A request's room, with space for ``events`` events."""
-    small = Room()
-    small._max_events = events
-    return small
-
-
 def test_seqs_are_never_reused_after_the_newest_events_are_acked_or_evicted(
     tmp_path: Path,
 ) -> None:
@@ -596,7 +590,7 @@ def test_the_counts_are_the_rows_in_the_file_whatever_happened(
                 outbox.close()
                 outbox = SqliteOutbox(path)
             else:
-                lease = outbox.lease(small_room(amount), linger=0, wait=0)
+                lease = outbox.lease(room(amount), linger=0, wait=0)
                 if lease is not None and step == "ack":
                     outbox.ack(lease)
                 elif lease is not None:
