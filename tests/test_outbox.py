@@ -186,6 +186,22 @@ def test_put_wakes_a_waiting_lease(make: MakeOutbox) -> None:
     assert ids(got[0].events) == ["ev-0"]
 
 
+def test_filling_a_request_ends_a_lingering_lease(make: MakeOutbox) -> None:
+    most = limits().bulk_events[1]
+    outbox = make()
+    outbox.put(event(0))
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(outbox.lease(Room(), linger=10, wait=5)))
+    waiter.start()
+    time.sleep(0.1)
+    filled_at = time.monotonic()
+    for n in range(1, most):
+        outbox.put(event(n))
+    waiter.join()
+    assert time.monotonic() - filled_at < 1.0
+    assert len(got[0].events) == most
+
+
 def test_wake_ends_a_wait_on_an_empty_outbox(make: MakeOutbox) -> None:
     outbox = make()
     got: list[Any] = []
