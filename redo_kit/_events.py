@@ -163,13 +163,20 @@ def prepare_event(
     derives it from the content with ``content_unique_id``; any other string is
     used as it is); an event that already has a different one is an error.
     """
-    chosen = overridden(
-        options or DEFAULT_OPTIONS,
-        allow_unknown_keys=allow_unknown_keys,
-        default_region=default_region,
-        move_nested_to_extra=move_nested_to_extra,
-        plan=plan,
-    )
+    chosen = options or DEFAULT_OPTIONS
+    if not (
+        allow_unknown_keys is None
+        and default_region is None
+        and move_nested_to_extra is None
+        and plan is None
+    ):
+        chosen = overridden(
+            chosen,
+            allow_unknown_keys=allow_unknown_keys,
+            default_region=default_region,
+            move_nested_to_extra=move_nested_to_extra,
+            plan=plan,
+        )
     problems: list[Problem] = []
     own_spec = _own_spec(payload)
     if own_spec is None:
@@ -419,7 +426,9 @@ def _apply(
 
     customer = wire.get("customer")
     if type(customer) is dict:
-        customer, found = normalize_wire_customer(customer, options.default_region, "$.customer")
+        customer, found = normalize_wire_customer(
+            customer, options.default_region, "$.customer", schema_follows=fast
+        )
         if found:
             problems.extend(found)
         wire["customer"] = customer

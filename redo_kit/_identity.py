@@ -122,15 +122,19 @@ def _attribute(wire: str) -> str:
 
 
 def normalize_wire_customer(
-    customer: Mapping[str, Any], region: str | None, root: str
+    customer: Mapping[str, Any], region: str | None, root: str, *, schema_follows: bool = False
 ) -> tuple[dict[str, Any], list[Problem]]:
     """The customer with normalized identifiers, and the problems found on the way.
 
     A value that cannot be normalized is kept as sent, so that the caller's
-    validation still sees it.
+    validation still sees it. ``schema_follows``: the caller validates the
+    event against the spec's schema next, which checks the email's format
+    with the same schema, so an email with nothing to trim is not checked
+    twice here (and a bad one is left for that validation to find).
     """
     # Runs for every event: the usual case (already normalized) costs one
-    # regex, one compiled format check and one cache lookup.
+    # regex, one compiled format check (none with schema_follows) and one
+    # cache lookup.
     out = dict(customer)
     problems: list[Problem] = []
     value = out.get("id")
@@ -141,7 +145,9 @@ def normalize_wire_customer(
         else:
             problems.append(problem)
     value = out.get("email")
-    if isinstance(value, str) and not _is_trimmed_email(value):
+    if isinstance(value, str) and not (
+        _is_trimmed(value) if schema_follows else _is_trimmed_email(value)
+    ):
         text, problem = _email(value, f"{root}.email")
         if problem is None:
             out["email"] = text
@@ -176,12 +182,12 @@ def _email_validator() -> jsonschema_rs.Draft202012Validator:
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
 
+def _is_trimmed(value: str) -> bool:
+    return not value[:1].isspace() and not value[-1:].isspace()
+
+
 def _is_trimmed_email(value: str) -> bool:
-    return (
-        not value[:1].isspace()
-        and not value[-1:].isspace()
-        and bool(_email_validator().is_valid(value))
-    )
+    return _is_trimmed(value) and bool(_email_validator().is_valid(value))
 
 
 def _email(value: str, path: str) -> tuple[str, Problem | None]:

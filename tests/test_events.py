@@ -330,3 +330,15 @@ def test_non_finite_decimal_value_is_refused() -> None:
     with pytest.raises(ValidationError) as caught:
         build_event(event_name="x", email="a@b.co", value=Decimal("NaN"))
     assert [p.path for p in caught.value.errors] == ["$.value"]
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "  not-an-email ", "a@b.co\u200b"])
+def test_a_bad_email_is_one_format_problem_with_its_fix(email: str) -> None:
+    # The schema and the identity rule both check the email's format: one
+    # problem comes out, whichever of the two found it first.
+    with pytest.raises(ValidationError) as caught:
+        prepare_event({"eventName": "Order Placed", "customer": {"email": email}})
+    problems = [p for p in caught.value.problems if p.severity == "error"]
+    assert [(p.rule, p.path) for p in problems] == [("format", "$.customer.email")]
+    assert "is not a valid email address" in problems[0].message
+    assert "without surrounding spaces" in problems[0].hint

@@ -174,7 +174,7 @@ def urandom_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         reads.append(n)
         return real(n)
 
-    monkeypatch.setattr(_idempotency, "_ENTROPY", _idempotency._Entropy())
+    monkeypatch.setattr(_idempotency, "_FRESH", _idempotency._FreshIds())
     monkeypatch.setattr(os, "urandom", counting)
     return reads
 
