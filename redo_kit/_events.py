@@ -36,7 +36,7 @@ from redo_kit._converter import unstructure
 from redo_kit._errors import ConfigurationError, ConversionError, Problem, ValidationError
 from redo_kit._idempotency import CONTENT_PREFIX, content_digest, new_unique_id
 from redo_kit._identity import normalize_wire_customer
-from redo_kit._json import loads_exact, walk
+from redo_kit._json import kept, loads_exact, walk
 from redo_kit._plan import TrackingPlan
 from redo_kit._properties import clean_wire_data
 from redo_kit._rules import EXTRA, ignored_value
@@ -482,7 +482,7 @@ def _apply(
     if problems or body is None:
         raise ValidationError([*problems, *warnings])
     return PreparedEvent(
-        payload=wire, body=body, unique_id=str(wire["uniqueId"]), warnings=tuple(warnings)
+        payload=wire, body=kept(body), unique_id=str(wire["uniqueId"]), warnings=tuple(warnings)
     )
 
 

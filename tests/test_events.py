@@ -342,3 +342,27 @@ def test_a_bad_email_is_one_format_problem_with_its_fix(email: str) -> None:
     assert [(p.rule, p.path) for p in problems] == [("format", "$.customer.email")]
     assert "is not a valid email address" in problems[0].message
     assert "without surrounding spaces" in problems[0].hint
+
+
+def test_a_prepared_event_keeps_about_its_own_size_in_memory() -> None:
+    # orjson hands back its 4 KiB write buffer unshrunk; an outbox holding
+    # thousands of events must hold their bodies, not those buffers.
+    import tracemalloc
+
+    events = [
+        {"eventName": "Order Placed", "customer": {"email": f"c{n}@example.com"}, "value": n + 1}
+        for n in range(200)
+    ]
+    prepare_event(events[0])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        prepared = [prepare_event(event) for event in events]
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    body = len(prepared[0].body)
+    assert body < 200
+    # The body, the payload's three small dicts, the id and the event itself.
+    assert grown / len(prepared) < 2_000
