@@ -605,3 +605,207 @@ def test_the_counts_are_the_rows_in_the_file_whatever_happened(
                 assert outbox._held(outbox._conn) == (events, size)
         outbox.close()
         other.close()
+
+
+def waiting_for(outbox: SqliteOutbox, puts: int) -> None:
+    """Return once ``puts`` puts wait in the outbox's queue for their group's commit."""
+    deadline = time.monotonic() + 10
+    while len(outbox._waiting) < puts:
+        assert time.monotonic() < deadline, f"{len(outbox._waiting)} puts waiting, not {puts}"
+        time.sleep(0.001)
+
+
+def put_in_threads(outbox: SqliteOutbox, events: list[list[int]]) -> list[threading.Thread]:
+    """Start one thread per list of event numbers, putting those events in turn.
+
+    Each thread appends ``(n, seq)`` or ``(n, error)`` to ``outbox.test_got``.
+    """
+    got: list[tuple[int, object]] = []
+    outbox.test_got = got  # type: ignore[attr-defined]
+
+    def putter(numbers: list[int]) -> None:
+        for n in numbers:
+            try:
+                got.append((n, outbox.put(event(n, pad=n % 50))[0]))
+            except OutboxError as error:
+                got.append((n, error))
+
+    threads = [threading.Thread(target=putter, args=(numbers,)) for numbers in events]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def rows_by_seq(path: Path) -> dict[int, tuple[str, bytes]]:
+    check = sqlite3.connect(path)
+    try:
+        return {
+            seq: (u, b) for seq, u, b in check.execute("SELECT seq, unique_id, body FROM events")
+        }
+    finally:
+        check.close()
+
+
+def test_many_threads_putting_at_once_each_get_their_own_seq_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    threads = put_in_threads(outbox, [list(range(t, 2_000, 8)) for t in range(8)])
+    for thread in threads:
+        thread.join()
+    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
+    seqs = {n: seq for n, seq in got}
+    assert len(got) == 2_000
+    assert sorted(seqs.values()) == list(range(1, 2_001))  # type: ignore[type-var]
+    # Each thread's puts were stored in the order it made them.
+    for t in range(8):
+        mine = [seqs[n] for n in range(t, 2_000, 8)]
+        assert mine == sorted(mine)  # type: ignore[type-var]
+    rows = rows_by_seq(path)
+    assert {seq: rows[seq] for seq in rows} == {
+        seq: (event(n, pad=n % 50).unique_id, event(n, pad=n % 50).body) for n, seq in seqs.items()
+    }
+    events, size, oldest = file_counts(path)
+    assert (events, size, oldest) == (
+        2_000,
+        sum(len(e.body) for e in map(_padded, range(2_000))),
+        1,
+    )
+    held = outbox.size()
+    assert (held.events, held.bytes, held.oldest, held.last_put) == (events, size, 1, 2_000)
+    with outbox._lock:
+        assert outbox._held(outbox._conn) == (events, size)
+    assert [u for u, _ in drain_all(outbox)] == [rows[seq][0] for seq in sorted(rows)]
+    outbox.close()
+
+
+def _padded(n: int) -> object:
+    return event(n, pad=n % 50)
+
+
+def test_puts_that_wait_together_are_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    outbox.put(event(100))
+    statements: list[str] = []
+    # Holding the connection's lock, as a lease or a commit would: the puts
+    # that come meanwhile wait for the next commit, all in one group.
+    with outbox._lock:
+        threads = put_in_threads(outbox, [[n] for n in range(8)])
+        waiting_for(outbox, 8)
+        writes = outbox._writes
+        outbox._conn.set_trace_callback(statements.append)
+    for thread in threads:
+        thread.join()
+    outbox._conn.set_trace_callback(None)
+    assert outbox._writes == writes + 1
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 1
+    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
+    assert sorted(seq for _, seq in got) == list(range(2, 10))  # type: ignore[type-var]
+    rows = rows_by_seq(path)
+    assert all(rows[seq][0] == f"ev-{n}" for n, seq in got)  # type: ignore[index]
+    assert (
+        file_counts(path)[:2]
+        == (outbox.size().events, outbox.size().bytes)
+        == (
+            9,
+            sum(len(e.body) for e in [event(100), *map(_padded, range(8))]),  # type: ignore[attr-defined]
+        )
+    )
+    assert (outbox._waiting, outbox._leading) == ([], False)
+    outbox.close()
+
+
+def test_a_failed_group_commit_fails_each_put_of_it_and_stores_none(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    # A fresh handle's first put reads the counts (alone); the group's are far from the bounds.
+    outbox.put(event(100))
+    drain_all(outbox)
+    with outbox._lock:
+        threads = put_in_threads(outbox, [[n] for n in range(8)])
+        waiting_for(outbox, 8)
+        # The group's fifth row fails: the four before it were inserted in its transaction.
+        outbox._conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.unique_id = 'ev-4' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        order = [put.event.unique_id for put in outbox._waiting]
+    for thread in threads:
+        thread.join()
+    assert order.index("ev-4") > 0
+    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
+    assert len(got) == 8
+    errors = [error for _, error in got]
+    assert all(isinstance(error, OutboxError) for error in errors)
+    assert all("put failed: refused" in str(error) for error in errors)
+    assert all(isinstance(error.__cause__, sqlite3.IntegrityError) for error in errors)  # type: ignore[union-attr]
+    assert len({id(error) for error in errors}) == 8
+    assert file_counts(path) == (0, 0, None)
+    # Another group is stored, from seq 2: the failed one took no seq.
+    outbox._conn.execute("DROP TRIGGER refuse")
+    with outbox._lock:
+        threads = put_in_threads(outbox, [[n] for n in range(10, 14)])
+        waiting_for(outbox, 4)
+    for thread in threads:
+        thread.join()
+    assert sorted(seq for _, seq in outbox.test_got) == [2, 3, 4, 5]  # type: ignore[attr-defined]
+    assert file_counts(path)[0] == outbox.size().events == 4
+    outbox.close()
+
+
+def test_a_put_alone_is_its_own_insert_committed_at_once(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    # A fresh handle's first put reads the counts, as every _RECOUNT_EVERY-th does.
+    assert outbox.put(event(0))[0] == 1
+    statements: list[str] = []
+    outbox._conn.set_trace_callback(statements.append)
+    writes = outbox._writes
+    for n in range(1, 101):
+        del statements[:]
+        assert outbox.put(event(n))[0] == n + 1
+        assert outbox._writes == writes + n
+        # One statement: no BEGIN, no read of the counts, no wait for others.
+        assert len(statements) == 1
+        assert statements[0].startswith("INSERT INTO events")
+    outbox._conn.set_trace_callback(None)
+    assert outbox.size().events == 101
+    outbox.close()
+
+
+def test_an_interrupted_waiting_put_is_stored_all_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    main = threading.main_thread().ident
+    assert threading.get_ident() == main
+    busy = threading.Event()
+    done = threading.Event()
+
+    def hold() -> None:
+        with outbox._lock:
+            busy.set()
+            done.wait(10)
+
+    def interrupt() -> None:
+        waiting_for(outbox, 2)
+        time.sleep(0.05)
+        assert main is not None
+        signal.pthread_kill(main, signal.SIGINT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    busy.wait(10)
+    leader = put_in_threads(outbox, [[0]])
+    waiting_for(outbox, 1)
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        outbox.put(event(1))
+    interrupter.join()
+    done.set()
+    holder.join()
+    leader[0].join()
+    assert outbox.test_got == [(0, 1)]  # type: ignore[attr-defined]
+    assert [u for u, _ in rows_by_seq(path).values()] == ["ev-0", "ev-1"]
+    assert (outbox._waiting, outbox._leading) == ([], False)
+    assert outbox.put(event(2))[0] == 3
+    outbox.close()
