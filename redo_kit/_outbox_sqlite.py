@@ -753,25 +753,78 @@ class SqliteOutbox:
         unstored by an interrupt, as a put alone may.
         """
         self._usable()
-        mine = _Put(event, len(event.body))
+        size = len(event.body)
+        wake: threading.Lock | None = None
         with self._gate:
-            self._waiting.append(mine)
-            wake = None
             if self._leading:
+                mine = _Put(event, size)
                 wake = mine.wake = threading.Lock()
                 wake.acquire()
+                self._waiting.append(mine)
             else:
                 self._leading = True
         if wake is not None:
             self._follow(mine, wake)
-        if not mine.done:
-            self._lead(mine)
+            if not mine.done:
+                self._lead(mine)
+            return self._outcome(mine)
+        # This thread has the turn. Alone and far from the bounds, its put is
+        # one INSERT in autocommit mode, and two looks at the queue.
+        try:
+            with self._lock:
+                seen_events, seen_bytes, since = self._seen
+                # Read without the gate: only the thread whose turn it is
+                # takes from the queue, so a put that joins after this look
+                # waits for the turn this thread hands on.
+                if (
+                    not self._waiting
+                    and not self._closed
+                    and since < _RECOUNT_EVERY
+                    and seen_events + _MARGIN_EVENTS < self._max_events
+                    and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
+                ):
+                    seq = self._insert(self._conn, event, size)
+                    self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                    self._keep(seq, event)
+                    self._wrote()
+                    self._woke_by(size)
+                else:
+                    seq = 0
+        except sqlite3.Error as error:
+            self._end_turn()
+            raise self._error("put", error) from error
+        except BaseException:
+            self._hand_on([], None, interrupted=True)
+            raise
+        if seq:
+            with self._gate:
+                alone = not self._waiting
+                if alone:
+                    self._leading = False
+            if not alone:
+                self._end_turn()
+            return seq, []
+        # Puts came while this thread waited for the connection, or the
+        # counts are to be read: a group, this put first.
+        mine = _Put(event, size)
+        with self._gate:
+            self._waiting.insert(0, mine)
+        self._lead(mine)
+        return self._outcome(mine)
+
+    def _outcome(self, mine: _Put) -> tuple[int, list[Dropped]]:
+        """What ``put`` returns for a settled put: its result, its error, or a put alone."""
         if mine.error is not None:
             raise mine.error
         if mine.result is not None:
             return mine.result
         with self._lock:
-            return self._put_alone(event, mine.size)
+            return self._put_alone(mine.event, mine.size)
+
+    def _end_turn(self) -> None:
+        """Hand the turn on after a put alone (and commit, if only interrupted puts wait)."""
+        if self._hand_on([], None, interrupted=False):
+            self._lead(None)
 
     def _follow(self, mine: _Put, wake: threading.Lock) -> None:
         """Wait until ``mine`` is settled, or until it is this thread's turn to commit."""
@@ -839,7 +892,7 @@ class SqliteOutbox:
     def _commit(self, group: list[_Put], mine: _Put | None) -> None:
         """Store the puts of ``group`` in one commit, and settle each. Lock held.
 
-        A put alone and far from the bounds is today's one INSERT. A group
+        A put alone and far from the bounds is one INSERT. A group
         reads the counts in its transaction (one statement with the newest
         seq it needs anyway), so each of its events is admitted on the exact
         counts, as if put one after the other; from the first one refused
