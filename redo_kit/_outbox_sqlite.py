@@ -441,7 +441,7 @@ class _Put:
         self.gone = False
         """Its thread was interrupted while waiting: the put stays, nobody waits for it."""
         self.done = False
-        """Settled: ``result`` or ``error`` set, or neither when near a bound (put alone)."""
+        """Settled: ``result`` or ``error`` set, or neither if the bounds refused it (put alone)."""
         self.result: tuple[int, list[Dropped]] | None = None
         self.error: OutboxError | None = None
 
@@ -504,12 +504,13 @@ class SqliteOutbox:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         # Group commit (see put): the puts waiting for the next commit, in
-        # the order they came, and whether a thread commits or has the turn.
-        # A lock of its own, held for a few statements only, so that a put
-        # can join a group while the connection's lock is held by a commit.
+        # the order they came, under a lock of their own, held for a few
+        # statements only, so that a put can join a group while a commit
+        # holds the connection's lock. _turn is held by the thread whose turn
+        # it is to commit, and passed on held to the next one (see _hand_on).
         self._gate = threading.Lock()
         self._waiting: list[_Put] = []
-        self._leading = False
+        self._turn = threading.Lock()
         # (events held, their bytes, puts since) at the last reading of the counts.
         self._seen: tuple[int, int, int] = (0, 0, _RECOUNT_EVERY)
         self._ready = threading.Condition(self._lock)
@@ -748,26 +749,16 @@ class SqliteOutbox:
 
         A put interrupted while it waits for its group (a
         ``KeyboardInterrupt``) leaves its event in the group, which stores
-        it all the same; only its seq is not returned. Only an event the
-        bounds refused, put again alone in its own thread, may be left
-        unstored by an interrupt, as a put alone may.
+        it all the same; only its seq is not returned. A put interrupted in
+        its own commit, or when the bounds refused it and it is put alone
+        again, may or may not have stored its event, as a put alone; the
+        other puts of an interrupted group commit go to the next thread's
+        commit, or get their seqs if the interrupt came after the COMMIT.
         """
         self._usable()
         size = len(event.body)
-        wake: threading.Lock | None = None
-        with self._gate:
-            if self._leading:
-                mine = _Put(event, size)
-                wake = mine.wake = threading.Lock()
-                wake.acquire()
-                self._waiting.append(mine)
-            else:
-                self._leading = True
-        if wake is not None:
-            self._follow(mine, wake)
-            if not mine.done:
-                self._lead(mine)
-            return self._outcome(mine)
+        if not self._turn.acquire(blocking=False):
+            return self._join(event, size)
         # This thread has the turn. Alone and far from the bounds, its put is
         # one INSERT in autocommit mode, and two looks at the queue.
         try:
@@ -791,18 +782,17 @@ class SqliteOutbox:
                 else:
                     seq = 0
         except sqlite3.Error as error:
-            self._end_turn()
+            self._turn.release()
+            if self._waiting:
+                self._joined_meanwhile()
             raise self._error("put", error) from error
         except BaseException:
             self._hand_on([], None, interrupted=True)
             raise
         if seq:
-            with self._gate:
-                alone = not self._waiting
-                if alone:
-                    self._leading = False
-            if not alone:
-                self._end_turn()
+            self._turn.release()
+            if self._waiting:
+                self._joined_meanwhile()
             return seq, []
         # Puts came while this thread waited for the connection, or the
         # counts are to be read: a group, this put first.
@@ -810,6 +800,21 @@ class SqliteOutbox:
         with self._gate:
             self._waiting.insert(0, mine)
         self._lead(mine)
+        return self._outcome(mine)
+
+    def _join(self, event: PreparedEvent, size: int) -> tuple[int, list[Dropped]]:
+        """Put ``event`` in the next group, another thread having the turn."""
+        mine = _Put(event, size)
+        wake = mine.wake = threading.Lock()
+        wake.acquire()
+        with self._gate:
+            self._waiting.append(mine)
+        # The turn may have ended since this thread's look, before the put
+        # was in the queue for it to be handed on: then it is this thread's.
+        if self._turn.acquire(blocking=False):
+            self._lead(mine)
+        else:
+            self._follow(mine, wake)
         return self._outcome(mine)
 
     def _outcome(self, mine: _Put) -> tuple[int, list[Dropped]]:
@@ -821,15 +826,23 @@ class SqliteOutbox:
         with self._lock:
             return self._put_alone(mine.event, mine.size)
 
-    def _end_turn(self) -> None:
-        """Hand the turn on after a put alone (and commit, if only interrupted puts wait)."""
-        if self._hand_on([], None, interrupted=False):
+    def _joined_meanwhile(self) -> None:
+        """Lead the puts that joined during a put alone, unless another thread took the turn.
+
+        A put alone lets the turn go before it looks at the queue, without
+        the gate: a put that joined before the look is seen, and one that
+        joins after it takes the turn itself (see :meth:`_join`), so no put
+        is left with nobody to commit it.
+        """
+        if self._turn.acquire(blocking=False):
             self._lead(None)
 
     def _follow(self, mine: _Put, wake: threading.Lock) -> None:
-        """Wait until ``mine`` is settled, or until it is this thread's turn to commit."""
+        """Wait until ``mine`` is settled, leading its group if the turn comes to this thread."""
         try:
             wake.acquire()
+            if not mine.done:
+                self._lead(mine)
         except BaseException:
             with self._gate:
                 mine.gone = True
@@ -877,16 +890,19 @@ class SqliteOutbox:
             for put in group:
                 if put.done and put is not mine and put.wake is not None:
                     put.wake.release()
+            if mine is not None:
+                mine.lead = False
             for put in self._waiting:
                 # A put with no wake lock led from the start and never waits here.
                 if put.wake is not None and not put.gone:
+                    # The turn passes on held: no other thread takes it between.
                     put.lead = True
                     put.wake.release()
                     return False
             if self._waiting and not interrupted:
                 return True
             # Any put still waiting goes in the next put's group.
-            self._leading = False
+            self._turn.release()
             return False
 
     def _commit(self, group: list[_Put], mine: _Put | None) -> None:

@@ -610,7 +610,7 @@ def test_the_counts_are_the_rows_in_the_file_whatever_happened(
 def waiting_for(outbox: SqliteOutbox, puts: int) -> None:
     """Return once ``puts`` puts wait behind the thread whose turn it is to commit."""
     deadline = time.monotonic() + 10
-    while len(outbox._waiting) < puts or not outbox._leading:
+    while len(outbox._waiting) < puts or not outbox._turn.locked():
         assert time.monotonic() < deadline, f"{len(outbox._waiting)} puts waiting, not {puts}"
         time.sleep(0.001)
 
@@ -711,7 +711,7 @@ def test_puts_that_wait_together_are_one_commit(tmp_path: Path) -> None:
             sum(len(e.body) for e in [event(100), *map(_padded, range(8))]),  # type: ignore[attr-defined]
         )
     )
-    assert (outbox._waiting, outbox._leading) == ([], False)
+    assert (outbox._waiting, outbox._turn.locked()) == ([], False)
     outbox.close()
 
 
@@ -807,6 +807,6 @@ def test_an_interrupted_waiting_put_is_stored_all_the_same(tmp_path: Path) -> No
     leader[0].join()
     assert outbox.test_got == [(0, 1)]  # type: ignore[attr-defined]
     assert [u for u, _ in rows_by_seq(path).values()] == ["ev-0", "ev-1"]
-    assert (outbox._waiting, outbox._leading) == ([], False)
+    assert (outbox._waiting, outbox._turn.locked()) == ([], False)
     assert outbox.put(event(2))[0] == 3
     outbox.close()
