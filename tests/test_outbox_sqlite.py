@@ -28,6 +28,7 @@ from test_outbox_sqlite_leases import room
 
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
+from redo_kit._events import PreparedEvent
 from redo_kit._outbox import Lease
 from redo_kit._outbox_sqlite import SCHEMA_VERSION, SqliteOutbox, _alive
 
@@ -615,71 +616,73 @@ def waiting_for(outbox: SqliteOutbox, puts: int) -> None:
         time.sleep(0.001)
 
 
-def put_in_threads(outbox: SqliteOutbox, events: list[list[int]]) -> list[threading.Thread]:
-    """Start one thread per list of event numbers, putting those events in turn.
+def padded(n: int) -> PreparedEvent:
+    """Event ``n`` with a body of its own length, so that a byte count tells the events apart."""
+    return event(n, pad=n % 50)
 
-    Each thread appends ``(n, seq)`` or ``(n, error)`` to ``outbox.test_got``.
-    """
-    got: list[tuple[int, object]] = []
-    outbox.test_got = got  # type: ignore[attr-defined]
 
-    def putter(numbers: list[int]) -> None:
+class Putters:
+    """One thread per list of event numbers, each putting its events in turn, all at once."""
+
+    def __init__(self, outbox: SqliteOutbox, numbers: list[list[int]]) -> None:
+        self.got: list[tuple[int, int | OutboxError]] = []
+        """``(n, seq)`` or ``(n, error)``, as each put returned."""
+        self.threads = [threading.Thread(target=self._put, args=(outbox, ns)) for ns in numbers]
+        for thread in self.threads:
+            thread.start()
+
+    def _put(self, outbox: SqliteOutbox, numbers: list[int]) -> None:
         for n in numbers:
             try:
-                got.append((n, outbox.put(event(n, pad=n % 50))[0]))
+                self.got.append((n, outbox.put(padded(n))[0]))
             except OutboxError as error:
-                got.append((n, error))
+                self.got.append((n, error))
 
-    threads = [threading.Thread(target=putter, args=(numbers,)) for numbers in events]
-    for thread in threads:
-        thread.start()
-    return threads
+    def seqs(self) -> dict[int, int]:
+        """Each event's seq, once every thread is done; an error fails the test."""
+        for thread in self.threads:
+            thread.join()
+        seqs = {n: seq for n, seq in self.got if isinstance(seq, int)}
+        assert len(seqs) == len(self.got)
+        return seqs
+
+    def errors(self) -> list[OutboxError]:
+        """Each put's error, once every thread is done; a put that returned fails the test."""
+        for thread in self.threads:
+            thread.join()
+        errors = [error for _, error in self.got if isinstance(error, OutboxError)]
+        assert len(errors) == len(self.got)
+        return errors
 
 
 def rows_by_seq(path: Path) -> dict[int, tuple[str, bytes]]:
     check = sqlite3.connect(path)
     try:
-        return {
-            seq: (u, b) for seq, u, b in check.execute("SELECT seq, unique_id, body FROM events")
-        }
+        rows = check.execute("SELECT seq, unique_id, body FROM events").fetchall()
     finally:
         check.close()
+    return {seq: (unique_id, body) for seq, unique_id, body in rows}
 
 
 def test_many_threads_putting_at_once_each_get_their_own_seq_and_row(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     outbox = SqliteOutbox(path)
-    threads = put_in_threads(outbox, [list(range(t, 2_000, 8)) for t in range(8)])
-    for thread in threads:
-        thread.join()
-    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
-    seqs = {n: seq for n, seq in got}
-    assert len(got) == 2_000
-    assert sorted(seqs.values()) == list(range(1, 2_001))  # type: ignore[type-var]
+    seqs = Putters(outbox, [list(range(t, 2_000, 8)) for t in range(8)]).seqs()
+    assert sorted(seqs.values()) == list(range(1, 2_001))
     # Each thread's puts were stored in the order it made them.
     for t in range(8):
         mine = [seqs[n] for n in range(t, 2_000, 8)]
-        assert mine == sorted(mine)  # type: ignore[type-var]
+        assert mine == sorted(mine)
     rows = rows_by_seq(path)
-    assert {seq: rows[seq] for seq in rows} == {
-        seq: (event(n, pad=n % 50).unique_id, event(n, pad=n % 50).body) for n, seq in seqs.items()
-    }
-    events, size, oldest = file_counts(path)
-    assert (events, size, oldest) == (
-        2_000,
-        sum(len(e.body) for e in map(_padded, range(2_000))),
-        1,
-    )
+    assert rows == {seq: (padded(n).unique_id, padded(n).body) for n, seq in seqs.items()}
+    size = sum(len(padded(n).body) for n in range(2_000))
+    assert file_counts(path) == (2_000, size, 1)
     held = outbox.size()
-    assert (held.events, held.bytes, held.oldest, held.last_put) == (events, size, 1, 2_000)
+    assert (held.events, held.bytes, held.oldest, held.last_put) == (2_000, size, 1, 2_000)
     with outbox._lock:
-        assert outbox._held(outbox._conn) == (events, size)
+        assert outbox._held(outbox._conn) == (2_000, size)
     assert [u for u, _ in drain_all(outbox)] == [rows[seq][0] for seq in sorted(rows)]
     outbox.close()
-
-
-def _padded(n: int) -> object:
-    return event(n, pad=n % 50)
 
 
 def test_puts_that_wait_together_are_one_commit(tmp_path: Path) -> None:
@@ -690,27 +693,19 @@ def test_puts_that_wait_together_are_one_commit(tmp_path: Path) -> None:
     # Holding the connection's lock, as a lease or a commit would: the puts
     # that come meanwhile wait for the next commit, all in one group.
     with outbox._lock:
-        threads = put_in_threads(outbox, [[n] for n in range(8)])
+        putters = Putters(outbox, [[n] for n in range(8)])
         waiting_for(outbox, 7)
         writes = outbox._writes
         outbox._conn.set_trace_callback(statements.append)
-    for thread in threads:
-        thread.join()
+    seqs = putters.seqs()
     outbox._conn.set_trace_callback(None)
     assert outbox._writes == writes + 1
     assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 1
-    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
-    assert sorted(seq for _, seq in got) == list(range(2, 10))  # type: ignore[type-var]
+    assert sorted(seqs.values()) == list(range(2, 10))
     rows = rows_by_seq(path)
-    assert all(rows[seq][0] == f"ev-{n}" for n, seq in got)  # type: ignore[index]
-    assert (
-        file_counts(path)[:2]
-        == (outbox.size().events, outbox.size().bytes)
-        == (
-            9,
-            sum(len(e.body) for e in [event(100), *map(_padded, range(8))]),  # type: ignore[attr-defined]
-        )
-    )
+    assert all(rows[seq][0] == f"ev-{n}" for n, seq in seqs.items())
+    size = len(event(100).body) + sum(len(padded(n).body) for n in range(8))
+    assert file_counts(path)[:2] == (outbox.size().events, outbox.size().bytes) == (9, size)
     assert (outbox._waiting, outbox._turn.locked()) == ([], False)
     outbox.close()
 
@@ -722,7 +717,7 @@ def test_a_failed_group_commit_fails_each_put_of_it_and_stores_none(tmp_path: Pa
     outbox.put(event(100))
     drain_all(outbox)
     with outbox._lock:
-        threads = put_in_threads(outbox, [[n] for n in range(8)])
+        putters = Putters(outbox, [[n] for n in range(8)])
         waiting_for(outbox, 7)
         # One row of the group fails, after others were inserted in its transaction.
         outbox._conn.execute(
@@ -730,26 +725,22 @@ def test_a_failed_group_commit_fails_each_put_of_it_and_stores_none(tmp_path: Pa
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
         order = [put.event.unique_id for put in outbox._waiting]
-    for thread in threads:
-        thread.join()
+    errors = putters.errors()
     # Not the first row: the rows before it were inserted in the group's transaction.
     assert "ev-4" in order
-    got: list[tuple[int, object]] = outbox.test_got  # type: ignore[attr-defined]
-    assert len(got) == 8
-    errors = [error for _, error in got]
-    assert all(isinstance(error, OutboxError) for error in errors)
+    assert len(errors) == 8
     assert all("put failed: refused" in str(error) for error in errors)
-    assert all(isinstance(error.__cause__, sqlite3.IntegrityError) for error in errors)  # type: ignore[union-attr]
+    assert all(isinstance(error.__cause__, sqlite3.IntegrityError) for error in errors)
+    # Each thread raises an error of its own (one object raised in eight
+    # threads at once would mix their tracebacks).
     assert len({id(error) for error in errors}) == 8
     assert file_counts(path) == (0, 0, None)
     # Another group is stored, from seq 2: the failed one took no seq.
     outbox._conn.execute("DROP TRIGGER refuse")
     with outbox._lock:
-        threads = put_in_threads(outbox, [[n] for n in range(10, 14)])
+        putters = Putters(outbox, [[n] for n in range(10, 14)])
         waiting_for(outbox, 3)
-    for thread in threads:
-        thread.join()
-    assert sorted(seq for _, seq in outbox.test_got) == [2, 3, 4, 5]  # type: ignore[attr-defined]
+    assert sorted(putters.seqs().values()) == [2, 3, 4, 5]
     assert file_counts(path)[0] == outbox.size().events == 4
     outbox.close()
 
@@ -776,8 +767,8 @@ def test_a_put_alone_is_its_own_insert_committed_at_once(tmp_path: Path) -> None
 def test_an_interrupted_waiting_put_is_stored_all_the_same(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     outbox = SqliteOutbox(path)
-    main = threading.main_thread().ident
-    assert threading.get_ident() == main
+    main = threading.get_ident()
+    assert main == threading.main_thread().ident
     busy = threading.Event()
     done = threading.Event()
 
@@ -789,24 +780,26 @@ def test_an_interrupted_waiting_put_is_stored_all_the_same(tmp_path: Path) -> No
     def interrupt() -> None:
         waiting_for(outbox, 1)
         time.sleep(0.05)
-        assert main is not None
         signal.pthread_kill(main, signal.SIGINT)
 
     holder = threading.Thread(target=hold)
     holder.start()
     busy.wait(10)
-    leader = put_in_threads(outbox, [[0]])
+    # One thread has the turn, waiting for the connection; this one joins its group.
+    leader = Putters(outbox, [[0]])
     waiting_for(outbox, 0)
     interrupter = threading.Thread(target=interrupt)
     interrupter.start()
     with pytest.raises(KeyboardInterrupt):
-        outbox.put(event(1))
+        outbox.put(padded(1))
     interrupter.join()
     done.set()
     holder.join()
-    leader[0].join()
-    assert outbox.test_got == [(0, 1)]  # type: ignore[attr-defined]
-    assert [u for u, _ in rows_by_seq(path).values()] == ["ev-0", "ev-1"]
+    assert leader.seqs() == {0: 1}
+    assert rows_by_seq(path) == {
+        1: (padded(0).unique_id, padded(0).body),
+        2: (padded(1).unique_id, padded(1).body),
+    }
     assert (outbox._waiting, outbox._turn.locked()) == ([], False)
     assert outbox.put(event(2))[0] == 3
     outbox.close()
