@@ -757,7 +757,9 @@ class SqliteOutbox:
         """
         self._usable()
         size = len(event.body)
-        if not self._turn.acquire(blocking=False):
+        # acquire(False), not blocking=False: the keyword cost a put alone a
+        # quarter of a microsecond.
+        if not self._turn.acquire(False):
             return self._join(event, size)
         # This thread has the turn. Alone and far from the bounds, its put is
         # one INSERT in autocommit mode, and two looks at the queue.
