@@ -42,7 +42,9 @@ the events of other processes are read from their rows.
 
 **Processes and threads.** One connection per handle, guarded by a lock and
 shared by the threads of a process: one thing to close, to suspend around a
-fork and to wake a waiting lease from. (A connection per thread measured a
+fork and to wake a waiting lease from. Threads putting at once commit
+together: one transaction takes every put waiting for it (see
+:meth:`SqliteOutbox.put`). (A connection per thread measured a
 lower p99 under eight contending putters, see ``benchmarks/RESULTS.md``; the
 put targets are met either way.) A handle never crosses ``os.fork``: its
 connections are closed just before the fork and reopened in the parent just
@@ -201,6 +203,15 @@ _HELD = f"SELECT {_NEWEST_SEQ} - gone_events, {_NEWEST_TOTAL} - gone_bytes FROM 
 _INSERT = (
     "INSERT INTO events (seq, unique_id, body, size, put_at, total) "  # noqa: S608 - fragments
     f"VALUES ({_NEWEST_SEQ} + 1, ?1, ?2, ?3, ?4, {_NEWEST_TOTAL} + ?3)"
+)
+# A group of puts (see SqliteOutbox.put) reads the newest seq and total and
+# the held counts at once, and gives each of its rows the next seq and total.
+_NEWEST = (
+    f"SELECT {_NEWEST_SEQ}, {_NEWEST_TOTAL}, "  # noqa: S608 - fragments
+    f"{_NEWEST_SEQ} - gone_events, {_NEWEST_TOTAL} - gone_bytes FROM counts"
+)
+_INSERT_ROW = (
+    "INSERT INTO events (seq, unique_id, body, size, put_at, total) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _OLDEST = "SELECT seq, unique_id, body, size FROM events WHERE seq > ? ORDER BY seq LIMIT 64"
 _DUE_AGAIN = (
@@ -412,6 +423,29 @@ def _runs(seqs: list[int]) -> tuple[tuple[int, int], ...]:
     return tuple(runs)
 
 
+class _Put:
+    """One ``put`` waiting for its group's commit (see :meth:`SqliteOutbox.put`).
+
+    Its fields change under the handle's ``_gate``, or under its ``_lock``
+    while the group commits; ``wake`` is released once, when the put is
+    settled or when it is its thread's turn to commit (``lead``).
+    """
+
+    __slots__ = ("done", "error", "event", "gone", "lead", "result", "size", "wake")
+
+    def __init__(self, event: PreparedEvent, size: int) -> None:
+        self.event = event
+        self.size = size
+        self.wake: threading.Lock | None = None
+        self.lead = False
+        self.gone = False
+        """Its thread was interrupted while waiting: the put stays, nobody waits for it."""
+        self.done = False
+        """Settled: ``result`` or ``error`` set, or neither if the bounds refused it (put alone)."""
+        self.result: tuple[int, list[Dropped]] | None = None
+        self.error: OutboxError | None = None
+
+
 class SqliteOutbox:
     """An outbox in a SQLite file, shared by the processes of one host; see the module doc.
 
@@ -469,6 +503,14 @@ class SqliteOutbox:
         self._owner = uuid.uuid4().hex
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # Group commit (see put): the puts waiting for the next commit, in
+        # the order they came, under a lock of their own, held for a few
+        # statements only, so that a put can join a group while a commit
+        # holds the connection's lock. _turn is held by the thread whose turn
+        # it is to commit, and passed on held to the next one (see _hand_on).
+        self._gate = threading.Lock()
+        self._waiting: list[_Put] = []
+        self._turn = threading.Lock()
         # (events held, their bytes, puts since) at the last reading of the counts.
         self._seen: tuple[int, int, int] = (0, 0, _RECOUNT_EVERY)
         self._ready = threading.Condition(self._lock)
@@ -680,58 +722,324 @@ class SqliteOutbox:
     def put(self, event: PreparedEvent) -> tuple[int, list[Dropped]]:
         """Keep ``event``; returns once it is committed.
 
-        Far from the bounds, a put is one INSERT committed on its own (a
-        statement in autocommit mode is its own transaction): a third of the
+        Puts from several threads commit together (group commit, as a
+        database does for its log): a put that finds another thread's
+        commit under way joins the next group and waits, and the thread
+        that commits takes every put waiting at that moment into one
+        transaction, then gives each its own seq, or its own
+        :class:`OutboxError` if that transaction failed (then none of the
+        group is stored). A put that finds no commit under way commits at
+        once: alone, a put is one INSERT committed on its own (a statement
+        in autocommit mode is its own transaction), a third of the
         statements of a transaction that first reads the counts, and one
         page written to the WAL, the events table's leaf (see _SCHEMA; a
-        put that starts a new leaf writes its parent too). The counts are
-        read again every ``_RECOUNT_EVERY`` puts and whenever the last
-        reading was within ``_MARGIN_EVENTS`` events or ``_MARGIN_BYTES``
-        bytes of a bound, so that the bound is exact for one process, and
-        for several processes putting at once overshot by at most their
-        puts between two readings.
+        put that starts a new leaf writes its parent too).
+
+        A put alone reads the counts again every ``_RECOUNT_EVERY`` puts
+        and whenever the last reading was within ``_MARGIN_EVENTS`` events
+        or ``_MARGIN_BYTES`` bytes of a bound, so that the bound is exact
+        for one process, and for several processes putting at once
+        overshot by at most their puts between two readings. A group reads
+        them in its transaction, in the statement that reads the newest
+        seq, and admits each of its events on them as if they were put one
+        after the other. From the first event the bounds refuse on, each
+        put of the group is its own transaction again, in its own thread,
+        under the overflow policy exactly as a put alone (a blocking wait
+        included).
+
+        A put interrupted while it waits for its group (a
+        ``KeyboardInterrupt``) leaves its event in the group, which stores
+        it all the same; only its seq is not returned. A put interrupted in
+        its own commit, or when the bounds refused it and it is put alone
+        again, may or may not have stored its event, as a put alone; the
+        other puts of an interrupted group commit go to the next thread's
+        commit, or get their seqs if the interrupt came after the COMMIT.
         """
+        self._usable()
         size = len(event.body)
-        with self._lock:
-            self._usable()
-            if self._closed:
-                return 0, [(event, "closed")]
-            seen_events, seen_bytes, since = self._seen
-            if (
-                since < _RECOUNT_EVERY
-                and seen_events + _MARGIN_EVENTS < self._max_events
-                and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
-            ):
-                try:
+        # acquire(False), not blocking=False: the keyword cost a put alone a
+        # quarter of a microsecond.
+        if not self._turn.acquire(False):
+            return self._join(event, size)
+        # This thread has the turn. Alone and far from the bounds, its put is
+        # one INSERT in autocommit mode, and two looks at the queue.
+        try:
+            with self._lock:
+                seen_events, seen_bytes, since = self._seen
+                # Read without the gate: only the thread whose turn it is
+                # takes from the queue, so a put that joins after this look
+                # waits for the turn this thread hands on.
+                if (
+                    not self._waiting
+                    and not self._closed
+                    and since < _RECOUNT_EVERY
+                    and seen_events + _MARGIN_EVENTS < self._max_events
+                    and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
+                ):
                     seq = self._insert(self._conn, event, size)
-                except sqlite3.Error as error:
-                    raise self._error("put", error) from error
-                self._seen = (seen_events + 1, seen_bytes + size, since + 1)
-                self._keep(seq, event)
-                self._wrote()
-                self._woke_by(size)
-                return seq, []
-            dropped: list[Dropped] = []
-            with self._writing("put") as conn:
-                held, held_bytes = self._held(conn)
-                self._seen = (held + 1, held_bytes + size, 0)
-                if self._admits(held, held_bytes, size):
-                    seq = self._insert(conn, event, size)
-                elif self._overflow == "drop_oldest":
-                    dropped = self._evict(conn, held, held_bytes, size)
-                    seq = self._insert(conn, event, size)
-                elif self._overflow == "raise":
-                    raise queue_full(held, held_bytes, event)
+                    self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                    self._keep(seq, event)
+                    self._wrote()
+                    self._woke_by(size)
                 else:
                     seq = 0
-            if seq:
-                self._keep(seq, event)
-                self._wrote()
-                self._woke_by(size)
-                return seq, dropped
-            if self._overflow == "drop_newest":
-                return 0, [(event, "queue-full")]
-            return self._put_blocking(event, size)
+        except sqlite3.Error as error:
+            self._turn.release()
+            if self._waiting:
+                self._joined_meanwhile()
+            raise self._error("put", error) from error
+        except BaseException:
+            self._hand_on([], None, interrupted=True)
+            raise
+        if seq:
+            self._turn.release()
+            if self._waiting:
+                self._joined_meanwhile()
+            return seq, []
+        # Puts came while this thread waited for the connection, or the
+        # counts are to be read: a group, this put first.
+        mine = _Put(event, size)
+        with self._gate:
+            self._waiting.insert(0, mine)
+        self._lead(mine)
+        return self._outcome(mine)
+
+    def _join(self, event: PreparedEvent, size: int) -> tuple[int, list[Dropped]]:
+        """Put ``event`` in the next group, another thread having the turn."""
+        mine = _Put(event, size)
+        wake = mine.wake = threading.Lock()
+        wake.acquire()
+        with self._gate:
+            self._waiting.append(mine)
+        # The turn may have ended since this thread's look, before the put
+        # was in the queue for it to be handed on: then it is this thread's.
+        if self._turn.acquire(blocking=False):
+            self._lead(mine)
+        else:
+            self._follow(mine, wake)
+        return self._outcome(mine)
+
+    def _outcome(self, mine: _Put) -> tuple[int, list[Dropped]]:
+        """What ``put`` returns for a settled put: its result, its error, or a put alone."""
+        if mine.error is not None:
+            raise mine.error
+        if mine.result is not None:
+            return mine.result
+        with self._lock:
+            return self._put_alone(mine.event, mine.size)
+
+    def _joined_meanwhile(self) -> None:
+        """Lead the puts that joined during a put alone, unless another thread took the turn.
+
+        A put alone lets the turn go before it looks at the queue, without
+        the gate: a put that joined before the look is seen, and one that
+        joins after it takes the turn itself (see :meth:`_join`), so no put
+        is left with nobody to commit it.
+        """
+        if self._turn.acquire(blocking=False):
+            self._lead(None)
+
+    def _follow(self, mine: _Put, wake: threading.Lock) -> None:
+        """Wait until ``mine`` is settled, leading its group if the turn comes to this thread."""
+        try:
+            wake.acquire()
+            if not mine.done:
+                self._lead(mine)
+        except BaseException:
+            with self._gate:
+                mine.gone = True
+                turn = mine.lead and not mine.done
+            # Handed the turn just as it was interrupted: nobody else commits
+            # the group now, so this thread does, then lets the interrupt go on.
+            if turn:
+                self._lead(mine)
+            raise
+
+    def _lead(self, mine: _Put | None) -> None:
+        """Commit every put waiting, then hand the turn to the next waiting thread.
+
+        Should only puts whose threads were interrupted be left waiting,
+        nobody else would commit them: this thread commits them too.
+        """
+        while True:
+            group: list[_Put] = []
+            try:
+                with self._lock:
+                    # Taken once the connection is ours: puts that came while
+                    # a lease or the last group held it go in this group.
+                    with self._gate:
+                        group, self._waiting = self._waiting, []
+                    self._commit(group, mine)
+            except BaseException:
+                self._hand_on(group, mine, interrupted=True)
+                raise
+            if not self._hand_on(group, mine, interrupted=False):
+                return
+            mine = None
+
+    def _hand_on(self, group: list[_Put], mine: _Put | None, *, interrupted: bool) -> bool:
+        """Wake the settled puts of ``group`` and the thread whose turn is next.
+
+        Puts of ``group`` left unsettled by an interrupt go back to the
+        head of the queue, for the next thread to commit (all but this
+        thread's own, which may have been stored already: an autocommit
+        INSERT interrupted after it returned). Whether this thread must
+        commit again: only puts whose threads are gone are waiting.
+        """
+        with self._gate:
+            if interrupted:
+                self._waiting[:0] = [put for put in group if not put.done and put is not mine]
+            for put in group:
+                if put.done and put is not mine and put.wake is not None:
+                    put.wake.release()
+            if mine is not None:
+                mine.lead = False
+            for put in self._waiting:
+                # A put with no wake lock led from the start and never waits here.
+                if put.wake is not None and not put.gone:
+                    # The turn passes on held: no other thread takes it between.
+                    put.lead = True
+                    put.wake.release()
+                    return False
+            if self._waiting and not interrupted:
+                return True
+            # Any put still waiting goes in the next put's group.
+            self._turn.release()
+            return False
+
+    def _commit(self, group: list[_Put], mine: _Put | None) -> None:
+        """Store the puts of ``group`` in one commit, and settle each. Lock held.
+
+        A put alone and far from the bounds is one INSERT. A group
+        reads the counts in its transaction (one statement with the newest
+        seq it needs anyway), so each of its events is admitted on the exact
+        counts, as if put one after the other; from the first one refused
+        on, puts are settled with neither a result nor an error: each thread
+        then puts its own event alone, under the overflow policy.
+        """
+        if self._closed:
+            for put in group:
+                put.result = (0, [(put.event, "closed")])
+                put.done = True
+            return
+        seen_events, seen_bytes, since = self._seen
+        if (
+            len(group) == 1
+            and group[0] is mine
+            and since < _RECOUNT_EVERY
+            and seen_events + _MARGIN_EVENTS < self._max_events
+            and seen_bytes + mine.size + _MARGIN_BYTES < self._max_bytes
+        ):
+            try:
+                seq = self._insert(self._conn, mine.event, mine.size)
+            except sqlite3.Error as error:
+                self._failed(group, error)
+                return
+            self._stored(group, [seq], (seen_events + 1, seen_bytes + mine.size, since + 1))
+            return
+        self._insert_group(group)
+
+    def _insert_group(self, group: list[_Put]) -> None:
+        """Insert the puts of ``group`` the counts admit, in one transaction. Lock held.
+
+        The newest seq and total are read once, in the transaction that
+        holds the file, and each row's computed from them, rather than by
+        the subqueries of ``_INSERT`` once per row. A failure fails every
+        put of the group, and stores none.
+        """
+        conn = self._conn
+        now = time.time()
+        rows: list[tuple[int, str, bytes, int, float, int]] = []
+        seen = self._seen
+        begun = False
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            begun = True
+            seq, total, held, held_bytes = conn.execute(_NEWEST).fetchone()
+            held = max(0, held - len(self._flying))
+            held_bytes = max(0, held_bytes - self._flying_bytes)
+            for put in group:
+                if not self._admits(held, held_bytes, put.size):
+                    break
+                seq += 1
+                total += put.size
+                held += 1
+                held_bytes += put.size
+                rows.append((seq, put.event.unique_id, put.event.body, put.size, now, total))
+            seen = (held, held_bytes, 0)
+            conn.executemany(_INSERT_ROW, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self._failed(group, error)
+            return
+        except BaseException:
+            # Interrupted. Still in the transaction: nothing is stored. Out of
+            # it after BEGIN (begun is set while the transaction is open): the
+            # COMMIT ran, and the rows are stored; settled here, so that no put
+            # of them goes again.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            elif begun:
+                self._stored(group[: len(rows)], [row[0] for row in rows], seen)
+            raise
+        self._stored(group[: len(rows)], [row[0] for row in rows], seen)
+        for put in group[len(rows) :]:
+            put.done = True
+
+    def _stored(self, group: list[_Put], seqs: list[int], seen: tuple[int, int, int]) -> None:
+        """Settle the puts of ``group``, committed together with ``seqs``. Lock held.
+
+        ``seen``: the counts after them, for the next put's ``_seen``.
+        """
+        self._seen = seen
+        for put, seq in zip(group, seqs, strict=True):
+            put.result = (seq, [])
+            put.done = True
+            self._keep(seq, put.event)
+            self._woke_by(put.size)
+        # Counts commits, not events: what a checkpoint copies is the WAL,
+        # and a group's commit writes about the pages of one put (the leaf
+        # its rows share).
+        if seqs:
+            self._wrote()
+
+    def _failed(self, group: list[_Put], error: sqlite3.Error) -> None:
+        """Settle each put of ``group`` with an error of its own, to raise in its own thread."""
+        for put in group:
+            put.error = self._error("put", error)
+            put.error.__cause__ = error
+            put.done = True
+
+    def _put_alone(self, event: PreparedEvent, size: int) -> tuple[int, list[Dropped]]:
+        """Put ``event`` near a bound: the counts read, and the overflow policy. Lock held."""
+        self._usable()
+        if self._closed:
+            return 0, [(event, "closed")]
+        dropped: list[Dropped] = []
+        with self._writing("put") as conn:
+            held, held_bytes = self._held(conn)
+            self._seen = (held + 1, held_bytes + size, 0)
+            if self._admits(held, held_bytes, size):
+                seq = self._insert(conn, event, size)
+            elif self._overflow == "drop_oldest":
+                dropped = self._evict(conn, held, held_bytes, size)
+                seq = self._insert(conn, event, size)
+            elif self._overflow == "raise":
+                raise queue_full(held, held_bytes, event)
+            else:
+                seq = 0
+        if seq:
+            self._keep(seq, event)
+            self._wrote()
+            self._woke_by(size)
+            return seq, dropped
+        if self._overflow == "drop_newest":
+            return 0, [(event, "queue-full")]
+        return self._put_blocking(event, size)
 
     def _keep(self, seq: int, event: PreparedEvent) -> None:
         """Remember a committed event for this handle's next leases, if it drains. Lock held."""

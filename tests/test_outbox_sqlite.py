@@ -28,6 +28,7 @@ from test_outbox_sqlite_leases import room
 
 from redo_kit._delivery import Room
 from redo_kit._errors import ConfigurationError, OutboxError
+from redo_kit._events import PreparedEvent
 from redo_kit._outbox import Lease
 from redo_kit._outbox_sqlite import SCHEMA_VERSION, SqliteOutbox, _alive
 
@@ -605,3 +606,200 @@ def test_the_counts_are_the_rows_in_the_file_whatever_happened(
                 assert outbox._held(outbox._conn) == (events, size)
         outbox.close()
         other.close()
+
+
+def waiting_for(outbox: SqliteOutbox, puts: int) -> None:
+    """Return once ``puts`` puts wait behind the thread whose turn it is to commit."""
+    deadline = time.monotonic() + 10
+    while len(outbox._waiting) < puts or not outbox._turn.locked():
+        assert time.monotonic() < deadline, f"{len(outbox._waiting)} puts waiting, not {puts}"
+        time.sleep(0.001)
+
+
+def padded(n: int) -> PreparedEvent:
+    """Event ``n`` with a body of its own length, so that a byte count tells the events apart."""
+    return event(n, pad=n % 50)
+
+
+class Putters:
+    """One thread per list of event numbers, each putting its events in turn, all at once."""
+
+    def __init__(self, outbox: SqliteOutbox, numbers: list[list[int]]) -> None:
+        self.got: list[tuple[int, int | OutboxError]] = []
+        """``(n, seq)`` or ``(n, error)``, as each put returned."""
+        self.threads = [threading.Thread(target=self._put, args=(outbox, ns)) for ns in numbers]
+        for thread in self.threads:
+            thread.start()
+
+    def _put(self, outbox: SqliteOutbox, numbers: list[int]) -> None:
+        for n in numbers:
+            try:
+                self.got.append((n, outbox.put(padded(n))[0]))
+            except OutboxError as error:
+                self.got.append((n, error))
+
+    def seqs(self) -> dict[int, int]:
+        """Each event's seq, once every thread is done; an error fails the test."""
+        for thread in self.threads:
+            thread.join()
+        seqs = {n: seq for n, seq in self.got if isinstance(seq, int)}
+        assert len(seqs) == len(self.got)
+        return seqs
+
+    def errors(self) -> list[OutboxError]:
+        """Each put's error, once every thread is done; a put that returned fails the test."""
+        for thread in self.threads:
+            thread.join()
+        errors = [error for _, error in self.got if isinstance(error, OutboxError)]
+        assert len(errors) == len(self.got)
+        return errors
+
+
+def rows_by_seq(path: Path) -> dict[int, tuple[str, bytes]]:
+    check = sqlite3.connect(path)
+    try:
+        rows = check.execute("SELECT seq, unique_id, body FROM events").fetchall()
+    finally:
+        check.close()
+    return {seq: (unique_id, body) for seq, unique_id, body in rows}
+
+
+def test_many_threads_putting_at_once_each_get_their_own_seq_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    seqs = Putters(outbox, [list(range(t, 2_000, 8)) for t in range(8)]).seqs()
+    assert sorted(seqs.values()) == list(range(1, 2_001))
+    # Each thread's puts were stored in the order it made them.
+    for t in range(8):
+        mine = [seqs[n] for n in range(t, 2_000, 8)]
+        assert mine == sorted(mine)
+    rows = rows_by_seq(path)
+    assert rows == {seq: (padded(n).unique_id, padded(n).body) for n, seq in seqs.items()}
+    size = sum(len(padded(n).body) for n in range(2_000))
+    assert file_counts(path) == (2_000, size, 1)
+    held = outbox.size()
+    assert (held.events, held.bytes, held.oldest, held.last_put) == (2_000, size, 1, 2_000)
+    with outbox._lock:
+        assert outbox._held(outbox._conn) == (2_000, size)
+    assert [u for u, _ in drain_all(outbox)] == [rows[seq][0] for seq in sorted(rows)]
+    outbox.close()
+
+
+def test_puts_that_wait_together_are_one_commit(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    outbox.put(event(100))
+    statements: list[str] = []
+    # Holding the connection's lock, as a lease or a commit would: the puts
+    # that come meanwhile wait for the next commit, all in one group.
+    with outbox._lock:
+        putters = Putters(outbox, [[n] for n in range(8)])
+        waiting_for(outbox, 7)
+        writes = outbox._writes
+        outbox._conn.set_trace_callback(statements.append)
+    seqs = putters.seqs()
+    outbox._conn.set_trace_callback(None)
+    assert outbox._writes == writes + 1
+    assert statements.count("BEGIN IMMEDIATE") == statements.count("COMMIT") == 1
+    assert sorted(seqs.values()) == list(range(2, 10))
+    rows = rows_by_seq(path)
+    assert all(rows[seq][0] == f"ev-{n}" for n, seq in seqs.items())
+    size = len(event(100).body) + sum(len(padded(n).body) for n in range(8))
+    assert file_counts(path)[:2] == (outbox.size().events, outbox.size().bytes) == (9, size)
+    assert (outbox._waiting, outbox._turn.locked()) == ([], False)
+    outbox.close()
+
+
+def test_a_failed_group_commit_fails_each_put_of_it_and_stores_none(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    # A fresh handle's first put reads the counts (alone); the group's are far from the bounds.
+    outbox.put(event(100))
+    drain_all(outbox)
+    with outbox._lock:
+        putters = Putters(outbox, [[n] for n in range(8)])
+        waiting_for(outbox, 7)
+        # One row of the group fails, after others were inserted in its transaction.
+        outbox._conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.unique_id = 'ev-4' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        order = [put.event.unique_id for put in outbox._waiting]
+    errors = putters.errors()
+    # Not the first row: the rows before it were inserted in the group's transaction.
+    assert "ev-4" in order
+    assert len(errors) == 8
+    assert all("put failed: refused" in str(error) for error in errors)
+    assert all(isinstance(error.__cause__, sqlite3.IntegrityError) for error in errors)
+    # Each thread raises an error of its own (one object raised in eight
+    # threads at once would mix their tracebacks).
+    assert len({id(error) for error in errors}) == 8
+    assert file_counts(path) == (0, 0, None)
+    # Another group is stored, from seq 2: the failed one took no seq.
+    outbox._conn.execute("DROP TRIGGER refuse")
+    with outbox._lock:
+        putters = Putters(outbox, [[n] for n in range(10, 14)])
+        waiting_for(outbox, 3)
+    assert sorted(putters.seqs().values()) == [2, 3, 4, 5]
+    assert file_counts(path)[0] == outbox.size().events == 4
+    outbox.close()
+
+
+def test_a_put_alone_is_its_own_insert_committed_at_once(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    # A fresh handle's first put reads the counts, as every _RECOUNT_EVERY-th does.
+    assert outbox.put(event(0))[0] == 1
+    statements: list[str] = []
+    outbox._conn.set_trace_callback(statements.append)
+    writes = outbox._writes
+    for n in range(1, 101):
+        del statements[:]
+        assert outbox.put(event(n))[0] == n + 1
+        assert outbox._writes == writes + n
+        # One statement: no BEGIN, no read of the counts, no wait for others.
+        assert len(statements) == 1
+        assert statements[0].startswith("INSERT INTO events")
+    outbox._conn.set_trace_callback(None)
+    assert outbox.size().events == 101
+    outbox.close()
+
+
+def test_an_interrupted_waiting_put_is_stored_all_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outbox = SqliteOutbox(path)
+    main = threading.get_ident()
+    assert main == threading.main_thread().ident
+    busy = threading.Event()
+    done = threading.Event()
+
+    def hold() -> None:
+        with outbox._lock:
+            busy.set()
+            done.wait(10)
+
+    def interrupt() -> None:
+        waiting_for(outbox, 1)
+        time.sleep(0.05)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    busy.wait(10)
+    # One thread has the turn, waiting for the connection; this one joins its group.
+    leader = Putters(outbox, [[0]])
+    waiting_for(outbox, 0)
+    interrupter = threading.Thread(target=interrupt)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        outbox.put(padded(1))
+    interrupter.join()
+    done.set()
+    holder.join()
+    assert leader.seqs() == {0: 1}
+    assert rows_by_seq(path) == {
+        1: (padded(0).unique_id, padded(0).body),
+        2: (padded(1).unique_id, padded(1).body),
+    }
+    assert (outbox._waiting, outbox._turn.locked()) == ([], False)
+    assert outbox.put(event(2))[0] == 3
+    outbox.close()
