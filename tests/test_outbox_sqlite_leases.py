@@ -429,3 +429,50 @@ def test_rows_released_for_later_are_passed_once_and_fresh_ones_after_them_lease
     second.ack(fresh)
     assert second.size().events == 300
     second.close()
+
+
+def test_a_lease_of_events_another_handle_put_carries_their_bodies(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    holder = SqliteOutbox(path)
+    other = SqliteOutbox(path)
+    holder.put(event(0))
+    first = holder.lease(Room(), linger=0, wait=0)  # takes the drain: what it puts is kept
+    assert first is not None
+    holder.ack(first)
+    put = []
+    for n in range(1, 61):
+        put.append(event(n, pad=n))
+        # Runs of the other handle's rows, between rows of the holder's own.
+        (holder if n % 7 == 0 else other).put(put[-1])
+    lease = holder.lease(Room(), linger=0, wait=0)
+    assert lease is not None
+    assert [(e.unique_id, e.body, e.payload) for e in lease.events] == [
+        (e.unique_id, e.body, e.payload) for e in put
+    ]
+    for leased, kept in zip(lease.events, put, strict=True):
+        assert (leased is kept) == (int(kept.unique_id[3:]) % 7 == 0)
+    holder.ack(lease)
+    assert holder.size().events == 0
+    holder.close()
+    other.close()
+
+
+def test_a_lease_of_its_own_events_hands_out_those_put_and_reads_no_body(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    outbox.put(event(0))
+    first = outbox.lease(Room(), linger=0, wait=0)
+    assert first is not None
+    outbox.ack(first)
+    put = [event(n) for n in range(1, 51)]
+    for one in put:
+        outbox.put(one)
+    statements: list[str] = []
+    outbox._conn.set_trace_callback(statements.append)
+    lease = outbox.lease(Room(), linger=0, wait=0)
+    outbox._conn.set_trace_callback(None)
+    assert lease is not None
+    assert all(leased is kept for leased, kept in zip(lease.events, put, strict=True))
+    assert statements
+    assert not [s for s in statements if "body" in s]
+    outbox.ack(lease)
+    outbox.close()
