@@ -227,7 +227,10 @@ _DUE = (
     "WHERE seq > ? AND retry_at = 0 ORDER BY seq LIMIT ?"
 )
 _BODIES = "SELECT seq, unique_id, body FROM events WHERE seq BETWEEN ? AND ?"
-_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE retry_at > ?"
+# "retry_at > 0" in so many words: SQLite uses a partial index only where the
+# query implies its condition, which "retry_at > ?" alone does not; without
+# it, a look with nothing due read every row of the table, lock held.
+_NEXT_DUE = "SELECT MIN(retry_at) FROM events WHERE retry_at > 0 AND retry_at > ?"
 # A holder's settling statements: nothing happens unless it still holds the drain.
 _ACK = "DELETE FROM events WHERE seq BETWEEN ? AND ? AND (SELECT owner FROM drain) = ?"
 _RELEASE = (

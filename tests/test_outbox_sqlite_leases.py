@@ -476,3 +476,19 @@ def test_a_lease_of_its_own_events_hands_out_those_put_and_reads_no_body(tmp_pat
     assert not [s for s in statements if "body" in s]
     outbox.ack(lease)
     outbox.close()
+
+
+def test_a_look_with_nothing_due_reads_no_row_released_for_later(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    for n in range(2000):
+        outbox.put(event(n))
+    while (lease := outbox.lease(Room(), linger=0, wait=0)) is not None:
+        outbox.release(lease, retry_at=time.time() + 60)
+    # SQLite calls this every 100 steps of its VM: a pass over 2,000 rows takes over 200.
+    hundreds: list[int] = []
+    outbox._conn.set_progress_handler(lambda: hundreds.append(1), 100)
+    assert outbox.lease(Room(), linger=0, wait=0) is None
+    outbox._conn.set_progress_handler(None, 100)
+    assert len(hundreds) < 10
+    assert outbox.size().events == 2000
+    outbox.close()
