@@ -1317,7 +1317,7 @@ class SqliteOutbox:
         """The highest seq in ``_flying``: each flight's seqs ascend. Lock held."""
         return max(
             max((flight.seqs[-1] for flight in self._flights.values()), default=0),
-            max((chunk.seqs[-1] for *_, chunk in self._settling), default=0),
+            max((flight.seqs[-1] for *_, flight in self._settling), default=0),
         )
 
     def _claim(self, conn: sqlite3.Connection, now: float) -> bool:
