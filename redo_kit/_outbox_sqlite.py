@@ -781,19 +781,16 @@ class SqliteOutbox:
         # one INSERT in autocommit mode, and two looks at the queue.
         try:
             with self._lock:
-                seen_events, seen_bytes, since = self._seen
                 # Read without the gate: only the thread whose turn it is
                 # takes from the queue, so a put that joins after this look
                 # waits for the turn this thread hands on.
                 if (
                     not self._waiting
                     and not self._closed
-                    and since < _RECOUNT_EVERY
-                    and seen_events + _MARGIN_EVENTS < self._max_events
-                    and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
+                    and (after := self._counts_after(size)) is not None
                 ):
                     seq = self._insert(self._conn, event, size)
-                    self._seen = (seen_events + 1, seen_bytes + size, since + 1)
+                    self._seen = after
                     self._keep(seq, event)
                     self._wrote()
                     self._woke_by(size)
@@ -938,22 +935,32 @@ class SqliteOutbox:
                 put.result = (0, [(put.event, "closed")])
                 put.done = True
             return
-        seen_events, seen_bytes, since = self._seen
         if (
-            len(group) == 1
+            mine is not None
+            and len(group) == 1
             and group[0] is mine
-            and since < _RECOUNT_EVERY
-            and seen_events + _MARGIN_EVENTS < self._max_events
-            and seen_bytes + mine.size + _MARGIN_BYTES < self._max_bytes
+            and (after := self._counts_after(mine.size)) is not None
         ):
             try:
                 seq = self._insert(self._conn, mine.event, mine.size)
             except sqlite3.Error as error:
                 self._failed(group, error)
                 return
-            self._stored(group, [seq], (seen_events + 1, seen_bytes + mine.size, since + 1))
+            self._stored(group, [seq], after)
             return
         self._insert_group(group)
+
+    def _counts_after(self, size: int) -> tuple[int, int, int] | None:
+        """``_seen`` after one more put of ``size`` bytes, if that put may skip reading the
+        counts (far from the bounds, no recount due); ``None`` if it must read them. Lock held."""
+        seen_events, seen_bytes, since = self._seen
+        if (
+            since < _RECOUNT_EVERY
+            and seen_events + _MARGIN_EVENTS < self._max_events
+            and seen_bytes + size + _MARGIN_BYTES < self._max_bytes
+        ):
+            return seen_events + 1, seen_bytes + size, since + 1
+        return None
 
     def _insert_group(self, group: list[_Put]) -> None:
         """Insert the puts of ``group`` the counts admit, in one transaction. Lock held.
