@@ -164,6 +164,8 @@ def prepare_event(
     used as it is); an event that already has a different one is an error.
     """
     chosen = options or DEFAULT_OPTIONS
+    # Every event comes here, nearly always overriding nothing: overridden's
+    # dict of keyword arguments cost half a microsecond for nothing.
     if not (
         allow_unknown_keys is None
         and default_region is None

@@ -240,13 +240,7 @@ class MemoryOutbox:
             if self._closed:
                 return 0, [(event, "closed")]
             waiting = self._waiting
-            if not admits(
-                len(waiting) + len(self._later),
-                self._waiting_bytes + self._later_bytes,
-                size,
-                max_events=self._max_events,
-                max_bytes=self._max_bytes,
-            ):
+            if not self._has_room(size):
                 if self._overflow == "drop_oldest":
                     while not self._has_room(size):
                         if waiting:
@@ -277,8 +271,9 @@ class MemoryOutbox:
         return len(self._waiting) + len(self._later)
 
     def _has_room(self, size: int) -> bool:
+        # Every put asks: the count is written out rather than asked of _held.
         return admits(
-            self._held(),
+            len(self._waiting) + len(self._later),
             self._waiting_bytes + self._later_bytes,
             size,
             max_events=self._max_events,
