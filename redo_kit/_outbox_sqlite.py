@@ -1251,11 +1251,8 @@ class SqliteOutbox:
         # The taken rows are the first due ones in seq order: every fresh row
         # up to the last one taken is in a request now, and if each fresh row
         # read was taken, so is every fresh row up to the newest seq.
-        if len(taken) == len(fresh) and taken[-1] == fresh[-1]:
-            taken_fresh = seqs
-        else:
-            fresh_seqs = {row[0] for row in fresh}
-            taken_fresh = [seq for seq in seqs if seq in fresh_seqs]
+        fresh_seqs = {row[0] for row in fresh}
+        taken_fresh = [seq for seq in seqs if seq in fresh_seqs]
         if taken_fresh:
             self._cursor = max(self._cursor, taken_fresh[-1])
         if top is not None and len(taken_fresh) == len(fresh):
